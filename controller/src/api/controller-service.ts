@@ -1,0 +1,176 @@
+import {
+  ApprovalDecision,
+  AsmError,
+  InterruptOutcome,
+  laneInfo,
+  providerInfo,
+  reduceEvents,
+  type ControllerServiceServer,
+  type Logger,
+  type Result,
+} from "@asm/shared";
+import type { Controller } from "../core/controller.js";
+import type { ExecutorDirectory } from "../executors/executor-directory.js";
+import { serverStream, unary } from "../server/handler-adapter.js";
+import { observabilityOf } from "../runs/run.js";
+import {
+  executionModeFromProto,
+  laneFromProto,
+  providerFromProto,
+  providerToProto,
+  runOptionsFromProto,
+  runToProto,
+  sessionOptionsFromProto,
+  sessionToProto,
+} from "./proto-mapping.js";
+
+const OUTCOME: Record<string, InterruptOutcome> = {
+  removed_from_queue: InterruptOutcome.INTERRUPT_OUTCOME_REMOVED_FROM_QUEUE,
+  interrupted: InterruptOutcome.INTERRUPT_OUTCOME_INTERRUPTED,
+  already_finished: InterruptOutcome.INTERRUPT_OUTCOME_ALREADY_FINISHED,
+};
+
+/** `asm.v1.ControllerService`: translates calls to the controller and back. */
+export function controllerService(controller: Controller, executors: ExecutorDirectory, logger: Logger): ControllerServiceServer {
+  const log = logger.child({ component: "api" });
+
+  /** Runs a run to its end and projects the result; cancelling the call interrupts it. */
+  async function queryRun(runId: string, signal: AbortSignal): Promise<Result> {
+    const run = controller.getRun(runId);
+    const onAbort = (): void => void controller.interrupt(runId, "client_cancelled", "the client cancelled the call").catch(() => undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await run.ended;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+    return reduceEvents(run.log.snapshot());
+  }
+
+  return {
+    createSession: unary(log, "CreateSession", async (req) => {
+      const provider = providerFromProto(req.provider);
+      const options = sessionOptionsFromProto(req.options);
+      return { session: sessionToProto(controller.createSession(provider, options, req.sessionId)) };
+    }),
+
+    getSession: unary(log, "GetSession", async (req) => ({ session: sessionToProto(controller.getSession(req.sessionId)) })),
+
+    listSessions: unary(log, "ListSessions", async (req) => ({ sessions: controller.listSessions(req.includeClosed).map(sessionToProto) })),
+
+    closeSession: unary(log, "CloseSession", async (req) => {
+      const { session, interrupted, dropped } = await controller.closeSession(req.sessionId);
+      return { session: sessionToProto(session), interruptedRunIds: interrupted, droppedRunIds: dropped };
+    }),
+
+    streamRun: serverStream(log, "StreamRun", async function* (req, signal) {
+      const overrides = runOptionsFromProto(req.overrides, "overrides");
+      const run = controller.submitRun(req.sessionId, req.prompt, overrides, req.runId);
+      let completed = false;
+      try {
+        for await (const event of run.log.read(0, { signal, primary: true })) yield { event };
+        completed = run.log.ended;
+      } finally {
+        if (!completed && !req.keepRunning && !run.isEnded) {
+          void controller.interrupt(run.runId, "client_cancelled", "the client cancelled the stream").catch(() => undefined);
+        }
+      }
+    }),
+
+    query: unary(log, "Query", async (req, call) => {
+      const signal = callSignal(call);
+      const overrides = runOptionsFromProto(req.overrides, "overrides");
+      if (req.sessionId) {
+        const run = controller.submitRun(req.sessionId, req.prompt, overrides, req.runId);
+        return { result: await queryRun(run.runId, signal) };
+      }
+      const provider = providerFromProto(req.provider);
+      const session = controller.createSession(provider, sessionOptionsFromProto(req.sessionOptions, "session_options"));
+      try {
+        const run = controller.submitRun(session.sessionId, req.prompt, overrides, req.runId);
+        return { result: await queryRun(run.runId, signal) };
+      } finally {
+        await controller.closeSession(session.sessionId);
+      }
+    }),
+
+    watchRun: serverStream(log, "WatchRun", async function* (req, signal) {
+      const run = controller.getRun(req.runId);
+      for await (const event of run.log.read(req.afterSequence, { signal })) yield { event };
+    }),
+
+    getRun: unary(log, "GetRun", async (req) => ({ run: runToProto(controller.getRun(req.runId)) })),
+
+    interrupt: unary(log, "Interrupt", async (req) => {
+      const outcome = await controller.interrupt(req.runId);
+      return { outcome: OUTCOME[outcome]!, status: controller.getRun(req.runId).status };
+    }),
+
+    approve: unary(log, "Approve", async (req) => {
+      if (req.decision !== ApprovalDecision.APPROVAL_DECISION_ALLOW && req.decision !== ApprovalDecision.APPROVAL_DECISION_DENY) {
+        throw AsmError.configInvalid("decision", "decision must be ALLOW or DENY");
+      }
+      const run = await controller.approve(req.sessionId, req.approvalId, req.decision === ApprovalDecision.APPROVAL_DECISION_ALLOW, req.reason);
+      return { runId: run.runId };
+    }),
+
+    getProviderInfo: unary(log, "GetProviderInfo", async (req) => {
+      const provider = providerFromProto(req.provider);
+      const info = providerInfo(provider, controller.sdkDiscovery);
+      return {
+        provider: providerToProto(provider),
+        displayName: info.displayName,
+        sdkRuntime: info.sdkRuntime,
+        sdkAvailable: info.sdkAvailable,
+        availableLanes: [...info.availableLanes],
+        defaultLane: info.defaultLane,
+        coreCapabilities: [...info.coreCapabilities],
+        sdkCapabilities: [...info.sdkCapabilities],
+      };
+    }),
+
+    getLaneInfo: unary(log, "GetLaneInfo", async (req) => {
+      const provider = providerFromProto(req.provider);
+      const info = laneInfo(provider, laneFromProto(req.lane) ?? "auto", controller.sdkDiscovery);
+      return {
+        provider: providerToProto(provider),
+        requestedLane: info.requestedLane,
+        preferredLane: info.preferredLane,
+        laneReason: info.laneReason,
+        sdkAvailable: info.sdkAvailable,
+        availableLanes: [...info.availableLanes],
+        capabilities: [...info.capabilities],
+        observability: {
+          requestedLane: info.requestedLane,
+          preferredLane: info.preferredLane,
+          lane: "",
+          backend: "",
+          executionMode: "",
+          laneReason: info.laneReason,
+          laneFallbackReason: "",
+          sdkRuntime: info.sdkRuntime,
+          sdkAvailable: info.sdkAvailable,
+          capabilities: [...info.capabilities],
+          executor: "",
+          provider,
+        },
+      };
+    }),
+
+    resolveLane: unary(log, "ResolveLane", async (req) => {
+      const provider = providerFromProto(req.provider);
+      const resolution = controller.resolveLaneFor(provider, laneFromProto(req.lane) ?? "auto", executionModeFromProto(req.executionMode) ?? "local");
+      return { provider: providerToProto(provider), observability: observabilityOf(resolution, provider) };
+    }),
+
+    listExecutors: unary(log, "ListExecutors", async () => ({ executors: executors.list() })),
+  };
+}
+
+/** An AbortSignal that fires when a unary call is cancelled by its client. */
+function callSignal(call: { on(event: "cancelled", cb: () => void): unknown; cancelled: boolean }): AbortSignal {
+  const abort = new AbortController();
+  if (call.cancelled) abort.abort();
+  else call.on("cancelled", () => abort.abort());
+  return abort.signal;
+}

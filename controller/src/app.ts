@@ -1,0 +1,66 @@
+import { killAllCliProcesses, type Logger, type SdkDiscovery } from "@asm/shared";
+import { controllerService } from "./api/controller-service.js";
+import { LocalCoreBackend } from "./backends/local-core-backend.js";
+import type { ControllerConfig } from "./config/controller-config.js";
+import { Controller } from "./core/controller.js";
+import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";
+import { ControllerServer } from "./server/grpc-server.js";
+
+export interface ControllerApp {
+  controller: Controller;
+  port: number;
+  /** Two-stage shutdown: interrupt runs and drain calls, then force after the grace. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Readonly<ControllerConfig>;
+  logger: Logger;
+  /** Host environment used for CLI lookup (PATH, ASM_*_CLI_PATH) and as the CLI's base env. */
+  hostEnv?: NodeJS.ProcessEnv;
+  sdkDiscovery?: SdkDiscovery;
+  executors?: readonly ExecutorEntry[];
+}
+
+/** Wires the controller, its local backend and its gRPC server, and starts listening. */
+export async function startController(opts: StartOptions): Promise<ControllerApp> {
+  const { config, logger } = opts;
+  const hostEnv = opts.hostEnv ?? process.env;
+  const baseEnv: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "LANG", "TMPDIR"]) {
+    const value = hostEnv[key];
+    if (value !== undefined) baseEnv[key] = value;
+  }
+  const controller = new Controller({
+    logger,
+    localBackend: new LocalCoreBackend({
+      logger,
+      killGraceMs: config.ASM_KILL_GRACE_MS,
+      maxLineBytes: config.ASM_MAX_LINE_BYTES,
+      stderrTailBytes: config.ASM_STDERR_TAIL_BYTES,
+      hostEnv,
+    }),
+    sdkDiscovery: opts.sdkDiscovery,
+    baseEnv,
+    defaultCwd: config.ASM_DEFAULT_CWD ?? process.cwd(),
+    maxEventsPerRun: config.ASM_MAX_EVENTS_PER_RUN,
+    streamWindow: config.ASM_STREAM_WINDOW,
+    retainedRuns: config.ASM_RETAINED_RUNS,
+  });
+  const server = new ControllerServer(controllerService(controller, new ExecutorDirectory(opts.executors ?? []), logger), logger);
+  const tls = config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY
+    ? { caFile: config.ASM_TLS_CA, certFile: config.ASM_TLS_CERT, keyFile: config.ASM_TLS_KEY, requireClientCert: config.ASM_TLS_REQUIRE_CLIENT_CERT }
+    : undefined;
+  const port = await server.listen({ address: config.ASM_LISTEN, tls, insecure: config.ASM_INSECURE_LOOPBACK });
+  let stopping: Promise<void> | undefined;
+  return {
+    controller,
+    port,
+    stop: () =>
+      (stopping ??= (async () => {
+        await controller.shutdown();
+        await server.shutdown(config.ASM_SHUTDOWN_GRACE_MS);
+        killAllCliProcesses();
+      })()),
+  };
+}

@@ -1,0 +1,27 @@
+import type { EventDraft, LaneResolution, ProviderAdapter, RunSpec } from "@asm/shared";
+
+/** What the run asks a backend to execute. */
+export interface ExecutionRequest {
+  runId: string;
+  sessionId: string;
+  adapter: ProviderAdapter;
+  spec: RunSpec;
+  resolution: LaneResolution;
+}
+
+/**
+ * One executing run, as a backend sees it: an async iterable of normalized event drafts that ends
+ * when the CLI is done (throwing an AsmError when it failed), plus the control surface.
+ */
+export interface RunExecution extends AsyncIterable<EventDraft> {
+  /** Tells the CLI the decision on an approval it asked for. */
+  answerApproval(approvalId: string, allow: boolean, reason: string): Promise<void>;
+  /** Interrupts through the CLI's protocol, then signals with escalation; resolves when the CLI is gone. */
+  interrupt(): Promise<void>;
+  /** Ends the execution (waits briefly for a clean exit, then kills the process group). Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface Backend {
+  start(request: ExecutionRequest): RunExecution;
+}

@@ -1,0 +1,41 @@
+import { z } from "zod";
+import { AsmError } from "@asm/shared";
+
+const bool = z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true");
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Controller configuration from the environment; every issue is listed at once. */
+export const ControllerConfigSchema = z
+  .object({
+    ASM_LISTEN: z.string().default("127.0.0.1:50051"),
+    ASM_INSECURE_LOOPBACK: bool.default(false),
+    ASM_TLS_CA: z.string().optional(),
+    ASM_TLS_CERT: z.string().optional(),
+    ASM_TLS_KEY: z.string().optional(),
+    ASM_TLS_REQUIRE_CLIENT_CERT: bool.default(true),
+    ASM_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    ASM_KILL_GRACE_MS: int(10, 60_000).default(2000),
+    ASM_MAX_LINE_BYTES: int(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+    ASM_STDERR_TAIL_BYTES: int(256, 1024 * 1024).default(8192),
+    ASM_MAX_EVENTS_PER_RUN: int(16, 100_000_000).default(1_000_000),
+    ASM_STREAM_WINDOW: int(1, 1_000_000).default(256),
+    ASM_RETAINED_RUNS: int(0, 10_000_000).default(10_000),
+    ASM_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
+    ASM_DEFAULT_CWD: z.string().optional(),
+  })
+  .superRefine((c, ctx) => {
+    const tls = [c.ASM_TLS_CA, c.ASM_TLS_CERT, c.ASM_TLS_KEY].filter(Boolean).length;
+    if (tls !== 0 && tls !== 3) ctx.addIssue({ code: "custom", path: ["ASM_TLS_CA"], message: "set ASM_TLS_CA, ASM_TLS_CERT and ASM_TLS_KEY together" });
+    if (tls === 0 && !c.ASM_INSECURE_LOOPBACK) ctx.addIssue({ code: "custom", path: ["ASM_TLS_CERT"], message: "configure TLS (ASM_TLS_*) or set ASM_INSECURE_LOOPBACK=1 for a loopback-only plaintext listener" });
+  });
+
+export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
+
+export function loadControllerConfig(env: NodeJS.ProcessEnv): Readonly<ControllerConfig> {
+  const parsed = ControllerConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new AsmError({ kind: "config_invalid", reasonCode: "controller_config_invalid", message: `invalid controller configuration:\n  ${issues.join("\n  ")}`, details: { issues } });
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,214 @@
+import { existsSync, statSync } from "node:fs";
+import {
+  adapterFor,
+  AsmError,
+  discoverSdkPackage,
+  mergeRunOptions,
+  newId,
+  resolveLane,
+  SESSION_DEFAULTS,
+  type LaneResolution,
+  type Logger,
+  type ProviderName,
+  type RunOptionsInput,
+  type RunSettings,
+  type SdkDiscovery,
+  type SessionOptionsInput,
+} from "@asm/shared";
+import type { Backend } from "../backends/backend.js";
+import { Run } from "../runs/run.js";
+import { Session } from "../sessions/session.js";
+
+export interface ControllerOptions {
+  logger: Logger;
+  /** The core lane on this host. */
+  localBackend: Backend;
+  /** SDK discovery, injectable so every lane branch can be tested. */
+  sdkDiscovery?: SdkDiscovery;
+  /** Environment a CLI may see besides its run's allowlist (PATH, HOME of the host). */
+  baseEnv: Record<string, string>;
+  /** Working directory for runs that set none. */
+  defaultCwd: string;
+  /** Events one run may hold. */
+  maxEventsPerRun: number;
+  /** Events the producer may run ahead of a StreamRun caller. */
+  streamWindow: number;
+  /** Finished runs kept for GetRun/WatchRun before the oldest are forgotten. */
+  retainedRuns: number;
+}
+
+export type InterruptOutcome = "removed_from_queue" | "interrupted" | "already_finished";
+
+/**
+ * The aggregate root: sessions, runs, admission, approvals routing, interrupts. Transport-free:
+ * the gRPC service translates to and from it.
+ */
+export class Controller {
+  private readonly sessions = new Map<string, Session>();
+  private readonly runs = new Map<string, Run>();
+  private readonly finished: string[] = [];
+  private readonly discovery: SdkDiscovery;
+
+  constructor(private readonly opts: ControllerOptions) {
+    this.discovery = opts.sdkDiscovery ?? discoverSdkPackage;
+  }
+
+  /** Creates a session after validating every option for the provider (a bad option fails here). */
+  createSession(provider: ProviderName, options: SessionOptionsInput, sessionId?: string): Session {
+    const id = sessionId || newId("ses");
+    if (this.sessions.has(id)) throw new AsmError({ kind: "already_exists", field: "session_id", message: `session ${id} already exists` });
+    this.validateRunOptions(provider, options.defaults, {}, "options.defaults");
+    const session = new Session(
+      id,
+      provider,
+      options,
+      options.maxConcurrentRuns ?? SESSION_DEFAULTS.maxConcurrentRuns,
+      options.maxQueuedRuns ?? SESSION_DEFAULTS.maxQueuedRuns,
+    );
+    this.sessions.set(id, session);
+    this.opts.logger.info({ sessionId: id, provider }, "session created");
+    return session;
+  }
+
+  getSession(sessionId: string): Session {
+    const session = this.sessions.get(sessionId);
+    if (!session) throw AsmError.notFound("session", sessionId);
+    return session;
+  }
+
+  listSessions(includeClosed: boolean): Session[] {
+    return [...this.sessions.values()].filter((s) => includeClosed || s.state === "open");
+  }
+
+  getRun(runId: string): Run {
+    const run = this.runs.get(runId);
+    if (!run) throw AsmError.notFound("run", runId);
+    return run;
+  }
+
+  /** Admits a run into a session: started now, queued, or refused with at_capacity. */
+  submitRun(sessionId: string, prompt: string, overrides: RunOptionsInput, runId?: string): Run {
+    const session = this.getSession(sessionId);
+    const id = runId || newId("run");
+    if (this.runs.has(id)) throw new AsmError({ kind: "already_exists", field: "run_id", message: `run ${id} already exists` });
+    if (!prompt) throw AsmError.configInvalid("prompt", "prompt must not be empty");
+    const { settings, resolution } = this.validateRunOptions(session.provider, session.defaults, overrides, "overrides");
+    session.checkAdmission();
+    const adapter = adapterFor(session.provider);
+    const run: Run = new Run({
+      runId: id,
+      sessionId,
+      provider: session.provider,
+      prompt,
+      settings,
+      resolution,
+      backend: this.opts.localBackend,
+      request: { adapter, spec: { prompt, settings, resumeProviderSessionId: undefined, baseEnv: this.opts.baseEnv, defaultCwd: this.opts.defaultCwd } },
+      logger: this.opts.logger,
+      maxEvents: this.opts.maxEventsPerRun,
+      primaryWindow: this.opts.streamWindow,
+      onApprovalRequested: (approvalId, owner) => session.approvals.add(approvalId, owner),
+      onApprovalSettled: (approvalId) => session.approvals.remove(approvalId),
+      onProviderSessionId: (providerSessionId) => (session.providerSessionId = providerSessionId),
+      onEnded: (ended) => {
+        session.runEnded(ended);
+        this.retire(ended.runId);
+      },
+    });
+    this.runs.set(id, run);
+    session.admit(run);
+    return run;
+  }
+
+  /** Interrupts a run; resolves once it has ended (its process group gone). */
+  async interrupt(runId: string, reasonCode = "user_cancelled", message = "run interrupted"): Promise<InterruptOutcome> {
+    const run = this.getRun(runId);
+    if (run.isEnded) return "already_finished";
+    const session = this.sessions.get(run.sessionId);
+    if (run.isQueued) {
+      session?.removeQueued(run);
+      run.endQueued(AsmError.cancelled(message, reasonCode));
+      return "removed_from_queue";
+    }
+    await run.stop(AsmError.cancelled(message, reasonCode));
+    return "interrupted";
+  }
+
+  /** Routes a decision to the run that owns the approval. */
+  async approve(sessionId: string, approvalId: string, allow: boolean, reason: string): Promise<Run> {
+    const session = this.getSession(sessionId);
+    const run = session.approvals.ownerOf(approvalId);
+    if (!run) throw AsmError.notFound("approval", approvalId);
+    await run.resolveApproval(approvalId, allow, reason);
+    return run;
+  }
+
+  /** Closes a session: interrupts its active runs and drops its queued ones; idempotent. */
+  async closeSession(sessionId: string): Promise<{ session: Session; interrupted: string[]; dropped: string[] }> {
+    const session = this.getSession(sessionId);
+    const { active, queued } = session.close();
+    for (const run of queued) run.endQueued(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"));
+    await Promise.all(active.map((run) => run.stop(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"))));
+    return { session, interrupted: active.map((r) => r.runId), dropped: queued.map((r) => r.runId) };
+  }
+
+  /** Interrupts everything (graceful shutdown). */
+  async shutdown(): Promise<void> {
+    await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId)));
+  }
+
+  resolveLaneFor(provider: ProviderName, lane: string, executionMode: string): LaneResolution {
+    return resolveLane(provider, lane, executionMode, this.discovery);
+  }
+
+  get sdkDiscovery(): SdkDiscovery {
+    return this.discovery;
+  }
+
+  /** Merges defaults and overrides and checks the result as a whole for the provider. */
+  private validateRunOptions(provider: ProviderName, defaults: RunOptionsInput, overrides: RunOptionsInput, prefix: string): { settings: RunSettings; resolution: LaneResolution } {
+    const adapter = adapterFor(provider);
+    const settings = mergeRunOptions(defaults, overrides);
+    adapter.validate(settings, prefix);
+    let resolution: LaneResolution;
+    try {
+      resolution = resolveLane(provider, settings.lane, settings.executionMode, this.discovery);
+    } catch (err) {
+      throw relabel(err, prefix);
+    }
+    if (resolution.lane === "sdk") {
+      throw new AsmError({
+        kind: "config_invalid",
+        field: `${prefix}.lane`,
+        provider,
+        reasonCode: "sdk_backend_unavailable",
+        message: `${resolution.sdkRuntime} is installed but this controller has no sdk-lane backend yet; use lane core`,
+      });
+    }
+    if (settings.executionMode === "remote_node") {
+      throw new AsmError({ kind: "config_invalid", field: `${prefix}.execution_mode`, reasonCode: "remote_unavailable", message: "remote_node execution is not available in this build" });
+    }
+    if (settings.interactiveApprovals && !adapter.supportsApprovals) {
+      throw new AsmError({ kind: "config_invalid", field: `${prefix}.interactive_approvals`, provider, reasonCode: "approvals_unsupported", message: `${provider} CLI cannot ask for approvals` });
+    }
+    if (settings.cwd !== undefined && !(existsSync(settings.cwd) && statSync(settings.cwd).isDirectory())) {
+      throw new AsmError({ kind: "config_invalid", field: `${prefix}.cwd`, reasonCode: "cwd_not_found", message: `cwd ${settings.cwd} is not a directory` });
+    }
+    return { settings, resolution };
+  }
+
+  private retire(runId: string): void {
+    this.finished.push(runId);
+    while (this.finished.length > this.opts.retainedRuns) {
+      const oldest = this.finished.shift()!;
+      this.runs.delete(oldest);
+    }
+  }
+}
+
+function relabel(err: unknown, prefix: string): AsmError {
+  if (err instanceof AsmError && err.kind === "config_invalid") {
+    return new AsmError({ kind: "config_invalid", field: err.field ? `${prefix}.${err.field}` : prefix, message: err.message, reasonCode: err.reasonCode, provider: err.provider, details: err.details });
+  }
+  return AsmError.from(err);
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+import { AsmError, createRootLogger } from "@asm/shared";
+import { startController } from "./app.js";
+import { loadControllerConfig } from "./config/controller-config.js";
+
+/** `asm-controller`: configuration from the environment; prints `READY port=N` once listening. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadControllerConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`${err instanceof AsmError ? err.message : String(err)}\n`);
+    process.exit(2);
+  }
+  const logger = createRootLogger({ name: "asm-controller", level: config.ASM_LOG_LEVEL });
+  const app = await startController({ config, logger });
+  process.stdout.write(`READY port=${app.port}\n`);
+  const shutdown = (signal: string): void => {
+    logger.info({ signal }, "shutting down");
+    void app.stop().then(() => process.exit(0));
+  };
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  process.once("SIGINT", () => shutdown("SIGINT"));
+}
+
+void main();

@@ -1,0 +1,132 @@
+import type { Event } from "@asm/shared";
+import { AsmError, isTerminal } from "@asm/shared";
+
+export interface RunEventLogOptions {
+  /** Most events one run may hold; the run fails with buffer_overflow beyond it. */
+  maxEvents: number;
+  /**
+   * How far the producer may run ahead of the primary reader (the StreamRun caller) before
+   * `append` waits. This is what carries a slow client's backpressure down to the CLI.
+   */
+  primaryWindow: number;
+}
+
+/**
+ * The numbered, append-only event log of one run. Sequences are contiguous from 1. Any number of
+ * readers replay from any point and then follow live; each reads at its own pace from the log.
+ * Exactly one terminal event ends the log.
+ */
+export class RunEventLog {
+  private readonly events: Event[] = [];
+  private waiters: (() => void)[] = [];
+  private roomWaiters: (() => void)[] = [];
+  private primaryPosition: number | undefined;
+  private closed = false;
+
+  constructor(private readonly opts: RunEventLogOptions) {}
+
+  get lastSequence(): number {
+    return this.events.length;
+  }
+
+  get ended(): boolean {
+    return this.closed;
+  }
+
+  get size(): number {
+    return this.events.length;
+  }
+
+  /** Whether one more non-terminal event fits (a terminal one always fits). */
+  hasRoom(): boolean {
+    return this.events.length < this.opts.maxEvents - 1;
+  }
+
+  /** Appends an event whose `sequence` must be `lastSequence + 1`. Terminal events close the log. */
+  append(event: Event): void {
+    if (this.closed) throw new AsmError({ kind: "internal", message: "event appended after the terminal event" });
+    if (event.sequence !== this.events.length + 1) throw new AsmError({ kind: "internal", message: `sequence gap: ${event.sequence} after ${this.events.length}` });
+    this.events.push(event);
+    if (isTerminal(event)) this.closed = true;
+    this.wake();
+  }
+
+  /** Resolves when the primary reader is within the window (at once when there is no primary reader). */
+  async waitForRoom(signal?: AbortSignal): Promise<void> {
+    while (this.primaryPosition !== undefined && this.events.length - this.primaryPosition >= this.opts.primaryWindow && !signal?.aborted) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          signal?.removeEventListener("abort", done);
+          resolve();
+        };
+        this.roomWaiters.push(done);
+        signal?.addEventListener("abort", done, { once: true });
+      });
+    }
+  }
+
+  /** Events with sequence in (after, lastSequence], without waiting. */
+  snapshot(after = 0): Event[] {
+    return this.events.slice(Math.max(0, after));
+  }
+
+  /**
+   * Replays events after `after`, then follows live until the terminal event or until `signal`
+   * aborts. With `primary`, this reader's position throttles the producer.
+   */
+  async *read(after: number, opts: { signal?: AbortSignal; primary?: boolean } = {}): AsyncGenerator<Event> {
+    const { signal, primary = false } = opts;
+    let position = Math.max(0, Math.min(after, Number.MAX_SAFE_INTEGER));
+    if (primary) this.primaryPosition = position;
+    try {
+      while (!signal?.aborted) {
+        if (position < this.events.length) {
+          const event = this.events[position]!;
+          position += 1;
+          if (primary) {
+            this.primaryPosition = position;
+            this.wakeRoom();
+          }
+          yield event;
+          continue;
+        }
+        if (this.closed) return;
+        await this.nextAppend(signal);
+      }
+    } finally {
+      if (primary) {
+        this.primaryPosition = undefined;
+        this.wakeRoom();
+      }
+    }
+  }
+
+  /** Stops throttling on the primary reader (it detached but the run keeps going). */
+  releasePrimary(): void {
+    this.primaryPosition = undefined;
+    this.wakeRoom();
+  }
+
+  private nextAppend(signal?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      this.waiters.push(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  private wakeRoom(): void {
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w();
+  }
+}

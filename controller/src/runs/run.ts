@@ -1,0 +1,360 @@
+import {
+  ApprovalDecision,
+  AsmError,
+  emptyProjection,
+  isTerminal,
+  kindOf,
+  payload,
+  reduceEvent,
+  RunStatus,
+  ulid,
+  type Event,
+  type EventDraft,
+  type EventPayload,
+  type LaneResolution,
+  type Logger,
+  type Observability,
+  type Projection,
+  type ProviderName,
+  type Result,
+  type RunSettings,
+} from "@asm/shared";
+import type { Backend, ExecutionRequest, RunExecution } from "../backends/backend.js";
+import { RunEventLog } from "./run-event-log.js";
+
+export type RunPhase = "queued" | "running" | "stopping" | "ended";
+
+export interface RunInit {
+  runId: string;
+  sessionId: string;
+  provider: ProviderName;
+  prompt: string;
+  settings: RunSettings;
+  resolution: LaneResolution;
+  request: Omit<ExecutionRequest, "runId" | "sessionId" | "resolution">;
+  backend: Backend;
+  logger: Logger;
+  maxEvents: number;
+  primaryWindow: number;
+  /** Called once per approval the CLI asks for, so the session can index it. */
+  onApprovalRequested: (approvalId: string, run: Run) => void;
+  /** Called once the approval is settled, so the session drops it from its index. */
+  onApprovalSettled: (approvalId: string) => void;
+  /** Called once when the run is terminal and its process is gone. */
+  onEnded: (run: Run) => void;
+  /** Called with the provider's session id whenever a run reveals it. */
+  onProviderSessionId: (id: string) => void;
+}
+
+interface PendingApproval {
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One run: its numbered event log, its timers and its approvals. It drives a backend execution
+ * and is the only writer of its log. Phases: queued → running → stopping → ended.
+ */
+export class Run {
+  readonly runId: string;
+  readonly sessionId: string;
+  readonly provider: ProviderName;
+  readonly createdAt = new Date();
+  startedAt: Date | undefined;
+  endedAt: Date | undefined;
+  readonly log: RunEventLog;
+  readonly metadata: Observability;
+
+  private phase: RunPhase = "queued";
+  private projection: Projection = emptyProjection();
+  private execution: RunExecution | undefined;
+  private stopReason: AsmError | undefined;
+  private providerSessionId = "";
+  private readonly approvals = new Map<string, PendingApproval>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Aborted when the run starts stopping, so nothing waits on a slow reader any more. */
+  private readonly stopping = new AbortController();
+  private readonly endedPromise: Promise<void>;
+  private resolveEnded!: () => void;
+  private readonly log_: Logger;
+
+  constructor(private readonly init: RunInit) {
+    this.runId = init.runId;
+    this.sessionId = init.sessionId;
+    this.provider = init.provider;
+    this.log = new RunEventLog({ maxEvents: init.maxEvents, primaryWindow: init.primaryWindow });
+    this.log_ = init.logger.child({ runId: init.runId, sessionId: init.sessionId });
+    this.metadata = observabilityOf(init.resolution, init.provider);
+    this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
+    if (init.settings.queueTimeoutMs !== undefined) {
+      this.arm(init.settings.queueTimeoutMs, () => {
+        if (this.phase === "queued") this.endQueued(AsmError.timeout("queue_timeout", `run ${this.runId} waited longer than queue_timeout_ms (${init.settings.queueTimeoutMs} ms) in the queue`));
+      });
+    }
+  }
+
+  get status(): RunStatus {
+    switch (this.phase) {
+      case "queued":
+        return RunStatus.RUN_STATUS_QUEUED;
+      case "running":
+      case "stopping":
+        return RunStatus.RUN_STATUS_RUNNING;
+      case "ended":
+        return this.projection.result.status;
+    }
+  }
+
+  get isQueued(): boolean {
+    return this.phase === "queued";
+  }
+
+  get isEnded(): boolean {
+    return this.phase === "ended";
+  }
+
+  /** Resolves once the run is terminal and its CLI process group is gone. */
+  get ended(): Promise<void> {
+    return this.endedPromise;
+  }
+
+  get result(): Result {
+    return this.projection.result;
+  }
+
+  get pendingApprovalIds(): string[] {
+    return [...this.approvals.keys()];
+  }
+
+  /** Starts executing (called by the session on admission or when dequeued). */
+  start(resumeProviderSessionId: string | undefined): void {
+    if (this.phase !== "queued") return;
+    this.phase = "running";
+    this.startedAt = new Date();
+    this.clearTimers();
+    const { settings } = this.init;
+    this.arm(settings.runDeadlineMs, () =>
+      this.stop(AsmError.timeout("run_deadline", `run ${this.runId} exceeded its total run deadline of ${settings.runDeadlineMs} ms`)),
+    );
+    this.touchIdle();
+    void this.pump(resumeProviderSessionId);
+  }
+
+  /** Ends a run that never started (interrupted in the queue, queue timeout, session closed). */
+  endQueued(error: AsmError): void {
+    if (this.phase !== "queued") return;
+    this.phase = "stopping";
+    this.emit(payload("error", { error: error.toMessage() }));
+    this.finish();
+  }
+
+  /**
+   * Stops a running run with the given terminal error: interrupts the CLI through its protocol,
+   * then signals with escalation. Resolves when the run has ended.
+   */
+  async stop(error: AsmError): Promise<void> {
+    if (this.phase === "queued") {
+      this.endQueued(error);
+      return this.ended;
+    }
+    if (this.phase !== "running") return this.ended;
+    this.phase = "stopping";
+    this.stopReason = error;
+    this.stopping.abort();
+    this.clearIdle();
+    try {
+      await this.execution?.interrupt();
+    } catch (err) {
+      this.log_.warn({ err }, "interrupt failed; closing the execution");
+    }
+    await this.execution?.close();
+    return this.ended;
+  }
+
+  /** Routes a decision to the CLI; throws not_found when this run does not wait on that approval. */
+  async resolveApproval(approvalId: string, allow: boolean, reason: string): Promise<void> {
+    const pending = this.approvals.get(approvalId);
+    if (!pending || this.phase !== "running") throw AsmError.notFound("approval", approvalId);
+    this.settleApproval(approvalId);
+    await this.execution?.answerApproval(approvalId, allow, reason);
+    this.emit(payload("approvalResolved", { approvalId, decision: allow ? ApprovalDecision.APPROVAL_DECISION_ALLOW : ApprovalDecision.APPROVAL_DECISION_DENY, reason }));
+  }
+
+  private async pump(resumeProviderSessionId: string | undefined): Promise<void> {
+    const { request, backend } = this.init;
+    try {
+      this.execution = backend.start({
+        ...request,
+        runId: this.runId,
+        sessionId: this.sessionId,
+        resolution: this.init.resolution,
+        spec: { ...request.spec, resumeProviderSessionId },
+      });
+      for await (const draft of this.execution) {
+        if (this.currentPhase() === "running") {
+          // Backpressure: wait while the StreamRun caller is too far behind (never once stopping).
+          await this.log.waitForRoom(this.stopping.signal);
+          if (!this.log.hasRoom()) {
+            throw new AsmError({ kind: "buffer_overflow", reasonCode: "run_log_full", message: `run ${this.runId} produced more than ${this.init.maxEvents} events` });
+          }
+        }
+        if (this.currentPhase() !== "running") {
+          // Stopping: keep what the CLI says while it winds down, but the run's own error is terminal.
+          if (!isTerminal(draft)) this.accept(draft);
+          continue;
+        }
+        this.accept(draft);
+        if (this.currentPhase() === "ended") break;
+      }
+      if (this.phase === "running") {
+        // The execution ended without a terminal event; it is the backend's job to send one.
+        this.failWith(new AsmError({ kind: "internal", message: "the CLI stream ended without a terminal event" }));
+      }
+    } catch (err) {
+      if (this.phase === "running") this.failWith(AsmError.from(err));
+      else if (!(err instanceof AsmError)) this.log_.debug({ err }, "execution error while stopping");
+    } finally {
+      await this.execution?.close().catch((err: unknown) => this.log_.warn({ err }, "closing the execution failed"));
+      this.finish();
+    }
+  }
+
+  /** The phase, read fresh (it changes across awaits). */
+  private currentPhase(): RunPhase {
+    return this.phase;
+  }
+
+  /** Takes one draft from the backend: approvals bookkeeping, then into the log. */
+  private accept(draft: EventDraft): void {
+    if (draft.providerSessionId && draft.providerSessionId !== this.providerSessionId) {
+      this.providerSessionId = draft.providerSessionId;
+      this.init.onProviderSessionId(draft.providerSessionId);
+    }
+    const p = draft.payload;
+    if (p.$case === "approvalRequested") {
+      this.trackApproval(p.value.approvalId);
+    } else if (p.$case === "approvalResolved") {
+      // The CLI withdrew its question (e.g. after an interrupt).
+      if (!this.approvals.has(p.value.approvalId)) return;
+      this.settleApproval(p.value.approvalId);
+    }
+    this.emit(p);
+    if (this.phase === "running") {
+      if (isTerminal(draft)) this.phase = "ended";
+      else this.touchIdle();
+    }
+  }
+
+  private failWith(error: AsmError): void {
+    this.phase = "stopping";
+    this.stopReason = error;
+    this.stopping.abort();
+  }
+
+  private trackApproval(approvalId: string): void {
+    const timeoutMs = this.init.settings.approvalTimeoutMs;
+    const timer = setTimeout(() => void this.approvalTimedOut(approvalId, timeoutMs), timeoutMs);
+    this.approvals.set(approvalId, { timer });
+    this.clearIdle();
+    this.init.onApprovalRequested(approvalId, this);
+  }
+
+  private async approvalTimedOut(approvalId: string, timeoutMs: number): Promise<void> {
+    if (!this.approvals.has(approvalId) || this.phase !== "running") return;
+    this.settleApproval(approvalId);
+    try {
+      await this.execution?.answerApproval(approvalId, false, `no decision within ${timeoutMs} ms`);
+    } catch (err) {
+      this.log_.warn({ err, approvalId }, "could not tell the CLI about the approval timeout");
+    }
+    this.emit(payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "timeout" }));
+    await this.stop(AsmError.timeout("approval_timeout", `approval ${approvalId} got no decision within approval_timeout_ms (${timeoutMs} ms)`));
+  }
+
+  private settleApproval(approvalId: string): void {
+    const pending = this.approvals.get(approvalId);
+    if (!pending) return;
+    clearTimeout(pending.timer);
+    this.approvals.delete(approvalId);
+    this.init.onApprovalSettled(approvalId);
+    if (this.approvals.size === 0 && this.phase === "running") this.touchIdle();
+  }
+
+  /** Numbers, stamps and appends one event; the reducer keeps the projection current. */
+  private emit(p: EventPayload): void {
+    if (this.log.ended) return;
+    const event: Event = {
+      id: `evt_${ulid()}`,
+      runId: this.runId,
+      sessionId: this.sessionId,
+      sequence: this.log.lastSequence + 1,
+      timestamp: new Date(),
+      provider: this.provider,
+      kind: kindOf(p),
+      providerSessionId: this.providerSessionId,
+      metadata: this.metadata,
+      payload: p,
+    };
+    this.log.append(event);
+    this.projection = reduceEvent(this.projection, event);
+  }
+
+  private finish(): void {
+    if (this.endedAt) return;
+    // Approvals still open when the run ends are closed for the record before the terminal event.
+    for (const approvalId of [...this.approvals.keys()]) {
+      this.settleApproval(approvalId);
+      this.emit(payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "run_ended" }));
+    }
+    if (!this.log.ended) this.emit(payload("error", { error: (this.stopReason ?? AsmError.cancelled()).toMessage() }));
+    this.phase = "ended";
+    this.endedAt = new Date();
+    this.clearTimers();
+    this.clearIdle();
+    this.init.onEnded(this);
+    this.resolveEnded();
+  }
+
+  private touchIdle(): void {
+    this.clearIdle();
+    if (this.approvals.size > 0) return;
+    const ms = this.init.settings.streamTimeoutMs;
+    this.idleTimer = setTimeout(() => void this.stop(AsmError.timeout("stream_timeout", `run ${this.runId} produced no event for stream_timeout_ms (${ms} ms)`)), ms);
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private arm(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
+
+/** The authoritative observability metadata of a run, from its lane resolution. */
+export function observabilityOf(r: LaneResolution, provider: string, executor = ""): Observability {
+  return {
+    requestedLane: r.requestedLane,
+    preferredLane: r.preferredLane,
+    lane: r.lane,
+    backend: r.backend,
+    executionMode: r.executionMode,
+    laneReason: r.laneReason,
+    laneFallbackReason: r.laneFallbackReason,
+    sdkRuntime: r.sdkRuntime,
+    sdkAvailable: r.sdkAvailable,
+    capabilities: [...r.capabilities],
+    executor,
+    provider,
+  };
+}

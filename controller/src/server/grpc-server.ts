@@ -1,0 +1,112 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Server, ServerCredentials, type ServerOptions } from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import { ControllerServiceService, type ControllerServiceServer, type Logger } from "@asm/shared";
+
+export interface TlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Require and verify a client certificate from the CA. */
+  requireClientCert: boolean;
+}
+
+export interface ListenOptions {
+  /** host:port; port 0 picks a free port. */
+  address: string;
+  /** TLS for clients; undefined only with `insecure`. */
+  tls: TlsFiles | undefined;
+  /** Plaintext listener; only allowed on a loopback address. */
+  insecure: boolean;
+}
+
+const SERVICE_NAME = "asm.v1.ControllerService";
+
+/** Locates the .proto sources shipped with the repository (used for reflection only). */
+function protoRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return join(here, "..", "..", "..", "proto");
+}
+
+export function isLoopbackAddress(address: string): boolean {
+  const host = address.startsWith("[") ? address.slice(1, address.indexOf("]")) : address.slice(0, address.lastIndexOf(":"));
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * The controller's gRPC server: the public API, standard health checking, and reflection. Returns
+ * the bound port and a two-stage shutdown.
+ */
+export class ControllerServer {
+  private readonly server: Server;
+  private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
+  port = 0;
+
+  constructor(
+    service: ControllerServiceServer,
+    private readonly logger: Logger,
+    options: ServerOptions = {},
+  ) {
+    this.server = new Server({
+      "grpc.keepalive_time_ms": 30_000,
+      "grpc.keepalive_timeout_ms": 10_000,
+      "grpc.keepalive_permit_without_calls": 1,
+      "grpc.max_send_message_length": 4 * 1024 * 1024 - 64 * 1024,
+      ...options,
+    });
+    this.server.addService(ControllerServiceService, service);
+    this.health.addToServer(this.server);
+    try {
+      const definition = loadSync([join(protoRoot(), "asm/v1/controller.proto"), join(protoRoot(), "asm/v1/executor.proto"), healthProtoPath], {
+        includeDirs: [protoRoot()],
+        keepCase: true,
+      });
+      new ReflectionService(definition).addToServer(this.server);
+    } catch (err) {
+      logger.warn({ err }, "reflection disabled: proto sources not found");
+    }
+  }
+
+  async listen(opts: ListenOptions): Promise<number> {
+    let credentials: ServerCredentials;
+    if (opts.tls) {
+      credentials = ServerCredentials.createSsl(
+        readFileSync(opts.tls.caFile),
+        [{ private_key: readFileSync(opts.tls.keyFile), cert_chain: readFileSync(opts.tls.certFile) }],
+        opts.tls.requireClientCert,
+      );
+    } else if (opts.insecure && isLoopbackAddress(opts.address)) {
+      credentials = ServerCredentials.createInsecure();
+    } else {
+      throw new Error(`refusing a plaintext listener on ${opts.address}: plaintext is only allowed on loopback and only when explicitly enabled`);
+    }
+    this.port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(opts.address, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+    });
+    this.health.setStatus("", "SERVING");
+    this.health.setStatus(SERVICE_NAME, "SERVING");
+    this.logger.info({ port: this.port, tls: Boolean(opts.tls) }, "controller listening");
+    return this.port;
+  }
+
+  /** Stage one: stop taking calls and report NOT_SERVING. Stage two: force after `graceMs`. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.health.setStatus("", "NOT_SERVING");
+    this.health.setStatus(SERVICE_NAME, "NOT_SERVING");
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,92 @@
+import { AsmError, type ProviderName, type RunOptionsInput, type SessionOptionsInput } from "@asm/shared";
+import type { Run } from "../runs/run.js";
+import { ApprovalIndex } from "./approval-index.js";
+
+export type SessionState = "open" | "closed";
+
+/**
+ * A session: one provider, its defaults, its admission rules (`max_concurrent_runs` active at
+ * once, a FIFO queue of `max_queued_runs`), the approvals of its runs, and the provider session
+ * id that continues the conversation from run to run.
+ */
+export class Session {
+  readonly createdAt = new Date();
+  readonly approvals = new ApprovalIndex();
+  state: SessionState = "open";
+  providerSessionId = "";
+  runCount = 0;
+  private readonly active = new Map<string, Run>();
+  private readonly queue: Run[] = [];
+
+  constructor(
+    readonly sessionId: string,
+    readonly provider: ProviderName,
+    readonly options: SessionOptionsInput,
+    readonly maxConcurrentRuns: number,
+    readonly maxQueuedRuns: number,
+  ) {}
+
+  get defaults(): RunOptionsInput {
+    return this.options.defaults;
+  }
+
+  get activeRunIds(): string[] {
+    return [...this.active.keys()];
+  }
+
+  get queuedRunIds(): string[] {
+    return this.queue.map((r) => r.runId);
+  }
+
+  /** Throws at_capacity when the run can neither start nor wait; `failed_precondition` when closed. */
+  checkAdmission(): void {
+    if (this.state !== "open") {
+      throw new AsmError({ kind: "failed_precondition", reasonCode: "session_closed", message: `session ${this.sessionId} is closed` });
+    }
+    if (this.active.size < this.maxConcurrentRuns) return;
+    if (this.queue.length < this.maxQueuedRuns) return;
+    throw new AsmError({
+      kind: "at_capacity",
+      reasonCode: "at_capacity",
+      message: `session ${this.sessionId} is at capacity: ${this.active.size} running (max_concurrent_runs ${this.maxConcurrentRuns}), ${this.queue.length} queued (max_queued_runs ${this.maxQueuedRuns})`,
+    });
+  }
+
+  /** Admits a run: starts it now or queues it (call `checkAdmission` first). */
+  admit(run: Run): void {
+    this.checkAdmission();
+    this.runCount += 1;
+    if (this.active.size < this.maxConcurrentRuns) this.startRun(run);
+    else this.queue.push(run);
+  }
+
+  /** Removes a queued run; true if it was queued. */
+  removeQueued(run: Run): boolean {
+    const i = this.queue.indexOf(run);
+    if (i < 0) return false;
+    this.queue.splice(i, 1);
+    return true;
+  }
+
+  /** A run reached its end: free its slot and start the next queued run (FIFO). */
+  runEnded(run: Run): void {
+    this.removeQueued(run);
+    if (!this.active.delete(run.runId)) return;
+    while (this.state === "open" && this.active.size < this.maxConcurrentRuns && this.queue.length > 0) {
+      const next = this.queue.shift()!;
+      if (!next.isEnded) this.startRun(next);
+    }
+  }
+
+  /** Closes the session; returns the runs to interrupt and those dropped from the queue. */
+  close(): { active: Run[]; queued: Run[] } {
+    this.state = "closed";
+    const queued = this.queue.splice(0, this.queue.length);
+    return { active: [...this.active.values()], queued };
+  }
+
+  private startRun(run: Run): void {
+    this.active.set(run.runId, run);
+    run.start(this.providerSessionId || undefined);
+  }
+}

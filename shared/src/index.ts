@@ -1,0 +1,21 @@
+// Public surface of @asm/shared: generated protocol code, the event model and reducer, the error
+// taxonomy, option schemas, lane resolution, provider adapters, the CLI process supervisor, logging.
+
+export * from "../gen/asm/v1/common_pb.js";
+export * from "../gen/asm/v1/events_pb.js";
+export * from "../gen/asm/v1/controller_pb.js";
+export * from "../gen/asm/v1/executor_pb.js";
+
+export { AsmError, ERROR_DOMAINS, ERROR_KINDS, type AsmErrorInit, type ErrorDomain, type ErrorKind } from "./errors/asm-error.js";
+export { AsmError as AsmErrorMessage } from "../gen/asm/v1/common_pb.js";
+export * from "./errors/grpc-status.js";
+export * from "./events/event-payload.js";
+export * from "./events/reducer.js";
+export * from "./ids/ulid.js";
+export * from "./lanes/index.js";
+export * from "./logging/logger.js";
+export * from "./options/parse-options.js";
+export * from "./options/run-settings.js";
+export * from "./process/index.js";
+export * from "./providers/provider-adapter.js";
+export * from "./providers/provider-registry.js";

@@ -1,0 +1,3 @@
+export * from "./provider-catalog.js";
+export * from "./sdk-discovery.js";
+export * from "./resolve-lane.js";

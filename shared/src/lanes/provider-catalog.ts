@@ -1,0 +1,107 @@
+/**
+ * Static per-provider facts used by lane resolution (ASM's `ASM.Provider` + `ASM.ProviderRegistry`
+ * tables): display name, the npm package that backs the sdk lane, and the capabilities of each lane.
+ *
+ * Whether the sdk lane is actually available is a run-time fact (see `sdk-discovery.ts`); this
+ * module only says which package would back it.
+ */
+
+export const PROVIDERS = ["claude", "codex", "gemini", "amp", "cursor"] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+
+/** Capability names carried in lane metadata (`capabilities`, `core_capabilities`, `sdk_capabilities`). */
+export const CAPABILITIES = [
+  "approvals",
+  "interrupt",
+  "resume",
+  "streaming",
+  "tools",
+  "thinking",
+  "cost",
+  "structured_output",
+  "warm_process",
+] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+export interface ProviderCatalogEntry {
+  readonly provider: ProviderName;
+  readonly displayName: string;
+  /** The npm package that backs the sdk lane; `null` when the provider has no sdk lane. */
+  readonly sdkPackage: string | null;
+  readonly coreCapabilities: readonly Capability[];
+  /** Capabilities of the sdk lane when its package is installed (empty when there is no sdk lane). */
+  readonly sdkCapabilities: readonly Capability[];
+}
+
+const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.freeze({
+  claude: Object.freeze({
+    provider: "claude",
+    displayName: "Claude Code",
+    sdkPackage: "@anthropic-ai/claude-agent-sdk",
+    coreCapabilities: Object.freeze<Capability[]>([
+      "approvals",
+      "interrupt",
+      "resume",
+      "streaming",
+      "tools",
+      "thinking",
+      "cost",
+      "warm_process",
+    ]),
+    // canUseTool (allow/deny), interrupt(), options.resume, includePartialMessages, cost on results.
+    sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost"]),
+  }),
+  codex: Object.freeze({
+    provider: "codex",
+    displayName: "Codex CLI",
+    sdkPackage: "@openai/codex-sdk",
+    coreCapabilities: Object.freeze<Capability[]>([
+      "approvals",
+      "interrupt",
+      "resume",
+      "streaming",
+      "tools",
+      "structured_output",
+      "warm_process",
+    ]),
+    // The Codex SDK closes stdin after the prompt and has no approval API; abort via AbortSignal,
+    // resumeThread(id), runStreamed events, outputSchema. One process per turn (no warm process).
+    sdkCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "structured_output"]),
+  }),
+  gemini: Object.freeze({
+    provider: "gemini",
+    displayName: "Gemini CLI",
+    // The ACP client SDK drives `gemini --acp`.
+    sdkPackage: "@agentclientprotocol/sdk",
+    coreCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume", "streaming", "tools", "warm_process"]),
+    // session/request_permission, session/cancel, session/update streaming. No resume: gemini's
+    // session/load is broken.
+    sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "streaming", "tools"]),
+  }),
+  amp: Object.freeze({
+    provider: "amp",
+    displayName: "Amp CLI",
+    sdkPackage: "@sourcegraph/amp-sdk",
+    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "streaming", "tools", "thinking"]),
+    // The Amp SDK can continue a thread (ASM's `continue_thread`), hence resume.
+    sdkCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "thinking"]),
+  }),
+  cursor: Object.freeze({
+    provider: "cursor",
+    displayName: "Cursor Agent CLI",
+    sdkPackage: null,
+    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools"]),
+    sdkCapabilities: Object.freeze<Capability[]>([]),
+  }),
+});
+
+const PROVIDER_SET: ReadonlySet<string> = new Set(PROVIDERS);
+
+export function isProviderName(s: unknown): s is ProviderName {
+  return typeof s === "string" && PROVIDER_SET.has(s);
+}
+
+/** The static facts of one provider. */
+export function providerCatalog(name: ProviderName): ProviderCatalogEntry {
+  return CATALOG[name];
+}

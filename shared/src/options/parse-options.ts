@@ -1,0 +1,29 @@
+import type { z } from "zod";
+import { AsmError } from "../errors/asm-error.js";
+
+const camelToSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Renders a zod issue path as the proto field path a client sent, e.g. `options.defaults.stream_timeout_ms`. */
+export function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
+  const parts = path.map((p) => (typeof p === "number" ? `[${p}]` : camelToSnake(String(p))));
+  return [prefix, ...parts].filter(Boolean).join(".").replace(/\.\[/g, "[");
+}
+
+/**
+ * Parses untrusted input with a zod schema. On failure throws one `config_invalid` AsmError whose
+ * `field` names the first offending path and whose details list every issue.
+ */
+export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, prefix: string): z.infer<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;
+    return { field: fieldPath(prefix, path), message: issue.message };
+  });
+  const first = issues[0]!;
+  return throwConfig(first.field, issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
+}
+
+function throwConfig(field: string, message: string, issues: { field: string; message: string }[]): never {
+  throw new AsmError({ kind: "config_invalid", field, message, reasonCode: "invalid_option", details: { issues } });
+}

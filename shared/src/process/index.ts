@@ -1,0 +1,11 @@
+export { LineFramer, type FramedLine, type LineFramerOptions } from "./line-framer.js";
+export {
+  CliProcess,
+  liveCliProcesses,
+  killAllCliProcesses,
+  type CliProcessOptions,
+  type CliOutput,
+  type CliExit,
+  type CliExitClassification,
+  type TerminateOptions,
+} from "./cli-process.js";

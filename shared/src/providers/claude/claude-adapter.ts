@@ -1,0 +1,254 @@
+import { z } from "zod";
+import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
+import { AsmError } from "../../errors/asm-error.js";
+import { payload } from "../../events/event-payload.js";
+import { parseOrThrow } from "../../options/parse-options.js";
+import type { PermissionModeName, RunSettings } from "../../options/run-settings.js";
+import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
+import * as L from "./claude-lines.js";
+
+const PERMISSION_FLAG: Record<PermissionModeName, string> = {
+  default: "default",
+  auto: "acceptEdits",
+  bypass: "bypassPermissions",
+  plan: "plan",
+};
+
+const ClaudeOptions = z.strictObject({
+  max_turns: z.number().int().min(1).max(1000).optional(),
+  system_prompt: z.string().max(200_000).optional(),
+  append_system_prompt: z.string().max(200_000).optional(),
+});
+
+/** Whether tool permission prompts go to asm approvals (`--permission-prompt-tool stdio`). */
+function wantsInteractiveApprovals(settings: RunSettings): boolean {
+  return settings.interactiveApprovals ?? settings.permissionMode === "default";
+}
+
+function toolResultText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (Array.isArray(content)) {
+    return content.map((c) => (typeof c === "object" && c !== null && "text" in c && typeof c.text === "string" ? c.text : "")).join("");
+  }
+  return content === undefined ? "" : JSON.stringify(content);
+}
+
+/** Classifies a failed result line into an error kind (auth, rate limit, provider error). */
+function resultError(line: z.infer<typeof L.ResultLine>): AsmError {
+  const text = [line.result ?? "", ...(line.errors ?? [])].join(" ");
+  const status = line.api_error_status ?? undefined;
+  const kind =
+    status === 401 || status === 403 || /authenticat|api key|log in|does not have access/i.test(text)
+      ? "auth_error"
+      : status === 429 || /rate.?limit/i.test(text)
+        ? "rate_limit"
+        : "provider_error";
+  return new AsmError({
+    kind,
+    provider: "claude",
+    message: text.trim() || `claude reported ${line.subtype ?? "an error"}`,
+    reasonCode: line.subtype ?? "error",
+    details: { terminal_reason: line.terminal_reason ?? "", api_error_status: status ?? null },
+  });
+}
+
+class ClaudeRun implements AdapterRun {
+  private readonly pendingInputs = new Map<string, Record<string, unknown>>();
+  private interrupts = 0;
+
+  parseLine(text: string): ParsedLine {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      return raw(text);
+    }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) return raw(text);
+    const type = (json as { type?: unknown }).type;
+    switch (type) {
+      case "assistant":
+        return this.assistant(json, text);
+      case "user":
+        return this.user(json, text);
+      case "system":
+        return this.system(json, text);
+      case "result":
+        return this.result(json, text);
+      case "control_request":
+        return this.controlRequest(json, text);
+      case "control_cancel_request": {
+        const parsed = L.ControlCancelRequest.safeParse(json);
+        if (!parsed.success) return raw(text);
+        const id = parsed.data.request_id;
+        if (!this.pendingInputs.delete(id)) return { events: [] };
+        return { events: [{ payload: payload("approvalResolved", { approvalId: id, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" }) }] };
+      }
+      case "control_response":
+        return { events: [] };
+      default:
+        return raw(text);
+    }
+  }
+
+  private assistant(json: unknown, text: string): ParsedLine {
+    const parsed = L.AssistantLine.safeParse(json);
+    if (!parsed.success) return raw(text);
+    const line = parsed.data;
+    const events: EventDraft[] = [];
+    const textParts: string[] = [];
+    for (const block of line.message.content) {
+      const t = L.TextBlock.safeParse(block);
+      if (t.success) {
+        textParts.push(t.data.text);
+        continue;
+      }
+      const th = L.ThinkingBlock.safeParse(block);
+      if (th.success) {
+        events.push({ payload: payload("thinking", { content: th.data.thinking, signature: th.data.signature ?? "" }) });
+        continue;
+      }
+      const tu = L.ToolUseBlock.safeParse(block);
+      if (tu.success) {
+        events.push({ payload: payload("toolUse", { toolName: tu.data.name, toolCallId: tu.data.id, input: tu.data.input ?? {} }) });
+      }
+    }
+    if (textParts.length > 0 || events.length === 0) {
+      events.unshift({
+        payload: payload("assistantMessage", {
+          text: textParts.join(""),
+          model: line.message.model ?? "",
+          content: line.message.content,
+          aborted: line.aborted ?? false,
+        }),
+      });
+    }
+    return { events, providerSessionId: line.session_id };
+  }
+
+  private user(json: unknown, text: string): ParsedLine {
+    const parsed = L.UserLine.safeParse(json);
+    if (!parsed.success) return raw(text);
+    const content = parsed.data.message.content;
+    if (typeof content === "string") {
+      return { events: [{ payload: payload("userMessage", { text: content, content: [content] }) }], providerSessionId: parsed.data.session_id };
+    }
+    const events: EventDraft[] = [];
+    const texts: string[] = [];
+    for (const block of content) {
+      const tr = L.ToolResultBlock.safeParse(block);
+      if (tr.success) {
+        events.push({ payload: payload("toolResult", { toolCallId: tr.data.tool_use_id, content: toolResultText(tr.data.content), isError: tr.data.is_error ?? false }) });
+        continue;
+      }
+      const t = L.TextBlock.safeParse(block);
+      if (t.success) texts.push(t.data.text);
+    }
+    if (texts.length > 0) events.push({ payload: payload("userMessage", { text: texts.join(""), content }) });
+    return { events, providerSessionId: parsed.data.session_id };
+  }
+
+  private system(json: unknown, text: string): ParsedLine {
+    const parsed = L.SystemLine.safeParse(json);
+    if (!parsed.success) return raw(text);
+    // init and status lines carry the session id; anything else is kept verbatim.
+    if (parsed.data.subtype === "init" || parsed.data.subtype === "status") return { events: [], providerSessionId: parsed.data.session_id };
+    return { ...raw(text), providerSessionId: parsed.data.session_id };
+  }
+
+  private result(json: unknown, text: string): ParsedLine {
+    const parsed = L.ResultLine.safeParse(json);
+    if (!parsed.success) return raw(text);
+    const line = parsed.data;
+    const events: EventDraft[] = [];
+    if (line.usage || line.total_cost_usd !== undefined) {
+      const input = line.usage?.input_tokens ?? 0;
+      const output = line.usage?.output_tokens ?? 0;
+      events.push({ payload: payload("costUpdate", { inputTokens: input, outputTokens: output, totalTokens: input + output, costUsd: line.total_cost_usd ?? 0 }) });
+    }
+    const failed = line.is_error === true || (line.subtype !== undefined && line.subtype !== "success");
+    if (failed) {
+      events.push({ payload: payload("error", { error: resultError(line).toMessage() }) });
+    } else {
+      events.push({
+        payload: payload("result", {
+          status: line.subtype ?? "success",
+          stopReason: line.stop_reason ?? "",
+          text: line.result ?? "",
+          object: line.structured_output,
+          output: { duration_ms: line.duration_ms ?? 0, num_turns: line.num_turns ?? 0, usage: line.usage ?? {} },
+        }),
+      });
+    }
+    return { events, providerSessionId: line.session_id, turnEnded: true };
+  }
+
+  private controlRequest(json: unknown, text: string): ParsedLine {
+    const parsed = L.CanUseToolRequest.safeParse(json);
+    if (!parsed.success) return raw(text);
+    const { request_id: id, request } = parsed.data;
+    this.pendingInputs.set(id, request.input);
+    return {
+      events: [
+        {
+          payload: payload("approvalRequested", {
+            approvalId: id,
+            subject: request.tool_name,
+            toolCallId: request.tool_use_id ?? "",
+            details: { tool_input: request.input, description: request.description ?? "" },
+          }),
+        },
+      ],
+    };
+  }
+
+  answerApproval(approvalId: string, allow: boolean, reason: string): string[] {
+    const input = this.pendingInputs.get(approvalId) ?? {};
+    this.pendingInputs.delete(approvalId);
+    const response = allow ? { behavior: "allow", updatedInput: input } : { behavior: "deny", message: reason || "denied by user" };
+    return [JSON.stringify({ type: "control_response", response: { subtype: "success", request_id: approvalId, response } })];
+  }
+
+  interrupt(): string[] {
+    this.interrupts += 1;
+    return [JSON.stringify({ type: "control_request", request_id: `asm_interrupt_${this.interrupts}`, request: { subtype: "interrupt" } })];
+  }
+}
+
+function raw(content: string): ParsedLine {
+  return { events: [{ payload: payload("raw", { stream: "stdout", content }) }] };
+}
+
+/** Claude Code driven through its stream-json protocol (the Agent SDK's own wire protocol). */
+export const claudeAdapter: ProviderAdapter = {
+  provider: "claude",
+  defaultBinary: "claude",
+  cliPathEnv: "ASM_CLAUDE_CLI_PATH",
+  supportsApprovals: true,
+  providerOptionsSchema: ClaudeOptions,
+
+  validate(settings: RunSettings, fieldPrefix: string): void {
+    parseOrThrow(ClaudeOptions, settings.providerOptions, `${fieldPrefix}.provider_options`);
+  },
+
+  buildCommand(spec: RunSpec, cliPath: string): CommandSpec {
+    const { settings } = spec;
+    const opts = ClaudeOptions.parse(settings.providerOptions);
+    const args = ["--output-format", "stream-json", "--verbose", "--input-format", "stream-json", "--permission-mode", PERMISSION_FLAG[settings.permissionMode]];
+    if (wantsInteractiveApprovals(settings)) args.push("--permission-prompt-tool", "stdio");
+    if (spec.resumeProviderSessionId) args.push("--resume", spec.resumeProviderSessionId);
+    if (settings.model) args.push("--model", settings.model);
+    if (opts.max_turns !== undefined) args.push("--max-turns", String(opts.max_turns));
+    if (opts.system_prompt !== undefined) args.push("--system-prompt", opts.system_prompt);
+    if (opts.append_system_prompt !== undefined) args.push("--append-system-prompt", opts.append_system_prompt);
+    const env: Record<string, string> = { ...spec.baseEnv, ...settings.env };
+    // bypassPermissions refuses to run as root unless the CLI is told it is sandboxed.
+    if (settings.permissionMode === "bypass" && process.getuid?.() === 0) env.IS_SANDBOX ??= "1";
+    const userMessage = { type: "user", session_id: "", message: { role: "user", content: [{ type: "text", text: spec.prompt }] }, parent_tool_use_id: null };
+    return { command: cliPath, args, cwd: settings.cwd ?? spec.defaultCwd, env, initialInput: [JSON.stringify(userMessage)], keepStdinOpen: true };
+  },
+
+  startRun(): AdapterRun {
+    return new ClaudeRun();
+  },
+};
+
