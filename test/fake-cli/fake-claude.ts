@@ -457,7 +457,7 @@ function sleepForever(signal: AbortSignal | null): Promise<never> {
 }
 
 function spawnGrandchild(): void {
-  const child = spawn("sleep", ["1000"], { detached: false, stdio: "ignore" });
+  const child = spawn("sleep", ["1000"], { detached: false, stdio: "ignore", env: { ...process.env, ASM_FAKE_CLI_CHILD: "1" } });
   child.on("error", () => {});
   if (child.pid !== undefined) record({ t: "grandchild", pid: child.pid });
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it, expect } from "vitest";
@@ -173,6 +173,25 @@ describe("CliProcess", () => {
     expect(err).toMatchObject({ kind: "config_invalid", reasonCode: "cwd_not_found", field: "cwd" });
   });
 
+  it("reports an exec failure after the checks as a spawn_failed exit", async () => {
+    // Executable, so it passes the synchronous check, but its interpreter does not exist: ENOENT from exec.
+    const dir = mkdtempSync(path.join(CWD, "asm-cli-test-"));
+    const script = path.join(dir, "bad-cli");
+    writeFileSync(script, "#!/nonexistent/interpreter\n", { mode: 0o755 });
+    try {
+      const p = CliProcess.spawn({ command: script, args: [], cwd: dir, env: ENV });
+      expect(await collect(p)).toEqual([]);
+      const exit = await p.exited;
+      expect(exit.classification).toBe("spawn_failed");
+      expect(exit.error).toMatchObject({ kind: "transport_error", reasonCode: "spawn_failed" });
+      expect(exit.error!.message).toContain("bad-cli");
+      expect(p.signalGroup("SIGKILL")).toBe(false);
+      await expect(p.write("x")).rejects.toMatchObject({ kind: "transport_error" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("passes the environment exactly and runs in cwd", async () => {
     const p = sh(`echo "$FOO|$HOME|$(pwd)"`, { env: { PATH: ENV.PATH, FOO: "bar" }, cwd: "/" });
     expect(lines(await collect(p), "stdout")).toEqual(["bar||/"]);
@@ -286,6 +305,28 @@ describe("CliProcess", () => {
     expect(inOrder).toBe(true);
     expect(aliveWhileStalled).toBe(true);
     expect((await p.exited).classification).toBe("success");
+  });
+
+  it("loses no output when the child exits before the consumer starts reading", async () => {
+    const p = nodeProc(`for (let i = 0; i < 10000; i++) console.log(i)`);
+    await sleep(300);
+    const got = lines(await collect(p), "stdout");
+    expect(got).toHaveLength(10000);
+    expect(got[9999]).toBe("9999");
+    expect((await p.exited).classification).toBe("success");
+  });
+
+  it("does not hang on a descendant that left the process group and holds stdout open", async () => {
+    const p = sh(`setsid sleep 1000 & echo $!`, { orphanPipeTimeoutMs: 100 });
+    const it = p.output()[Symbol.asyncIterator]();
+    const first = await it.next();
+    const escaped = Number((first.value as { line: string }).line);
+    try {
+      while (!(await it.next()).done);
+      expect((await p.exited).classification).toBe("success");
+    } finally {
+      if (escaped > 0) process.kill(escaped, "SIGKILL");
+    }
   });
 
   it("allows one consumer; breaking out discards the rest and lets the child finish", async () => {

@@ -1,0 +1,55 @@
+import { credentials, type ClientReadableStream, type Metadata, type ServiceError } from "@grpc/grpc-js";
+import { ControllerServiceClient, fromGrpcError, type AsmError, type Event } from "@asm/shared";
+
+export type Client = ControllerServiceClient;
+
+export function connectInsecure(port: number): Client {
+  return new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+}
+
+type UnaryMethod<Req, Res> = (request: Req, callback: (err: ServiceError | null, res: Res) => void) => unknown;
+
+/** Calls a unary method and resolves with its response (rejects with the ServiceError). */
+export function call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(client, request, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** Calls a unary method expecting failure; resolves with the status code and the typed error. */
+export async function callError<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req): Promise<{ code: number; error: AsmError; details: string }> {
+  try {
+    await call(client, method, request);
+  } catch (err) {
+    const e = err as ServiceError & { metadata: Metadata };
+    return { code: e.code, error: fromGrpcError(e), details: e.details };
+  }
+  throw new Error("the call succeeded but was expected to fail");
+}
+
+/** Reads a server stream of `{ event }` messages to its end. */
+export function collectEvents(stream: ClientReadableStream<{ event?: Event }>): Promise<Event[]> {
+  return new Promise((resolve, reject) => {
+    const events: Event[] = [];
+    stream.on("data", (m: { event?: Event }) => {
+      if (m.event) events.push(m.event);
+    });
+    stream.on("error", reject);
+    stream.on("end", () => resolve(events));
+  });
+}
+
+/** Resolves with the first event that satisfies `predicate` on a live stream (keeps collecting). */
+export function waitForEvent(stream: ClientReadableStream<{ event?: Event }>, predicate: (e: Event) => boolean): Promise<Event> {
+  return new Promise((resolve, reject) => {
+    const onData = (m: { event?: Event }): void => {
+      if (m.event && predicate(m.event)) {
+        stream.off("data", onData);
+        resolve(m.event);
+      }
+    };
+    stream.on("data", onData);
+    stream.on("error", reject);
+    stream.on("end", () => reject(new Error("stream ended before the expected event")));
+  });
+}
