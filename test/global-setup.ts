@@ -26,6 +26,8 @@ export function teardown(): void {
         // already gone
       }
     }
+    // vitest does not fail the run on a teardown error, so the exit code is set here as well.
+    process.exitCode = 1;
     throw new Error(`test processes left alive after the suite: ${leaked.map((p) => `${p.pid} ${p.cmd}`).join("; ")}`);
   }
 }

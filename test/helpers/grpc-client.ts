@@ -1,5 +1,5 @@
 import { credentials, type ClientReadableStream, type Metadata, type ServiceError } from "@grpc/grpc-js";
-import { ControllerServiceClient, fromGrpcError, type AsmError, type Event } from "@asm/shared";
+import { ControllerServiceClient, fromGrpcError, type AsmError, type ControllerServiceService, type Event } from "@asm/shared";
 
 export type Client = ControllerServiceClient;
 
@@ -7,17 +7,23 @@ export function connectInsecure(port: number): Client {
   return new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
 }
 
-type UnaryMethod<Req, Res> = (request: Req, callback: (err: ServiceError | null, res: Res) => void) => unknown;
+/** Names of the unary methods of the API, with their request and response types. */
+type Definition = typeof ControllerServiceService;
+type UnaryName = { [K in keyof Definition]: Definition[K]["responseStream"] extends false ? K : never }[keyof Definition];
+type RequestOf<K extends UnaryName> = ReturnType<Definition[K]["requestDeserialize"]>;
+type ResponseOf<K extends UnaryName> = ReturnType<Definition[K]["responseDeserialize"]>;
+type AnyUnary = (request: unknown, callback: (err: ServiceError | null, res: unknown) => void) => unknown;
 
-/** Calls a unary method and resolves with its response (rejects with the ServiceError). */
-export function call<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req): Promise<Res> {
+/** Calls a unary method by name and resolves with its response (rejects with the ServiceError). */
+export function call<K extends UnaryName>(client: Client, method: K, request: RequestOf<K>): Promise<ResponseOf<K>> {
+  const fn = (client as unknown as Record<string, AnyUnary>)[method]!;
   return new Promise((resolve, reject) => {
-    method.call(client, request, (err, res) => (err ? reject(err) : resolve(res)));
+    fn.call(client, request, (err, res) => (err ? reject(err) : resolve(res as ResponseOf<K>)));
   });
 }
 
 /** Calls a unary method expecting failure; resolves with the status code and the typed error. */
-export async function callError<Req, Res>(client: Client, method: UnaryMethod<Req, Res>, request: Req): Promise<{ code: number; error: AsmError; details: string }> {
+export async function callError<K extends UnaryName>(client: Client, method: K, request: RequestOf<K>): Promise<{ code: number; error: AsmError; details: string }> {
   try {
     await call(client, method, request);
   } catch (err) {

@@ -9,7 +9,7 @@ export function runOptions(partial: Partial<RunOptions> = {}): RunOptions {
 
 /** Creates a claude session driven by the fake CLI; `defaults` and limits override. */
 export async function createFakeSession(t: TestController, defaults: Partial<RunOptions> = {}, limits: Partial<SessionOptions> = {}): Promise<string> {
-  const res = await call(t.client, t.client.createSession, {
+  const res = await call(t.client, "createSession", {
     provider: Provider.PROVIDER_CLAUDE,
     sessionId: "",
     options: { defaults: runOptions({ cliPath: t.fakeClaude, ...defaults }), ...limits },
@@ -21,7 +21,7 @@ export async function createFakeSession(t: TestController, defaults: Partial<Run
 export async function waitForRuns(t: TestController, sessionId: string, active: string[], queued: string[]): Promise<void> {
   const until = Date.now() + 10_000;
   for (;;) {
-    const s = (await call(t.client, t.client.getSession, { sessionId })).session!;
+    const s = (await call(t.client, "getSession", { sessionId })).session!;
     if (JSON.stringify(s.activeRunIds) === JSON.stringify(active) && JSON.stringify(s.queuedRunIds) === JSON.stringify(queued)) return;
     if (Date.now() > until) throw new Error(`session ${sessionId}: active ${s.activeRunIds} queued ${s.queuedRunIds}`);
     await new Promise((r) => setTimeout(r, 10));

@@ -31,12 +31,12 @@ describe("admission and the FIFO queue", () => {
     const c = stream(sessionId, "[[echo]] run-c", "fifo-c");
     const all = [collectEvents(a), bCollected, collectEvents(c)];
     await waitForRuns(t, sessionId, ["fifo-a"], ["fifo-b", "fifo-c"]);
-    const session = await call(t.client, t.client.getSession, { sessionId });
+    const session = await call(t.client, "getSession", { sessionId });
     expect(session.session!.activeRunIds).toEqual(["fifo-a"]);
     expect(session.session!.queuedRunIds).toEqual(["fifo-b", "fifo-c"]);
-    expect((await call(t.client, t.client.getRun, { runId: "fifo-b" })).run!.status).toBe(RunStatus.RUN_STATUS_QUEUED);
+    expect((await call(t.client, "getRun", { runId: "fifo-b" })).run!.status).toBe(RunStatus.RUN_STATUS_QUEUED);
 
-    const refused = await callError(t.client, t.client.query, { sessionId, prompt: "run-d", runId: "fifo-d", overrides: undefined, provider: 0, sessionOptions: undefined });
+    const refused = await callError(t.client, "query", { sessionId, prompt: "run-d", runId: "fifo-d", overrides: undefined, provider: 0, sessionOptions: undefined });
     expect(refused.code).toBe(Status.RESOURCE_EXHAUSTED);
     expect(refused.error.kind).toBe("at_capacity");
 
@@ -44,15 +44,15 @@ describe("admission and the FIFO queue", () => {
     for (const events of [ea!, eb!, ec!]) expect(terminal(events).payload?.$case).toBe("result");
     const prompts = readRecord(record).filter((r) => r.t === "turn").map((r) => String(r.prompt));
     expect(prompts.map((p) => p.match(/run-[abc]/)?.[0])).toEqual(["run-a", "run-b", "run-c"]);
-    const runB = (await call(t.client, t.client.getRun, { runId: "fifo-b" })).run!;
-    const runC = (await call(t.client, t.client.getRun, { runId: "fifo-c" })).run!;
+    const runB = (await call(t.client, "getRun", { runId: "fifo-b" })).run!;
+    const runC = (await call(t.client, "getRun", { runId: "fifo-c" })).run!;
     expect(runB.startedAt!.getTime()).toBeLessThanOrEqual(runC.startedAt!.getTime());
   });
 
   it("a caller-supplied run id that exists is refused", async () => {
     const sessionId = await createFakeSession(t);
-    await call(t.client, t.client.query, { sessionId, prompt: "hi", runId: "dup-run", overrides: undefined, provider: 0, sessionOptions: undefined });
-    const dup = await callError(t.client, t.client.query, { sessionId, prompt: "hi", runId: "dup-run", overrides: undefined, provider: 0, sessionOptions: undefined });
+    await call(t.client, "query", { sessionId, prompt: "hi", runId: "dup-run", overrides: undefined, provider: 0, sessionOptions: undefined });
+    const dup = await callError(t.client, "query", { sessionId, prompt: "hi", runId: "dup-run", overrides: undefined, provider: 0, sessionOptions: undefined });
     expect(dup.code).toBe(Status.ALREADY_EXISTS);
   });
 });
@@ -66,14 +66,14 @@ describe("Interrupt", () => {
     const b = stream(sessionId, "second-never-spawned", "q-queued");
     const bEvents = collectEvents(b);
     await waitForRuns(t, sessionId, ["q-active"], ["q-queued"]);
-    const res = await call(t.client, t.client.interrupt, { runId: "q-queued" });
+    const res = await call(t.client, "interrupt", { runId: "q-queued" });
     expect(res.outcome).toBe(InterruptOutcome.INTERRUPT_OUTCOME_REMOVED_FROM_QUEUE);
     expect(res.status).toBe(RunStatus.RUN_STATUS_CANCELLED);
     const events = await bEvents;
     expect(events).toHaveLength(1);
     expect(errorOf(events[0]!)?.kind).toBe("user_cancelled");
 
-    await call(t.client, t.client.interrupt, { runId: "q-active" });
+    await call(t.client, "interrupt", { runId: "q-active" });
     const prompts = readRecord(record).filter((r) => r.t === "turn").map((r) => String(r.prompt));
     expect(prompts.some((p) => p.includes("second-never-spawned"))).toBe(false);
     expect(readRecord(record).filter((r) => r.t === "start")).toHaveLength(1);
@@ -89,14 +89,14 @@ describe("Interrupt", () => {
     const grandchild = Number(readRecord(record).find((r) => r.t === "grandchild")!.pid);
     expect(isAlive(pid) && isAlive(grandchild)).toBe(true);
 
-    const res = await call(t.client, t.client.interrupt, { runId: "active-1" });
+    const res = await call(t.client, "interrupt", { runId: "active-1" });
     expect(res.outcome).toBe(InterruptOutcome.INTERRUPT_OUTCOME_INTERRUPTED);
     expect(await allGone([pid, grandchild])).toBe(true);
     const all = await events;
     expect(errorOf(terminal(all))?.kind).toBe("user_cancelled");
     // The CLI was interrupted through its own protocol first.
     expect(readRecord(record).some((r) => r.t === "stdin" && String(r.line).includes('"interrupt"'))).toBe(true);
-    const run = (await call(t.client, t.client.getRun, { runId: "active-1" })).run!;
+    const run = (await call(t.client, "getRun", { runId: "active-1" })).run!;
     expect(run.status).toBe(RunStatus.RUN_STATUS_CANCELLED);
     expect(run.result!.error!.kind).toBe("user_cancelled");
   });
@@ -109,18 +109,18 @@ describe("Interrupt", () => {
     await eventually(() => readRecord(record).some((r) => r.t === "grandchild"));
     const pid = Number(readRecord(record).find((r) => r.t === "start")!.pid);
     const grandchild = Number(readRecord(record).find((r) => r.t === "grandchild")!.pid);
-    await call(t.client, t.client.interrupt, { runId: "stubborn-1" });
+    await call(t.client, "interrupt", { runId: "stubborn-1" });
     expect(await allGone([pid, grandchild])).toBe(true);
     expect(errorOf(terminal(await events))?.kind).toBe("user_cancelled");
   });
 
   it("interrupting a finished run says so, and an unknown run is NOT_FOUND", async () => {
     const sessionId = await createFakeSession(t);
-    await call(t.client, t.client.query, { sessionId, prompt: "hi", runId: "done-1", overrides: undefined, provider: 0, sessionOptions: undefined });
-    const res = await call(t.client, t.client.interrupt, { runId: "done-1" });
+    await call(t.client, "query", { sessionId, prompt: "hi", runId: "done-1", overrides: undefined, provider: 0, sessionOptions: undefined });
+    const res = await call(t.client, "interrupt", { runId: "done-1" });
     expect(res.outcome).toBe(InterruptOutcome.INTERRUPT_OUTCOME_ALREADY_FINISHED);
     expect(res.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
-    const unknown = await callError(t.client, t.client.interrupt, { runId: "no-such-run" });
+    const unknown = await callError(t.client, "interrupt", { runId: "no-such-run" });
     expect(unknown.code).toBe(Status.NOT_FOUND);
   });
 
@@ -130,7 +130,7 @@ describe("Interrupt", () => {
     cancelled.on("error", () => undefined);
     await waitForEvent(cancelled, (e) => e.payload?.$case === "runStarted");
     cancelled.cancel();
-    const run = async (id: string) => (await call(t.client, t.client.getRun, { runId: id })).run!;
+    const run = async (id: string) => (await call(t.client, "getRun", { runId: id })).run!;
     await expect.poll(async () => (await run("cancel-1")).status, { timeout: 5000 }).toBe(RunStatus.RUN_STATUS_CANCELLED);
 
     const kept = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:5]] [[ms:50]]", runId: "keep-1", overrides: undefined, keepRunning: true });
@@ -146,7 +146,7 @@ describe("Interrupt", () => {
     await waitForRuns(t, sessionId, ["close-a"], []);
     const b = collectEvents(stream(sessionId, "never", "close-b"));
     await waitForRuns(t, sessionId, ["close-a"], ["close-b"]);
-    const res = await call(t.client, t.client.closeSession, { sessionId });
+    const res = await call(t.client, "closeSession", { sessionId });
     expect(res.interruptedRunIds).toEqual(["close-a"]);
     expect(res.droppedRunIds).toEqual(["close-b"]);
     for (const events of await Promise.all([a, b])) {

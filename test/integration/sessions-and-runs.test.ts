@@ -14,7 +14,7 @@ afterAll(async () => {
 });
 
 async function newSession(extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await call(t.client, t.client.createSession, {
+  const res = await call(t.client, "createSession", {
     provider: Provider.PROVIDER_CLAUDE,
     sessionId: "",
     options: { defaults: { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cliPath: t.fakeClaude, driverOpts: undefined, providerOptions: undefined }, ...extra },
@@ -36,40 +36,40 @@ const EXPECTED_METADATA = {
 describe("sessions through the real gRPC server", () => {
   it("creates, gets, lists and closes sessions", async () => {
     const id = await newSession();
-    const got = await call(t.client, t.client.getSession, { sessionId: id });
+    const got = await call(t.client, "getSession", { sessionId: id });
     expect(got.session).toMatchObject({ sessionId: id, provider: Provider.PROVIDER_CLAUDE, status: SessionStatus.SESSION_STATUS_OPEN });
     expect(got.session!.options!.maxConcurrentRuns).toBe(1);
     expect(got.session!.options!.maxQueuedRuns).toBe(10);
 
-    const listed = await call(t.client, t.client.listSessions, { includeClosed: false });
+    const listed = await call(t.client, "listSessions", { includeClosed: false });
     expect(listed.sessions.map((s) => s.sessionId)).toContain(id);
 
-    const closed = await call(t.client, t.client.closeSession, { sessionId: id });
+    const closed = await call(t.client, "closeSession", { sessionId: id });
     expect(closed.session!.status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
-    const openOnly = await call(t.client, t.client.listSessions, { includeClosed: false });
+    const openOnly = await call(t.client, "listSessions", { includeClosed: false });
     expect(openOnly.sessions.map((s) => s.sessionId)).not.toContain(id);
-    const all = await call(t.client, t.client.listSessions, { includeClosed: true });
+    const all = await call(t.client, "listSessions", { includeClosed: true });
     expect(all.sessions.map((s) => s.sessionId)).toContain(id);
 
-    const again = await call(t.client, t.client.closeSession, { sessionId: id });
+    const again = await call(t.client, "closeSession", { sessionId: id });
     expect(again.session!.status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
 
-    const refused = await callError(t.client, t.client.query, { sessionId: id, prompt: "hi", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
+    const refused = await callError(t.client, "query", { sessionId: id, prompt: "hi", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
     expect(refused.code).toBe(Status.FAILED_PRECONDITION);
     expect(refused.error.reasonCode).toBe("session_closed");
   });
 
   it("accepts a caller-chosen session id and refuses a duplicate", async () => {
-    const res = await call(t.client, t.client.createSession, { provider: Provider.PROVIDER_CLAUDE, sessionId: "ses_mine", options: undefined });
+    const res = await call(t.client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "ses_mine", options: undefined });
     expect(res.session!.sessionId).toBe("ses_mine");
-    const dup = await callError(t.client, t.client.createSession, { provider: Provider.PROVIDER_CLAUDE, sessionId: "ses_mine", options: undefined });
+    const dup = await callError(t.client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "ses_mine", options: undefined });
     expect(dup.code).toBe(Status.ALREADY_EXISTS);
   });
 
   it("unknown session and run ids are NOT_FOUND", async () => {
-    expect((await callError(t.client, t.client.getSession, { sessionId: "nope" })).code).toBe(Status.NOT_FOUND);
-    expect((await callError(t.client, t.client.getRun, { runId: "nope" })).code).toBe(Status.NOT_FOUND);
-    expect((await callError(t.client, t.client.closeSession, { sessionId: "nope" })).code).toBe(Status.NOT_FOUND);
+    expect((await callError(t.client, "getSession", { sessionId: "nope" })).code).toBe(Status.NOT_FOUND);
+    expect((await callError(t.client, "getRun", { runId: "nope" })).code).toBe(Status.NOT_FOUND);
+    expect((await callError(t.client, "closeSession", { sessionId: "nope" })).code).toBe(Status.NOT_FOUND);
   });
 });
 
@@ -89,22 +89,22 @@ describe("StreamRun and Query", () => {
     const text = events.filter((e) => e.payload?.$case === "assistantMessage").map((e) => (e.payload as { value: { text: string } }).value.text).join("");
     expect(text).toBe("echo:say something");
 
-    const queried = await call(t.client, t.client.query, { sessionId, prompt: "say something [[echo]]", runId: "run_query_1", overrides: undefined, provider: 0, sessionOptions: undefined });
+    const queried = await call(t.client, "query", { sessionId, prompt: "say something [[echo]]", runId: "run_query_1", overrides: undefined, provider: 0, sessionOptions: undefined });
     const result = queried.result!;
     expect(result.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
     expect(result.text).toBe(text);
     expect(result.metadata).toMatchObject(EXPECTED_METADATA);
     expect(result.providerSessionId).not.toBe("");
 
-    const streamedRun = await call(t.client, t.client.getRun, { runId: "run_stream_1" });
+    const streamedRun = await call(t.client, "getRun", { runId: "run_stream_1" });
     const projected = streamedRun.run!.result!;
     expect({ ...projected, runId: "", durationMs: 0, lastSequence: 0, providerSessionId: "" }).toEqual({ ...result, runId: "", durationMs: 0, lastSequence: 0, providerSessionId: "" });
     expect(projected.lastSequence).toBe(last.sequence);
   });
 
   it("one-shot Query makes a session for the provider and closes it", async () => {
-    const before = (await call(t.client, t.client.listSessions, { includeClosed: true })).sessions.length;
-    const res = await call(t.client, t.client.query, {
+    const before = (await call(t.client, "listSessions", { includeClosed: true })).sessions.length;
+    const res = await call(t.client, "query", {
       sessionId: "",
       prompt: "hello [[echo]]",
       runId: "",
@@ -113,7 +113,7 @@ describe("StreamRun and Query", () => {
       sessionOptions: { defaults: { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cliPath: t.fakeClaude, driverOpts: undefined, providerOptions: undefined } },
     });
     expect(res.result!.text).toBe("echo:hello");
-    const sessions = (await call(t.client, t.client.listSessions, { includeClosed: true })).sessions;
+    const sessions = (await call(t.client, "listSessions", { includeClosed: true })).sessions;
     expect(sessions.length).toBe(before + 1);
     const made = sessions.find((s) => s.sessionId === res.result!.sessionId)!;
     expect(made.status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
@@ -121,11 +121,11 @@ describe("StreamRun and Query", () => {
 
   it("continues the provider conversation on the next run of the session", async () => {
     const sessionId = await newSession();
-    const first = await call(t.client, t.client.query, { sessionId, prompt: "[[scenario:history]] [[echo]]", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
-    const second = await call(t.client, t.client.query, { sessionId, prompt: "[[scenario:history]] [[echo]]", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
+    const first = await call(t.client, "query", { sessionId, prompt: "[[scenario:history]] [[echo]]", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
+    const second = await call(t.client, "query", { sessionId, prompt: "[[scenario:history]] [[echo]]", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
     expect(first.result!.text).toMatch(/^new:/);
     expect(second.result!.text).toContain(`resumed:${first.result!.providerSessionId}`);
-    const session = await call(t.client, t.client.getSession, { sessionId });
+    const session = await call(t.client, "getSession", { sessionId });
     expect(session.session!.providerSessionId).toBe(first.result!.providerSessionId);
   });
 });

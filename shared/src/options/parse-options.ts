@@ -3,9 +3,22 @@ import { AsmError } from "../errors/asm-error.js";
 
 const camelToSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
-/** Renders a zod issue path as the proto field path a client sent, e.g. `options.defaults.stream_timeout_ms`. */
+/** Option maps whose keys are the caller's own (environment names, provider-native keys). */
+const FREE_KEY_MAPS = new Set(["env", "providerOptions", "driverOpts"]);
+
+/**
+ * Renders a zod issue path as the proto field path a client sent, e.g.
+ * `options.defaults.stream_timeout_ms`; keys inside free-form maps are kept as given.
+ */
 export function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
-  const parts = path.map((p) => (typeof p === "number" ? `[${p}]` : camelToSnake(String(p))));
+  let verbatim = false;
+  const parts = path.map((p) => {
+    if (typeof p === "number") return `[${p}]`;
+    const key = String(p);
+    const rendered = verbatim ? key : camelToSnake(key);
+    if (FREE_KEY_MAPS.has(key)) verbatim = true;
+    return rendered;
+  });
   return [prefix, ...parts].filter(Boolean).join(".").replace(/\.\[/g, "[");
 }
 

@@ -1,0 +1,56 @@
+# asm — make targets. Every target does its own setup on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NPM ?= npm
+export npm_config_audit := false
+export npm_config_fund := false
+export npm_config_update_notifier := false
+
+STAMP := node_modules/.asm-setup-stamp
+
+.PHONY: help setup build proto proto-check lint test demo clean
+
+help:
+	@echo "make demo        run a session end to end through the controller's gRPC API"
+	@echo "make test        run the whole test suite (installs what it needs)"
+	@echo "make build       type-check and compile every workspace"
+	@echo "make lint        buf lint + strict type-check of code and tests"
+	@echo "make proto       regenerate shared/gen from proto/"
+	@echo "make proto-check regenerate into a temporary place and fail on any difference"
+
+$(STAMP): package.json package-lock.json shared/package.json controller/package.json executor-agent/package.json
+	$(NPM) install --no-audit --no-fund --loglevel=error
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+build: setup
+	npx tsc -b
+
+proto: setup
+	npx buf lint
+	npx buf generate
+
+proto-check: setup
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	npx buf lint; \
+	npx buf generate -o "$$tmp"; \
+	if ! diff -r "$$tmp/shared/gen" shared/gen; then \
+	  echo "shared/gen is out of date: run 'make proto' and commit the result" >&2; exit 1; \
+	fi; \
+	echo "proto-check: buf lint clean, generated code up to date"
+
+lint: setup
+	npx buf lint
+	npx tsc -b
+	@if grep -rn --include='*.ts' -E '\bconsole\.(log|error|warn|info|debug)\(' shared/src controller/src executor-agent/src; then \
+	  echo "lint: no console.* in library code (use the injected pino logger)" >&2; exit 1; fi
+
+test: build
+	npx vitest run
+
+demo: build
+	npx tsx test/demo/run-demo.ts
+
+clean:
+	rm -rf node_modules */node_modules */dist .build *.tsbuildinfo */*.tsbuildinfo
