@@ -54,14 +54,7 @@ export class RunEventLog {
   /** Resolves when the primary reader is within the window (at once when there is no primary reader). */
   async waitForRoom(signal?: AbortSignal): Promise<void> {
     while (this.primaryPosition !== undefined && this.events.length - this.primaryPosition >= this.opts.primaryWindow && !signal?.aborted) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          signal?.removeEventListener("abort", done);
-          resolve();
-        };
-        this.roomWaiters.push(done);
-        signal?.addEventListener("abort", done, { once: true });
-      });
+      await parkUntilWoken(this.roomWaiters, signal);
     }
   }
 
@@ -91,7 +84,7 @@ export class RunEventLog {
           continue;
         }
         if (this.closed) return;
-        await this.nextAppend(signal);
+        await parkUntilWoken(this.waiters, signal);
       }
     } finally {
       if (primary) {
@@ -107,17 +100,6 @@ export class RunEventLog {
     this.wakeRoom();
   }
 
-  private nextAppend(signal?: AbortSignal): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      this.waiters.push(done);
-      signal?.addEventListener("abort", done, { once: true });
-    });
-  }
-
   private wake(): void {
     const waiters = this.waiters;
     this.waiters = [];
@@ -129,4 +111,16 @@ export class RunEventLog {
     this.roomWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** Parks the caller in `waiters` until it is woken or `signal` aborts. */
+function parkUntilWoken(waiters: (() => void)[], signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    waiters.push(done);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

@@ -5,13 +5,15 @@ const camelToSnake = (key: string): string => key.replace(/[A-Z]/g, (c) => `_${c
 
 /** Option maps whose keys are the caller's own (environment names, provider-native keys). */
 const FREE_KEY_MAPS = new Set(["env", "providerOptions", "driverOpts"]);
+/** A prefix that already names one of those maps (e.g. `options.provider_options`). */
+const FREE_KEY_PREFIX = /(^|\.)(env|provider_options|driver_opts)$/;
 
 /**
  * Renders a zod issue path as the proto field path a client sent, e.g.
  * `options.defaults.stream_timeout_ms`; keys inside free-form maps are kept as given.
  */
 export function fieldPath(prefix: string, path: readonly PropertyKey[]): string {
-  let verbatim = false;
+  let verbatim = FREE_KEY_PREFIX.test(prefix);
   const parts = path.map((p) => {
     if (typeof p === "number") return `[${p}]`;
     const key = String(p);
