@@ -342,7 +342,9 @@ export interface AsmError {
    * Stable machine-readable kind. One of: cli_not_found, connection_failed,
    * timeout, parse_error, auth_error, rate_limit, buffer_overflow,
    * transport_error, at_capacity, user_cancelled, approval_denied,
-   * tool_failed, config_invalid, not_found, provider_error, internal.
+   * tool_failed, config_invalid, not_found, already_exists,
+   * failed_precondition, provider_error, unauthenticated, permission_denied,
+   * internal.
    */
   kind: string;
   /**

@@ -178,8 +178,9 @@ export interface RunOptions {
     | number
     | undefined;
   /**
-   * How long an approval waits for a decision before it is denied. Default
-   * 120000.
+   * How long an approval waits for a decision. When it passes, the CLI is
+   * told deny, APPROVAL_RESOLVED carries reason "timeout", and the run ends
+   * with kind timeout, reason_code approval_timeout. Default 120000.
    */
   approvalTimeoutMs?:
     | number

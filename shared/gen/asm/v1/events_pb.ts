@@ -254,8 +254,10 @@ export interface ApprovalResolved {
   approvalId: string;
   decision: ApprovalDecision;
   /**
-   * Empty when a client decided; "timeout" when approval_timeout_ms fired;
-   * "run_ended" when the run ended first; otherwise the caller's reason.
+   * The caller's reason (may be empty) when a client decided; "timeout" when
+   * approval_timeout_ms fired; "run_ended" when the run ended first;
+   * "cancelled_by_cli" when the CLI withdrew the question (e.g. after an
+   * interrupt).
    */
   reason: string;
 }
