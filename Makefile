@@ -47,7 +47,10 @@ lint: setup
 	  echo "lint: no console.* in library code (use the injected pino logger)" >&2; exit 1; fi
 
 test: build
-	npx vitest run
+	@mkdir -p .build; status=0; \
+	npx vitest run --reporter=default --reporter=json --outputFile.json=.build/vitest-report.json || status=$$?; \
+	node -e 'const r=JSON.parse(require("fs").readFileSync(".build/vitest-report.json","utf8")); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
+	exit $$status
 
 demo: build
 	npx tsx test/demo/run-demo.ts
