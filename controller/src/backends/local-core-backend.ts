@@ -1,6 +1,6 @@
 import { accessSync, constants as fsConstants } from "node:fs";
 import { delimiter, join } from "node:path";
-import { AsmError, CliProcess, RunStatus, payload, type CliExit, type EventDraft, type Logger } from "@asm/shared";
+import { AsmError, CliProcess, isTerminal, RunStatus, payload, type CliExit, type EventDraft, type Logger } from "@asm/shared";
 import type { Backend, ExecutionRequest, RunExecution } from "./backend.js";
 
 export interface LocalCoreBackendOptions {
@@ -102,7 +102,7 @@ class LocalCoreExecution implements RunExecution {
         // A line that only reveals the provider session id (e.g. claude's init) stamps the next event.
         providerSessionId = parsed.providerSessionId || providerSessionId;
         for (const event of parsed.events) {
-          if (event.payload.$case === "result" || event.payload.$case === "error" || event.payload.$case === "runCompleted") sawTerminal = true;
+          if (isTerminal(event)) sawTerminal = true;
           yield providerSessionId && !event.providerSessionId ? { ...event, providerSessionId } : event;
         }
         if (parsed.turnEnded) proc.endInput();
