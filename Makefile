@@ -48,7 +48,7 @@ lint: setup
 
 test: build
 	@mkdir -p .build; status=0; \
-	npx vitest run --reporter=default --reporter=json --outputFile.json=.build/vitest-report.json || status=$$?; \
+	test/run-isolated.sh npx vitest run --reporter=default --reporter=json --outputFile.json=.build/vitest-report.json || status=$$?; \
 	node -e 'const r=JSON.parse(require("fs").readFileSync(".build/vitest-report.json","utf8")); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed`)' || true; \
 	exit $$status
 

@@ -31,7 +31,8 @@ export async function startTestController(opts: { env?: Record<string, string>; 
   const app = await startController({
     config,
     logger: silentLogger(),
-    hostEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+    // npx puts node_modules/.bin (with the real provider CLIs) on PATH; runs name their CLI explicitly.
+    hostEnv: { PATH: systemPath(), HOME: dir },
     sdkDiscovery: opts.sdkDiscovery ?? (() => false),
   });
   const client = connectInsecure(app.port);
@@ -45,6 +46,13 @@ export async function startTestController(opts: { env?: Record<string, string>; 
       await app.stop();
     },
   };
+}
+
+function systemPath(): string {
+  return (process.env.PATH ?? "/usr/bin:/bin")
+    .split(":")
+    .filter((dir) => !dir.includes("node_modules"))
+    .join(":");
 }
 
 export interface FakeRecord {
