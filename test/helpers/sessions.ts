@@ -27,3 +27,9 @@ export async function waitForRuns(t: TestController, sessionId: string, active: 
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** Creates a session for any provider with the given defaults. */
+export async function createSession(t: TestController, provider: Provider, defaults: Partial<RunOptions>, limits: Partial<SessionOptions> = {}): Promise<string> {
+  const res = await call(t.client, "createSession", { provider, sessionId: "", options: { defaults: runOptions(defaults), ...limits } });
+  return res.session!.sessionId;
+}

@@ -3,6 +3,8 @@ import { describe, expect, it } from "vitest";
 import {
   ApprovalDecision,
   AsmError,
+  kindOf,
+  reduceEvents,
   mergeRunOptions,
   type AdapterRun,
   type EventPayload,
@@ -435,12 +437,13 @@ describe("claude adapter: buildCommand", () => {
     return i < 0 ? undefined : args[i + 1];
   }
 
-  it("default settings give exactly the recorded interactive stream-json argv", () => {
+  it("default settings give the recorded interactive stream-json argv, plus partial messages for text deltas", () => {
     const spawnNote = logLines("claude-sj-allow.log").find((l) => l.dir === "!" && l.text.startsWith("spawn "))!.text;
     // "spawn <binary> <args...> (HOME=...)"
     const recordedArgs = spawnNote.replace(/\s*\(HOME=[^)]*\)\s*$/, "").split(" ").slice(2);
     const cmd = claudeAdapter.buildCommand(spec(), CLI);
-    expect(cmd.args).toEqual(recordedArgs);
+    expect(cmd.args.filter((a) => a !== "--include-partial-messages")).toEqual(recordedArgs);
+    expect(cmd.args).toContain("--include-partial-messages");
     expect(cmd.command).toBe(CLI);
     expect(cmd.keepStdinOpen).toBe(true);
     expect(cmd.cwd).toBe("/srv/work");
@@ -563,5 +566,24 @@ describe("claude adapter: validate", () => {
     const err = validationError({ maxTurns: 5 });
     expect(err.kind).toBe("config_invalid");
     expect(err.field).toBe("options.defaults.provider_options.maxTurns");
+  });
+});
+
+describe("partial messages (--include-partial-messages)", () => {
+  it("text deltas become assistant_delta; other stream events produce nothing; the reducer does not double the text", () => {
+    const run = claudeAdapter.startRun(spec());
+    const sid = "5042a80b-7217-46dd-8b91-ef41483ec07f";
+    const lines = [
+      { type: "stream_event", session_id: sid, event: { type: "message_start", message: {} } },
+      { type: "stream_event", session_id: sid, event: { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } },
+      { type: "stream_event", session_id: sid, event: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hel" } } },
+      { type: "stream_event", session_id: sid, event: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "lo" } } },
+      { type: "stream_event", session_id: sid, event: { type: "content_block_stop", index: 0 } },
+      { type: "assistant", session_id: sid, message: { model: "m", content: [{ type: "text", text: "Hello" }] } },
+    ];
+    const drafts = lines.flatMap((l) => run.parseLine(JSON.stringify(l)).events);
+    expect(drafts.map((d) => d.payload.$case)).toEqual(["assistantDelta", "assistantDelta", "assistantMessage"]);
+    const events = drafts.map((d, i) => ({ id: `e${i}`, runId: "r", sessionId: "s", sequence: i + 1, timestamp: new Date(), provider: "claude", kind: kindOf(d.payload), providerSessionId: sid, metadata: undefined, payload: d.payload }));
+    expect(reduceEvents(events).text).toBe("Hello");
   });
 });

@@ -85,6 +85,8 @@ class ClaudeRun implements AdapterRun {
       }
       case "control_response":
         return { events: [] };
+      case "stream_event":
+        return this.streamEvent(json, text);
       default:
         return raw(text);
     }
@@ -123,6 +125,21 @@ class ClaudeRun implements AdapterRun {
       });
     }
     return { events, providerSessionId: line.session_id };
+  }
+
+  /**
+   * Partial messages: text deltas become assistant_delta events; the complete message follows as
+   * its own line (the reducer does not count its text twice). Other stream events repeat what the
+   * complete message carries and produce no event.
+   */
+  private streamEvent(json: unknown, text: string): ParsedLine {
+    const parsed = L.StreamEventLine.safeParse(json);
+    if (!parsed.success) return raw(text);
+    const { event } = parsed.data;
+    if (event.type === "content_block_delta" && event.delta?.type === "text_delta" && event.delta.text !== undefined) {
+      return { events: [{ payload: payload("assistantDelta", { content: event.delta.text, index: event.index ?? 0 }) }], providerSessionId: parsed.data.session_id };
+    }
+    return { events: [], providerSessionId: parsed.data.session_id };
   }
 
   private user(json: unknown, text: string): ParsedLine {
@@ -233,7 +250,7 @@ export const claudeAdapter: ProviderAdapter = {
   buildCommand(spec: RunSpec, cliPath: string): CommandSpec {
     const { settings } = spec;
     const opts = ClaudeOptions.parse(settings.providerOptions);
-    const args = ["--output-format", "stream-json", "--verbose", "--input-format", "stream-json", "--permission-mode", PERMISSION_FLAG[settings.permissionMode]];
+    const args = ["--output-format", "stream-json", "--verbose", "--input-format", "stream-json", "--include-partial-messages", "--permission-mode", PERMISSION_FLAG[settings.permissionMode]];
     if (wantsInteractiveApprovals(settings)) args.push("--permission-prompt-tool", "stdio");
     if (spec.resumeProviderSessionId) args.push("--resume", spec.resumeProviderSessionId);
     if (settings.model) args.push("--model", settings.model);

@@ -73,3 +73,14 @@ export const CanUseToolRequest = z.looseObject({
 
 export const ControlCancelRequest = z.looseObject({ type: z.literal("control_cancel_request"), request_id: z.string() });
 export const ControlResponse = z.looseObject({ type: z.literal("control_response") });
+
+/** `--include-partial-messages`: the raw Messages API stream events. */
+export const StreamEventLine = z.looseObject({
+  type: z.literal("stream_event"),
+  session_id: z.string().optional(),
+  event: z.looseObject({
+    type: z.string(),
+    index: z.number().optional(),
+    delta: z.looseObject({ type: z.string(), text: z.string().optional() }).optional(),
+  }),
+});

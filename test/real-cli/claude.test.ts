@@ -1,0 +1,4 @@
+import { defineConformance } from "./conformance.js";
+import { claudeHarness } from "./provider-harness.js";
+
+defineConformance(claudeHarness);

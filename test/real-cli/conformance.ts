@@ -1,0 +1,176 @@
+/**
+ * One conformance suite, the same scenarios for every provider CLI that can run here, driving the
+ * real CLI through the controller's public API against a loopback mock model server.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ApprovalDecision, PermissionMode, type Event, type RunOptions } from "@asm/shared";
+import { startMockModel, type AnyModelMock, type RecordedRequest } from "../mock-models/index.js";
+import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
+import { createSession } from "../helpers/sessions.js";
+import { allGone, startTestController, type TestController } from "../helpers/test-controller.js";
+import type { ProviderHarness } from "./provider-harness.js";
+
+const terminalError = (events: Event[]) => {
+  const last = events.at(-1)!;
+  return last.payload?.$case === "error" ? last.payload.value.error : undefined;
+};
+const pidOf = (events: Event[]) => events.flatMap((e) => (e.payload?.$case === "runStarted" ? [e.payload.value.pid] : []))[0]!;
+const approvalIdOf = (e: Event) => (e.payload?.$case === "approvalRequested" ? e.payload.value.approvalId : "");
+
+export function defineConformance(h: ProviderHarness): void {
+  describe(`${h.name}: the real CLI through the controller`, () => {
+    let t: TestController;
+    let mock: AnyModelMock;
+    let env: Record<string, string>;
+    let work: string;
+    let n = 0;
+
+    beforeAll(async () => {
+      t = await startTestController({ env: { ASM_KILL_GRACE_MS: "1000" } });
+      mock = await startMockModel(h.mock);
+      const e = h.environment(mock);
+      env = e.env;
+      work = join(e.home, "work");
+      mkdirSync(work, { recursive: true });
+    });
+
+    afterAll(async () => {
+      await t?.stop();
+      await mock?.stop();
+    });
+
+    const session = (defaults: Partial<RunOptions> = {}, limits = {}) =>
+      createSession(t, h.provider, { cliPath: h.cliPath, env, cwd: work, model: h.model, providerOptions: h.providerOptions, ...defaults }, limits);
+    const stream = (sessionId: string, prompt: string, runId = `${h.name}-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false });
+    const requestsSince = (from: number): RecordedRequest[] => mock.requests.slice(from);
+
+    it("a text turn", async () => {
+      const sessionId = await session();
+      const events = await collectEvents(stream(sessionId, "say hello [[reply:text:Hello from the mock model]]"));
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      const result = (await call(t.client, "getRun", { runId: events[0]!.runId })).run!.result!;
+      expect(result.text).toContain("Hello from the mock model");
+      expect(result.providerSessionId).not.toBe("");
+      expect(await allGone([pidOf(events)])).toBe(true);
+    });
+
+    it("a tool call the mode auto-allows", async () => {
+      const sessionId = await session({ permissionMode: h.autoAllowMode });
+      const events = await collectEvents(stream(sessionId, "make a file [[reply:tool:touch auto-allowed.txt]]"));
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      expect(events.some((e) => e.payload?.$case === "approvalRequested")).toBe(false);
+      expect(existsSync(join(work, "auto-allowed.txt"))).toBe(true);
+    });
+
+    it("approval allowed: the tool's side effect exists", async () => {
+      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
+      const s = stream(sessionId, "make a file [[reply:tool:touch approved.txt]]");
+      const all = collectEvents(s);
+      const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
+      await call(t.client, "approve", { sessionId, approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, reason: "" });
+      const events = await all;
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      expect(existsSync(join(work, "approved.txt"))).toBe(true);
+    });
+
+    it("approval denied: no side effect, and the model was told", async () => {
+      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
+      const from = mock.requests.length;
+      const s = stream(sessionId, "make a file [[reply:tool:touch denied.txt]]");
+      const all = collectEvents(s);
+      const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
+      await call(t.client, "approve", { sessionId, approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "not allowed by policy" });
+      const events = await all;
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      expect(existsSync(join(work, "denied.txt"))).toBe(false);
+      const followUp = requestsSince(from).slice(1);
+      expect(followUp.length).toBeGreaterThan(0);
+      expect(followUp.at(-1)!.rawBody).toMatch(h.deniedToolOutput("not allowed by policy"));
+    });
+
+    it("approval timeout: deny reaches the CLI", async () => {
+      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, approvalTimeoutMs: 300 });
+      const events = await collectEvents(stream(sessionId, "make a file [[reply:tool:touch timed-out.txt]]"));
+      const resolved = events.flatMap((e) => (e.payload?.$case === "approvalResolved" ? [e.payload.value] : []));
+      expect(resolved[0]).toMatchObject({ decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "timeout" });
+      expect(terminalError(events)).toMatchObject({ kind: "timeout", reasonCode: "approval_timeout" });
+      expect(existsSync(join(work, "timed-out.txt"))).toBe(false);
+      // The CLI acted on the deny: it reported the tool as not run.
+      expect(events.some((e) => e.payload?.$case === "toolResult" && e.payload.value.isError)).toBe(true);
+      expect(await allGone([pidOf(events)])).toBe(true);
+    });
+
+    it("interrupt while streaming", async () => {
+      const sessionId = await session();
+      const from = mock.requests.length;
+      const s = stream(sessionId, "stream slowly [[reply:slow:50:100]]");
+      const all = collectEvents(s);
+      await waitForEvent(s, (e) => e.payload?.$case === "assistantDelta");
+      const res = await call(t.client, "interrupt", { runId: `${h.name}-${n}` });
+      expect(res.outcome).toBe(2);
+      const events = await all;
+      expect(terminalError(events)?.kind).toBe("user_cancelled");
+      expect(await allGone([pidOf(events)])).toBe(true);
+      await expect.poll(() => requestsSince(from)[0]?.clientClosedEarly, { timeout: 5000 }).toBe(true);
+    });
+
+    it("interrupt while an approval is pending", async () => {
+      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
+      const s = stream(sessionId, "make a file [[reply:tool:touch pending.txt]]");
+      const all = collectEvents(s);
+      const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
+      await call(t.client, "interrupt", { runId: request.runId });
+      const events = await all;
+      expect(terminalError(events)?.kind).toBe("user_cancelled");
+      expect(events.some((e) => e.payload?.$case === "approvalResolved")).toBe(true);
+      expect(existsSync(join(work, "pending.txt"))).toBe(false);
+      expect(await allGone([pidOf(events)])).toBe(true);
+    });
+
+    it("a second run continues the conversation", async () => {
+      const sessionId = await session();
+      await collectEvents(stream(sessionId, "remember the word PAPAYA-7 [[reply:text:noted]]"));
+      const from = mock.requests.length;
+      const events = await collectEvents(stream(sessionId, "what did I say? [[reply:echo-history]]"));
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      const request = requestsSince(from).find((r) => r.rawBody.includes("what did I say?"))!;
+      expect(request.rawBody).toContain("PAPAYA-7");
+    });
+
+    for (const [status, kind] of [
+      [401, "auth_error"],
+      [429, "rate_limit"],
+      [500, "provider_error"],
+    ] as const) {
+      it(`the model API answers ${status}: typed ${kind}, no retries`, async () => {
+        const sessionId = await session();
+        const from = mock.requests.length;
+        const events = await collectEvents(stream(sessionId, `fail please [[reply:error:${status}]]`));
+        expect(terminalError(events)?.kind).toBe(kind);
+        expect(requestsSince(from).filter((r) => r.rawBody.includes("fail please")).length).toBe(1);
+        expect(await allGone([pidOf(events)])).toBe(true);
+      });
+    }
+
+    it("the CLI is killed mid-run: typed error, no orphan", async () => {
+      const sessionId = await session();
+      const s = stream(sessionId, "stream slowly [[reply:slow:50:100]]");
+      const all = collectEvents(s);
+      const started = await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
+      const pid = started.payload?.$case === "runStarted" ? started.payload.value.pid : 0;
+      await waitForEvent(s, (e) => e.payload?.$case === "assistantDelta");
+      process.kill(pid, "SIGKILL");
+      const events = await all;
+      expect(terminalError(events)).toMatchObject({ kind: "transport_error", signal: "SIGKILL" });
+      expect(await allGone([pid])).toBe(true);
+    });
+
+    it("every connection the CLI made went to the loopback mock, and nothing unexpected was asked", () => {
+      expect(mock.nonLoopbackConnections()).toEqual([]);
+      expect(mock.unexpected.map((r) => r.url)).toEqual([]);
+      expect(mock.errors).toEqual([]);
+    });
+  });
+}

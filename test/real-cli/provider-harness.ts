@@ -1,0 +1,105 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PermissionMode, Provider } from "@asm/shared";
+import type { AnyModelMock } from "../mock-models/index.js";
+
+const bin = (name: string): string => join(import.meta.dirname, "..", "..", "node_modules", ".bin", name);
+
+/** How the conformance suite drives one real provider CLI, hermetically, against its mock. */
+export interface ProviderHarness {
+  name: string;
+  provider: Provider;
+  mock: "anthropic" | "openai" | "gemini";
+  cliPath: string;
+  /** The permission mode under which a shell tool runs without asking. */
+  autoAllowMode: PermissionMode;
+  /** A fresh HOME (and whatever config the CLI needs there) plus the env that points the CLI at the mock. */
+  environment(mock: AnyModelMock): { env: Record<string, string>; home: string };
+  /** Provider options every run needs (e.g. codex's config overrides). */
+  providerOptions?: Record<string, unknown>;
+  model?: string;
+  /** What the model sees in the tool output after a denial whose reason was `reason`. */
+  deniedToolOutput(reason: string): RegExp;
+}
+
+function freshHome(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `asm-${prefix}-home-`));
+}
+
+export const claudeHarness: ProviderHarness = {
+  name: "claude",
+  provider: Provider.PROVIDER_CLAUDE,
+  mock: "anthropic",
+  cliPath: bin("claude"),
+  autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
+  deniedToolOutput: (reason) => new RegExp(reason),
+  environment(mock) {
+    const home = freshHome("claude");
+    return {
+      home,
+      env: {
+        HOME: home,
+        ANTHROPIC_BASE_URL: `http://127.0.0.1:${mock.port}`,
+        ANTHROPIC_API_KEY: "dummy",
+        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+        DISABLE_TELEMETRY: "1",
+        DISABLE_AUTOUPDATER: "1",
+        CLAUDE_CODE_MAX_RETRIES: "0",
+      },
+    };
+  },
+};
+
+export const codexHarness: ProviderHarness = {
+  name: "codex",
+  provider: Provider.PROVIDER_CODEX,
+  mock: "openai",
+  cliPath: bin("codex"),
+  autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
+  model: "gpt-5.5",
+  deniedToolOutput: () => /[Rr]ejected/,
+  environment(mock) {
+    const home = freshHome("codex");
+    const codexHome = join(home, ".codex");
+    mkdirSync(codexHome, { recursive: true });
+    writeFileSync(
+      join(codexHome, "config.toml"),
+      [
+        'model_provider = "mock"',
+        "[analytics]",
+        "enabled = false",
+        "[features]",
+        "plugins = false",
+        "[model_providers.mock]",
+        'name = "mock"',
+        `base_url = "http://127.0.0.1:${mock.port}/v1"`,
+        'wire_api = "responses"',
+        'env_key = "MOCK_KEY"',
+        "request_max_retries = 0",
+        "stream_max_retries = 0",
+        "",
+      ].join("\n"),
+    );
+    return { home, env: { HOME: home, CODEX_HOME: codexHome, MOCK_KEY: "dummy" } };
+  },
+};
+
+export const geminiHarness: ProviderHarness = {
+  name: "gemini",
+  provider: Provider.PROVIDER_GEMINI,
+  mock: "gemini",
+  cliPath: bin("gemini"),
+  autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
+  model: "gemini-2.5-flash",
+  deniedToolOutput: () => /cancel/i,
+  environment(mock) {
+    const home = freshHome("gemini");
+    mkdirSync(join(home, ".gemini"), { recursive: true });
+    writeFileSync(
+      join(home, ".gemini", "settings.json"),
+      JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } }, privacy: { usageStatisticsEnabled: false }, general: { maxAttempts: 1 } }),
+    );
+    return { home, env: { HOME: home, GEMINI_API_KEY: "dummy", GOOGLE_GEMINI_BASE_URL: `http://127.0.0.1:${mock.port}`, GEMINI_CLI_NO_RELAUNCH: "true" } };
+  },
+};
