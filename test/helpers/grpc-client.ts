@@ -48,7 +48,9 @@ export function collectEvents(stream: ClientReadableStream<{ event?: Event }>): 
 /** Resolves with the first event that satisfies `predicate` on a live stream (keeps collecting). */
 export function waitForEvent(stream: ClientReadableStream<{ event?: Event }>, predicate: (e: Event) => boolean): Promise<Event> {
   return new Promise((resolve, reject) => {
+    const seen: string[] = [];
     const onData = (m: { event?: Event }): void => {
+      if (m.event) seen.push(JSON.stringify(m.event.payload).slice(0, 300));
       if (m.event && predicate(m.event)) {
         stream.off("data", onData);
         resolve(m.event);
@@ -56,6 +58,6 @@ export function waitForEvent(stream: ClientReadableStream<{ event?: Event }>, pr
     };
     stream.on("data", onData);
     stream.on("error", reject);
-    stream.on("end", () => reject(new Error("stream ended before the expected event")));
+    stream.on("end", () => reject(new Error(`stream ended before the expected event; saw:\n${seen.join("\n")}`)));
   });
 }

@@ -42,14 +42,14 @@ describe("timeouts end the run with their own typed error", () => {
   it("run_deadline_ms: total budget even while events keep coming", async () => {
     const sessionId = await createFakeSession(t);
     const events = await collectEvents(
-      t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:100]] [[ms:20]]", runId: "dl-1", overrides: runOptions({ runDeadlineMs: 300, streamTimeoutMs: 5000 }), keepRunning: false }),
+      t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:250]] [[ms:20]]", runId: "dl-1", overrides: runOptions({ runDeadlineMs: 2000, streamTimeoutMs: 5000 }), keepRunning: false }),
     );
     expect(errorOf(events)).toMatchObject({ kind: "timeout", reasonCode: "run_deadline" });
     expect(events.filter((e) => e.payload?.$case === "assistantMessage").length).toBeGreaterThan(0);
   });
 
   it("approval_timeout_ms: covered with its CLI-side effect in approvals.test.ts; here the idle timer is paused while an approval waits", async () => {
-    const sessionId = await createFakeSession(t, { streamTimeoutMs: 150, approvalTimeoutMs: 600, cwd: t.dir });
+    const sessionId = await createFakeSession(t, { streamTimeoutMs: 1000, approvalTimeoutMs: 2500, cwd: t.dir });
     const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "[[scenario:tool]] [[cmd:true]]", runId: "at-1", overrides: undefined, keepRunning: false }));
     expect(errorOf(events)).toMatchObject({ kind: "timeout", reasonCode: "approval_timeout" });
   });

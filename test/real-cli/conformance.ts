@@ -130,13 +130,14 @@ export function defineConformance(h: ProviderHarness): void {
     });
 
     it("a second run continues the conversation", async () => {
-      const sessionId = await session();
+      const sessionId = await session(h.continuationMode === undefined ? {} : { permissionMode: h.continuationMode });
       await collectEvents(stream(sessionId, "remember the word PAPAYA-7 [[reply:text:noted]]"));
       const from = mock.requests.length;
       const events = await collectEvents(stream(sessionId, "what did I say? [[reply:echo-history]]"));
       expect(events.at(-1)!.payload?.$case).toBe("result");
       const request = requestsSince(from).find((r) => r.rawBody.includes("what did I say?"))!;
-      expect(request.rawBody).toContain("PAPAYA-7");
+      // Only a yes/no here: the request body is large and would flood the failure message.
+      expect(request.rawBody.includes("PAPAYA-7")).toBe(true);
     });
 
     for (const [status, kind] of [

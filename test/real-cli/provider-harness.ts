@@ -19,6 +19,12 @@ export interface ProviderHarness {
   /** Provider options every run needs (e.g. codex's config overrides). */
   providerOptions?: Record<string, unknown>;
   model?: string;
+  /**
+   * Permission mode whose protocol can continue a provider session in a new CLI process. Gemini's
+   * ACP `session/load` is broken in 0.61.0, so a cold ACP run cannot continue; its one-shot mode
+   * (`--resume`) can.
+   */
+  continuationMode?: PermissionMode;
   /** What the model sees in the tool output after a denial whose reason was `reason`. */
   deniedToolOutput(reason: string): RegExp;
 }
@@ -92,6 +98,7 @@ export const geminiHarness: ProviderHarness = {
   cliPath: bin("gemini"),
   autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
   model: "gemini-2.5-flash",
+  continuationMode: PermissionMode.PERMISSION_MODE_BYPASS,
   deniedToolOutput: () => /cancel/i,
   environment(mock) {
     const home = freshHome("gemini");

@@ -1,17 +1,20 @@
-import { AsmError } from "../errors/asm-error.js";
 import type { ProviderName } from "../lanes/provider-catalog.js";
+import { ampAdapter } from "./amp/amp-adapter.js";
 import { claudeAdapter } from "./claude/claude-adapter.js";
+import { codexAdapter } from "./codex/codex-adapter.js";
+import { cursorAdapter } from "./cursor/cursor-adapter.js";
+import { geminiAdapter } from "./gemini/gemini-adapter.js";
 import type { ProviderAdapter } from "./provider-adapter.js";
 
-const ADAPTERS: Partial<Record<ProviderName, ProviderAdapter>> = {
+const ADAPTERS: Record<ProviderName, ProviderAdapter> = {
   claude: claudeAdapter,
+  codex: codexAdapter,
+  gemini: geminiAdapter,
+  amp: ampAdapter,
+  cursor: cursorAdapter,
 };
 
-/** The adapter that drives a provider's CLI; config_invalid when asm cannot drive it yet. */
+/** The adapter that drives a provider's CLI. */
 export function adapterFor(provider: ProviderName): ProviderAdapter {
-  const adapter = ADAPTERS[provider];
-  if (!adapter) {
-    throw new AsmError({ kind: "config_invalid", field: "provider", provider, reasonCode: "provider_unsupported", message: `provider ${provider} has no CLI adapter in this build` });
-  }
-  return adapter;
+  return ADAPTERS[provider];
 }

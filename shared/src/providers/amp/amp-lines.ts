@@ -97,6 +97,7 @@ export const ToolCallFinished = z.looseObject({
   content: z.unknown().optional(),
   error: z.unknown().optional(),
   message: z.unknown().optional(),
+  is_error: z.boolean().optional(),
 });
 
 export const TokenUsageUpdated = z.looseObject({

@@ -1,0 +1,4 @@
+import { defineConformance } from "./conformance.js";
+import { codexHarness } from "./provider-harness.js";
+
+defineConformance(codexHarness);

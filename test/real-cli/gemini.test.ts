@@ -1,0 +1,4 @@
+import { defineConformance } from "./conformance.js";
+import { geminiHarness } from "./provider-harness.js";
+
+defineConformance(geminiHarness);
