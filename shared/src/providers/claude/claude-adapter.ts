@@ -1,3 +1,4 @@
+import { failureKind } from "../failure-kind.js";
 import { z } from "zod";
 import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
 import { AsmError } from "../../errors/asm-error.js";
@@ -37,12 +38,7 @@ function toolResultText(content: unknown): string {
 function resultError(line: z.infer<typeof L.ResultLine>): AsmError {
   const text = [line.result ?? "", ...(line.errors ?? [])].join(" ");
   const status = line.api_error_status ?? undefined;
-  const kind =
-    status === 401 || status === 403 || /authenticat|api key|log in|does not have access/i.test(text)
-      ? "auth_error"
-      : status === 429 || /rate.?limit/i.test(text)
-        ? "rate_limit"
-        : "provider_error";
+  const kind = failureKind({ text, httpStatus: status });
   return new AsmError({
     kind,
     provider: "claude",

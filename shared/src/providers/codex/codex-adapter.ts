@@ -1,3 +1,4 @@
+import { failureKind } from "../failure-kind.js";
 import { z } from "zod";
 import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
 import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
@@ -116,15 +117,11 @@ function httpStatusOf(info: unknown): number | undefined {
   return undefined;
 }
 
-const AUTH_TEXT = /\b40[13]\b|unauthori[sz]ed|authenticat|api[_ ]key|not logged in|log ?in required|please log ?in|forbidden/i;
-const RATE_TEXT = /\b429\b|rate.?limit|too many requests|usage.?limit|quota/i;
-
-/** One place that turns what Codex said about a failure into an asm error kind. */
+/** What Codex said about a failure (its text and its `codexErrorInfo`) as an asm error kind. */
 function classify(text: string, info: unknown, http: number | undefined): ErrorKind {
   const infoText = typeof info === "string" ? info : info === undefined || info === null ? "" : JSON.stringify(info);
-  if (http === 401 || http === 403 || /unauthorized/i.test(infoText) || AUTH_TEXT.test(text)) return "auth_error";
-  if (http === 429 || /usageLimitExceeded|rateLimitExceeded/.test(infoText) || RATE_TEXT.test(text)) return "rate_limit";
-  return "provider_error";
+  const code = /unauthorized/i.test(infoText) ? "unauthenticated" : /usageLimitExceeded|rateLimitExceeded/.test(infoText) ? "rate_limited" : undefined;
+  return failureKind({ text, httpStatus: http, code });
 }
 
 interface ApiErrorBody {

@@ -1,3 +1,4 @@
+import { failureKind } from "../failure-kind.js";
 import { z } from "zod";
 import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
 import { payload } from "../../events/event-payload.js";
@@ -28,24 +29,7 @@ function messageOf(value: unknown): string {
 }
 
 function errorKind(text: string, code: string | undefined): ErrorKind {
-  switch (code?.toLowerCase()) {
-    case "auth_error":
-    case "authentication_failed":
-    case "unauthenticated":
-      return "auth_error";
-    case "rate_limit":
-    case "rate_limited":
-      return "rate_limit";
-    case "cancelled":
-    case "canceled":
-    case "user_cancelled":
-      return "user_cancelled";
-    default:
-      break;
-  }
-  if (/\b40[13]\b|unauthori[sz]ed|forbidden|authenticat|api key|not logged in|log in|login/i.test(text)) return "auth_error";
-  if (/\b429\b|rate.?limit|too many requests|quota|usage limit/i.test(text)) return "rate_limit";
-  return "provider_error";
+  return failureKind({ text, code });
 }
 
 function errorEvent(init: { kind: ErrorKind; message: string; reasonCode: string; details?: Record_ }): EventDraft {
