@@ -140,6 +140,29 @@ export function defineConformance(h: ProviderHarness): void {
       expect(request.rawBody.includes("PAPAYA-7")).toBe(true);
     });
 
+    it("a warm session: the second run reuses the CLI process and continues the conversation in it", async () => {
+      const res = await call(t.client, "createSession", {
+        provider: h.provider,
+        sessionId: "",
+        options: {
+          defaults: { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, cliPath: h.cliPath, env, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined },
+          keepCliWarm: true,
+        },
+      });
+      const sessionId = res.session!.sessionId;
+      const first = await collectEvents(stream(sessionId, "remember the word MANGO-3 [[reply:text:noted]]"));
+      const from = mock.requests.length;
+      const second = await collectEvents(stream(sessionId, "and what was it? [[reply:echo-history]]"));
+      const warmStart = second[0]!.payload?.$case === "runStarted" ? second[0]!.payload.value : undefined;
+      expect(warmStart?.warm).toBe(true);
+      expect(warmStart?.pid).toBe(pidOf(first));
+      expect(second.at(-1)!.payload?.$case).toBe("result");
+      const request = requestsSince(from).find((r) => r.rawBody.includes("and what was it?"))!;
+      expect(request.rawBody.includes("MANGO-3")).toBe(true);
+      await call(t.client, "closeSession", { sessionId });
+      expect(await allGone([pidOf(first)])).toBe(true);
+    });
+
     for (const [status, kind] of [
       [401, "auth_error"],
       [429, "rate_limit"],

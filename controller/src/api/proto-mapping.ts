@@ -90,6 +90,8 @@ export function sessionOptionsFromProto(o: SessionOptions | undefined, prefix = 
   const shape: Record<string, unknown> = { defaults: runOptionsShape(o?.defaults) };
   if (o?.maxConcurrentRuns !== undefined) shape.maxConcurrentRuns = o.maxConcurrentRuns;
   if (o?.maxQueuedRuns !== undefined) shape.maxQueuedRuns = o.maxQueuedRuns;
+  if (o?.keepCliWarm !== undefined) shape.keepCliWarm = o.keepCliWarm;
+  if (o?.warmIdleTimeoutMs !== undefined) shape.warmIdleTimeoutMs = o.warmIdleTimeoutMs;
   return parseOrThrow(SessionOptionsSchema, shape, prefix);
 }
 
@@ -122,7 +124,13 @@ export function sessionToProto(s: Session): SessionMessage {
     sessionId: s.sessionId,
     provider: providerToProto(s.provider),
     status: s.state === "open" ? SessionStatus.SESSION_STATUS_OPEN : SessionStatus.SESSION_STATUS_CLOSED,
-    options: { defaults: runOptionsToProto(s.defaults), maxConcurrentRuns: s.maxConcurrentRuns, maxQueuedRuns: s.maxQueuedRuns },
+    options: {
+      defaults: runOptionsToProto(s.defaults),
+      maxConcurrentRuns: s.maxConcurrentRuns,
+      maxQueuedRuns: s.maxQueuedRuns,
+      keepCliWarm: s.keepCliWarm,
+      warmIdleTimeoutMs: s.warmIdleTimeoutMs,
+    },
     activeRunIds: s.activeRunIds,
     queuedRunIds: s.queuedRunIds,
     providerSessionId: s.providerSessionId,

@@ -7,6 +7,8 @@ export interface ExecutionRequest {
   adapter: ProviderAdapter;
   spec: RunSpec;
   resolution: LaneResolution;
+  /** Keep the CLI process warm for the session's next run, where the protocol allows. */
+  warm?: { idleTimeoutMs: number };
 }
 
 /**
@@ -24,4 +26,8 @@ export interface RunExecution extends AsyncIterable<EventDraft> {
 
 export interface Backend {
   start(request: ExecutionRequest): RunExecution;
+  /** Stops the processes a session kept warm. */
+  releaseSession(sessionId: string): Promise<void>;
+  /** Stops every warm process (shutdown). */
+  releaseAll(): Promise<void>;
 }

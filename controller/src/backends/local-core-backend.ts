@@ -2,6 +2,7 @@ import { accessSync, constants as fsConstants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { AsmError, CliProcess, isTerminal, RunStatus, payload, type CliExit, type EventDraft, type Logger } from "@asm/shared";
 import type { Backend, ExecutionRequest, RunExecution } from "./backend.js";
+import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
 
 export interface LocalCoreBackendOptions {
   logger: Logger;
@@ -40,50 +41,107 @@ export function resolveCliPath(request: ExecutionRequest, hostEnv: NodeJS.Proces
 
 /** The core lane on this host: spawns the provider CLI through the process supervisor. */
 export class LocalCoreBackend implements Backend {
-  constructor(private readonly opts: LocalCoreBackendOptions) {}
+  private readonly pool: WarmPool;
+
+  constructor(private readonly opts: LocalCoreBackendOptions) {
+    this.pool = new WarmPool(opts.logger, opts.killGraceMs);
+  }
 
   start(request: ExecutionRequest): RunExecution {
-    return new LocalCoreExecution(request, this.opts);
+    return new LocalCoreExecution(request, this.opts, this.pool);
+  }
+
+  releaseSession(sessionId: string): Promise<void> {
+    return this.pool.releaseSession(sessionId);
+  }
+
+  releaseAll(): Promise<void> {
+    return this.pool.releaseAll();
   }
 }
 
 class LocalCoreExecution implements RunExecution {
-  private process: CliProcess | undefined;
-  private readonly adapterRun;
+  private warm: WarmProcess | undefined;
   private closing: Promise<void> | undefined;
+  /** The CLI finished the run's turn (a clean turn end keeps a warm process reusable). */
+  private turnDone = false;
+  /** The CLI's output was read to its end (nothing left for close() to drain). */
+  private outputEnded = false;
+  /** Interrupted before the CLI was started: it never will be. */
+  private abandoned = false;
+  private readonly turnEnded: Promise<void>;
+  private markTurnEnded!: () => void;
   private readonly log: Logger;
 
   constructor(
     private readonly request: ExecutionRequest,
     private readonly opts: LocalCoreBackendOptions,
+    private readonly pool: WarmPool,
   ) {
-    this.adapterRun = request.adapter.startRun(request.spec);
     this.log = opts.logger.child({ runId: request.runId, sessionId: request.sessionId, provider: request.adapter.provider });
+    this.turnEnded = new Promise((resolve) => (this.markTurnEnded = resolve));
+  }
+
+  /** Whether this run may leave its process warm for the session's next run. */
+  private get keepsWarm(): boolean {
+    return this.request.warm !== undefined && this.request.adapter.canStayWarm(this.request.spec.settings);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<EventDraft> {
     const { adapter, spec } = this.request;
-    if (this.closing) return;
+    if (this.closing || this.abandoned) return;
     const cliPath = resolveCliPath(this.request, this.opts.hostEnv);
     const command = adapter.buildCommand(spec, cliPath);
-    const proc = CliProcess.spawn({
-      command: command.command,
-      args: command.args,
-      cwd: command.cwd,
-      env: command.env,
-      maxLineBytes: this.opts.maxLineBytes,
-      stderrTailBytes: this.opts.stderrTailBytes,
-      stdin: "pipe",
-    });
-    this.process = proc;
-    this.log.debug({ pid: proc.pid, command: command.command, args: command.args }, "cli spawned");
+    const fingerprint = JSON.stringify({ ...adapter.buildCommand({ ...spec, prompt: "", resumeProviderSessionId: undefined }, cliPath), initialInput: undefined });
+    let startLines = command.initialInput;
+    let reused = false;
+    let warm = this.keepsWarm ? this.pool.take(this.request.sessionId, fingerprint) : undefined;
+    if (warm) {
+      const lines = warm.adapterRun.nextTurn?.(spec.prompt);
+      if (lines) {
+        startLines = lines;
+        reused = true;
+      } else {
+        void this.pool.retire(warm);
+        warm = undefined;
+      }
+    }
+    if (!warm) {
+      const proc = CliProcess.spawn({
+        command: command.command,
+        args: command.args,
+        cwd: command.cwd,
+        env: command.env,
+        maxLineBytes: this.opts.maxLineBytes,
+        stderrTailBytes: this.opts.stderrTailBytes,
+        stdin: "pipe",
+      });
+      warm = { fingerprint, proc, output: proc.output()[Symbol.asyncIterator](), adapterRun: adapter.startRun(spec), providerSessionId: undefined };
+      this.log.debug({ pid: proc.pid, command: command.command, args: command.args }, "cli spawned");
+    }
+    this.warm = warm;
+    const { proc, adapterRun } = warm;
     try {
-      yield { payload: payload("runStarted", { providerSessionId: spec.resumeProviderSessionId ?? "", command: command.command, args: command.args, cwd: command.cwd, pid: proc.pid }) };
-      for (const line of command.initialInput) await proc.write(line);
+      yield {
+        payload: payload("runStarted", {
+          providerSessionId: warm.providerSessionId ?? spec.resumeProviderSessionId ?? "",
+          command: command.command,
+          args: command.args,
+          cwd: command.cwd,
+          pid: proc.pid,
+          warm: reused,
+        }),
+      };
+      for (const line of startLines) await proc.write(line);
       if (!command.keepStdinOpen) proc.endInput();
       let sawTerminal = false;
-      let providerSessionId: string | undefined;
-      for await (const out of proc.output()) {
+      for (;;) {
+        const next = await warm.output.next();
+        if (next.done) {
+          this.outputEnded = true;
+          break;
+        }
+        const out = next.value;
         if ("overflow" in out) {
           throw new AsmError({
             kind: "buffer_overflow",
@@ -97,15 +155,24 @@ class LocalCoreExecution implements RunExecution {
           yield { payload: payload("stderr", { content: out.line }) };
           continue;
         }
-        const parsed = this.adapterRun.parseLine(out.line);
+        const parsed = adapterRun.parseLine(out.line);
         for (const reply of parsed.reply ?? []) await proc.write(reply);
         // A line that only reveals the provider session id (e.g. claude's init) stamps the next event.
-        providerSessionId = parsed.providerSessionId || providerSessionId;
+        warm.providerSessionId = parsed.providerSessionId || warm.providerSessionId;
+        if (parsed.turnEnded) {
+          // Before the terminal event is handed over: the run stops pulling once it has it.
+          this.turnDone = true;
+          this.markTurnEnded();
+        }
         for (const event of parsed.events) {
           if (isTerminal(event)) sawTerminal = true;
+          const providerSessionId = warm.providerSessionId;
           yield providerSessionId && !event.providerSessionId ? { ...event, providerSessionId } : event;
         }
-        if (parsed.turnEnded) proc.endInput();
+        if (parsed.turnEnded) {
+          if (this.keepsWarm && proc.running) return;
+          proc.endInput();
+        }
       }
       const exit = await proc.exited;
       if (!sawTerminal) yield* this.exitEvents(exit);
@@ -123,19 +190,28 @@ class LocalCoreExecution implements RunExecution {
   }
 
   async answerApproval(approvalId: string, allow: boolean, reason: string): Promise<void> {
-    const proc = this.requireProcess();
-    for (const line of this.adapterRun.answerApproval(approvalId, allow, reason)) await proc.write(line);
+    const warm = this.requireStarted();
+    for (const line of warm.adapterRun.answerApproval(approvalId, allow, reason)) await warm.proc.write(line);
   }
 
+  /**
+   * Only the iterator reads the CLI's output: an interrupt writes to the CLI and signals it, and the
+   * iterator, still being read by the run, sees the turn or the process end.
+   */
   async interrupt(): Promise<void> {
-    const proc = this.process;
-    if (!proc) return;
-    const lines = this.adapterRun.interrupt();
+    const warm = this.warm;
+    if (!warm) {
+      this.abandoned = true;
+      return;
+    }
+    const { proc } = warm;
+    const lines = warm.adapterRun.interrupt();
     if (lines) {
       try {
         for (const line of lines) await proc.write(line);
-        const exited = await Promise.race([proc.exited.then(() => true), delay(this.opts.killGraceMs).then(() => false)]);
-        if (exited) return;
+        // The CLI's own interrupt ends the turn (the process may stay warm) or the process.
+        const settled = await Promise.race([this.turnEnded.then(() => true), proc.exited.then(() => true), delay(this.opts.killGraceMs).then(() => false)]);
+        if (settled) return;
         proc.endInput();
       } catch (err) {
         this.log.debug({ err }, "protocol interrupt failed; escalating to signals");
@@ -144,26 +220,32 @@ class LocalCoreExecution implements RunExecution {
     await proc.terminate({ graceMs: this.opts.killGraceMs, firstSignal: "SIGINT" });
   }
 
+  /** Called once the iterator is done (its `finally`), or by a run that never iterated. */
   close(): Promise<void> {
     this.closing ??= this.doClose();
     return this.closing;
   }
 
   private async doClose(): Promise<void> {
-    const proc = this.process;
-    if (!proc) return;
+    const warm = this.warm;
+    if (!warm) return;
+    const { proc } = warm;
+    if (this.keepsWarm && this.turnDone && proc.running) {
+      this.pool.put(this.request.sessionId, warm, this.request.warm!.idleTimeoutMs);
+      return;
+    }
     proc.endInput();
+    // Whatever the run did not read is discarded so the process can finish.
+    const drain = this.outputEnded ? Promise.resolve() : drainOutput(warm.output);
     const exited = await Promise.race([proc.exited.then(() => true), delay(this.opts.killGraceMs).then(() => false)]);
     if (!exited) await proc.terminate({ graceMs: this.opts.killGraceMs, firstSignal: "SIGTERM" });
+    await drain;
     await proc.exited;
   }
 
-  private requireProcess(): CliProcess {
-    if (!this.process) throw new AsmError({ kind: "failed_precondition", message: "the CLI has not started" });
-    return this.process;
+  private requireStarted(): WarmProcess {
+    if (!this.warm) throw new AsmError({ kind: "failed_precondition", message: "the CLI has not started" });
+    return this.warm;
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}

@@ -103,7 +103,11 @@ export class Controller {
       settings,
       resolution,
       backend: this.opts.localBackend,
-      request: { adapter, spec: { prompt, settings, resumeProviderSessionId: undefined, baseEnv: this.opts.baseEnv, defaultCwd: this.opts.defaultCwd } },
+      request: {
+        adapter,
+        spec: { prompt, settings, resumeProviderSessionId: undefined, baseEnv: this.opts.baseEnv, defaultCwd: this.opts.defaultCwd },
+        warm: session.keepCliWarm ? { idleTimeoutMs: session.warmIdleTimeoutMs } : undefined,
+      },
       logger: this.opts.logger,
       maxEvents: this.opts.maxEventsPerRun,
       primaryWindow: this.opts.streamWindow,
@@ -149,12 +153,14 @@ export class Controller {
     const { active, queued } = session.close();
     for (const run of queued) run.endQueued(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"));
     await Promise.all(active.map((run) => run.stop(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"))));
+    await this.opts.localBackend.releaseSession(sessionId);
     return { session, interrupted: active.map((r) => r.runId), dropped: queued.map((r) => r.runId) };
   }
 
   /** Interrupts everything (graceful shutdown). */
   async shutdown(): Promise<void> {
     await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId)));
+    await this.opts.localBackend.releaseAll();
   }
 
   resolveLaneFor(provider: ProviderName, lane: string, executionMode: string): LaneResolution {

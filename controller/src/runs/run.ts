@@ -163,11 +163,12 @@ export class Run {
     this.stopping.abort();
     this.clearIdle();
     try {
+      // The pump keeps reading while the CLI winds down; its `finally` closes the execution.
       await this.execution?.interrupt();
     } catch (err) {
       this.log_.warn({ err }, "interrupt failed; closing the execution");
+      await this.execution?.close();
     }
-    await this.execution?.close();
     return this.ended;
   }
 

@@ -1,4 +1,4 @@
-import { AsmError, type ProviderName, type RunOptionsInput, type SessionOptionsInput } from "@asm/shared";
+import { AsmError, SESSION_DEFAULTS, type ProviderName, type RunOptionsInput, type SessionOptionsInput } from "@asm/shared";
 import type { Run } from "../runs/run.js";
 import { ApprovalIndex } from "./approval-index.js";
 
@@ -25,6 +25,15 @@ export class Session {
     readonly maxConcurrentRuns: number,
     readonly maxQueuedRuns: number,
   ) {}
+
+  /** Keep the CLI warm between runs (where the protocol allows). */
+  get keepCliWarm(): boolean {
+    return this.options.keepCliWarm ?? SESSION_DEFAULTS.keepCliWarm;
+  }
+
+  get warmIdleTimeoutMs(): number {
+    return this.options.warmIdleTimeoutMs ?? SESSION_DEFAULTS.warmIdleTimeoutMs;
+  }
 
   get defaults(): RunOptionsInput {
     return this.options.defaults;

@@ -56,6 +56,8 @@ export const SessionOptionsSchema = z.strictObject({
   defaults: RunOptionsSchema,
   maxConcurrentRuns: z.number().int().min(1).max(1000).optional(),
   maxQueuedRuns: z.number().int().min(0).max(10000).optional(),
+  keepCliWarm: z.boolean().optional(),
+  warmIdleTimeoutMs: timeoutMs.optional(),
 });
 export type SessionOptionsInput = z.infer<typeof SessionOptionsSchema>;
 
@@ -86,7 +88,7 @@ export const RUN_DEFAULTS = {
   approvalTimeoutMs: 120_000,
 } as const;
 
-export const SESSION_DEFAULTS = { maxConcurrentRuns: 1, maxQueuedRuns: 10 } as const;
+export const SESSION_DEFAULTS = { maxConcurrentRuns: 1, maxQueuedRuns: 10, keepCliWarm: false, warmIdleTimeoutMs: 300_000 } as const;
 
 /**
  * Per-run overrides replace session defaults key by key; `env`, `driverOpts` and

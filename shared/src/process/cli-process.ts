@@ -122,6 +122,8 @@ function decodeTail(buf: Buffer): string {
  * lot of output needs a consumer of {@link output} (or one that breaks out of it, which discards the
  * rest) before `exited`/`terminate()` can resolve.
  */
+const HAS_PROC = fs.existsSync("/proc/self/stat");
+
 export class CliProcess {
   /** Pid of the leader (and id of its process group); 0 if the spawn failed asynchronously. */
   readonly pid: number;
@@ -160,6 +162,28 @@ export class CliProcess {
   private finalized = false;
   private orphanTimer: NodeJS.Timeout | undefined;
   private terminating: Promise<CliExit> | undefined;
+
+  /**
+   * Whether the leader process is still running. Checked against the kernel too: a leader that
+   * died a moment ago is a zombie before Node reaps it and reports its exit.
+   */
+  get running(): boolean {
+    if (this.leaderExited || this.pid <= 0) return false;
+    if (HAS_PROC) {
+      try {
+        const stat = fs.readFileSync(`/proc/${this.pid}/stat`, "utf8");
+        return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+      } catch {
+        return false;
+      }
+    }
+    try {
+      process.kill(this.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
 
   private constructor(command: string, child: ChildProcess, opts: CliProcessOptions) {
     this.command = command;

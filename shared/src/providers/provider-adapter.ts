@@ -51,6 +51,11 @@ export interface AdapterRun {
   answerApproval(approvalId: string, allow: boolean, reason: string): string[];
   /** Lines that interrupt the CLI through its own protocol, or undefined when it has none (signals are used). */
   interrupt(): string[] | undefined;
+  /**
+   * Lines that start another turn on this same, still running process (a warm process), after
+   * the previous turn ended; per-turn state is reset. Undefined when the protocol cannot.
+   */
+  nextTurn?(prompt: string): string[] | undefined;
 }
 
 export interface ProviderAdapter {
@@ -69,5 +74,7 @@ export interface ProviderAdapter {
    */
   validate(settings: RunSettings, fieldPrefix: string): void;
   buildCommand(spec: RunSpec, cliPath: string): CommandSpec;
+  /** Whether a process started with these settings can take further turns (see `AdapterRun.nextTurn`). */
+  canStayWarm(settings: RunSettings): boolean;
   startRun(spec: RunSpec): AdapterRun;
 }

@@ -222,7 +222,24 @@ export interface SessionOptions {
     | number
     | undefined;
   /** Runs waiting in the FIFO queue. Default 10; 0 disables queueing. */
-  maxQueuedRuns?: number | undefined;
+  maxQueuedRuns?:
+    | number
+    | undefined;
+  /**
+   * Keep the CLI process alive between runs where its protocol allows (claude
+   * stream-json, codex app-server, gemini ACP), so the next run skips the
+   * CLI's start-up and continues the same conversation in-process. A warm
+   * process that dies is replaced by a fresh one on the next run. Default
+   * false.
+   */
+  keepCliWarm?:
+    | boolean
+    | undefined;
+  /**
+   * How long an idle warm process is kept before it is stopped. Default
+   * 300000.
+   */
+  warmIdleTimeoutMs?: number | undefined;
 }
 
 export interface Session {
@@ -903,7 +920,13 @@ export const RunOptions_EnvEntry: MessageFns<RunOptions_EnvEntry> = {
 };
 
 function createBaseSessionOptions(): SessionOptions {
-  return { defaults: undefined, maxConcurrentRuns: undefined, maxQueuedRuns: undefined };
+  return {
+    defaults: undefined,
+    maxConcurrentRuns: undefined,
+    maxQueuedRuns: undefined,
+    keepCliWarm: undefined,
+    warmIdleTimeoutMs: undefined,
+  };
 }
 
 export const SessionOptions: MessageFns<SessionOptions> = {
@@ -916,6 +939,12 @@ export const SessionOptions: MessageFns<SessionOptions> = {
     }
     if (message.maxQueuedRuns !== undefined) {
       writer.uint32(24).uint32(message.maxQueuedRuns);
+    }
+    if (message.keepCliWarm !== undefined) {
+      writer.uint32(32).bool(message.keepCliWarm);
+    }
+    if (message.warmIdleTimeoutMs !== undefined) {
+      writer.uint32(40).uint32(message.warmIdleTimeoutMs);
     }
     return writer;
   },
@@ -957,6 +986,22 @@ export const SessionOptions: MessageFns<SessionOptions> = {
             message.maxQueuedRuns = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.keepCliWarm = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.warmIdleTimeoutMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -982,6 +1027,16 @@ export const SessionOptions: MessageFns<SessionOptions> = {
         : isSet(object.max_queued_runs)
         ? globalThis.Number(object.max_queued_runs)
         : undefined,
+      keepCliWarm: isSet(object.keepCliWarm)
+        ? globalThis.Boolean(object.keepCliWarm)
+        : isSet(object.keep_cli_warm)
+        ? globalThis.Boolean(object.keep_cli_warm)
+        : undefined,
+      warmIdleTimeoutMs: isSet(object.warmIdleTimeoutMs)
+        ? globalThis.Number(object.warmIdleTimeoutMs)
+        : isSet(object.warm_idle_timeout_ms)
+        ? globalThis.Number(object.warm_idle_timeout_ms)
+        : undefined,
     };
   },
 
@@ -996,6 +1051,12 @@ export const SessionOptions: MessageFns<SessionOptions> = {
     if (message.maxQueuedRuns !== undefined) {
       obj.maxQueuedRuns = Math.round(message.maxQueuedRuns);
     }
+    if (message.keepCliWarm !== undefined) {
+      obj.keepCliWarm = message.keepCliWarm;
+    }
+    if (message.warmIdleTimeoutMs !== undefined) {
+      obj.warmIdleTimeoutMs = Math.round(message.warmIdleTimeoutMs);
+    }
     return obj;
   },
 
@@ -1009,6 +1070,8 @@ export const SessionOptions: MessageFns<SessionOptions> = {
       : undefined;
     message.maxConcurrentRuns = object.maxConcurrentRuns ?? undefined;
     message.maxQueuedRuns = object.maxQueuedRuns ?? undefined;
+    message.keepCliWarm = object.keepCliWarm ?? undefined;
+    message.warmIdleTimeoutMs = object.warmIdleTimeoutMs ?? undefined;
     return message;
   },
 };

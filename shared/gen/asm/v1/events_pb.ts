@@ -193,6 +193,8 @@ export interface RunStarted {
   cwd: string;
   /** Process id of the CLI (on the executor's host for remote runs). */
   pid: number;
+  /** True when the run reused the session's warm CLI process. */
+  warm: boolean;
 }
 
 /** A streamed piece of assistant text. */
@@ -906,7 +908,7 @@ export const Event: MessageFns<Event> = {
 };
 
 function createBaseRunStarted(): RunStarted {
-  return { providerSessionId: "", command: "", args: [], cwd: "", pid: 0 };
+  return { providerSessionId: "", command: "", args: [], cwd: "", pid: 0, warm: false };
 }
 
 export const RunStarted: MessageFns<RunStarted> = {
@@ -925,6 +927,9 @@ export const RunStarted: MessageFns<RunStarted> = {
     }
     if (message.pid !== 0) {
       writer.uint32(40).int32(message.pid);
+    }
+    if (message.warm !== false) {
+      writer.uint32(48).bool(message.warm);
     }
     return writer;
   },
@@ -982,6 +987,14 @@ export const RunStarted: MessageFns<RunStarted> = {
             message.pid = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.warm = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1005,6 +1018,7 @@ export const RunStarted: MessageFns<RunStarted> = {
       args: globalThis.Array.isArray(object?.args) ? object.args.map((e: any) => globalThis.String(e)) : [],
       cwd: isSet(object.cwd) ? globalThis.String(object.cwd) : "",
       pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
+      warm: isSet(object.warm) ? globalThis.Boolean(object.warm) : false,
     };
   },
 
@@ -1025,6 +1039,9 @@ export const RunStarted: MessageFns<RunStarted> = {
     if (message.pid !== 0) {
       obj.pid = Math.round(message.pid);
     }
+    if (message.warm !== false) {
+      obj.warm = message.warm;
+    }
     return obj;
   },
 
@@ -1038,6 +1055,7 @@ export const RunStarted: MessageFns<RunStarted> = {
     message.args = object.args?.map((e) => e) || [];
     message.cwd = object.cwd ?? "";
     message.pid = object.pid ?? 0;
+    message.warm = object.warm ?? false;
     return message;
   },
 };

@@ -322,6 +322,11 @@ export const ampAdapter: ProviderAdapter = {
     };
   },
 
+  /** One process per run: the prompt is in argv. */
+  canStayWarm(): boolean {
+    return false;
+  },
+
   startRun(): AdapterRun {
     return new AmpRun();
   },

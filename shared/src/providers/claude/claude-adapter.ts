@@ -221,10 +221,20 @@ class ClaudeRun implements AdapterRun {
     return [JSON.stringify({ type: "control_response", response: { subtype: "success", request_id: approvalId, response } })];
   }
 
+  nextTurn(prompt: string): string[] {
+    this.pendingInputs.clear();
+    return [userMessage(prompt)];
+  }
+
   interrupt(): string[] {
     this.interrupts += 1;
     return [JSON.stringify({ type: "control_request", request_id: `asm_interrupt_${this.interrupts}`, request: { subtype: "interrupt" } })];
   }
+}
+
+/** One stream-json user message: starts a turn. */
+function userMessage(prompt: string): string {
+  return JSON.stringify({ type: "user", session_id: "", message: { role: "user", content: [{ type: "text", text: prompt }] }, parent_tool_use_id: null });
 }
 
 function raw(content: string): ParsedLine {
@@ -256,8 +266,12 @@ export const claudeAdapter: ProviderAdapter = {
     const env: Record<string, string> = { ...spec.baseEnv, ...settings.env };
     // bypassPermissions refuses to run as root unless the CLI is told it is sandboxed.
     if (settings.permissionMode === "bypass" && process.getuid?.() === 0) env.IS_SANDBOX ??= "1";
-    const userMessage = { type: "user", session_id: "", message: { role: "user", content: [{ type: "text", text: spec.prompt }] }, parent_tool_use_id: null };
-    return { command: cliPath, args, cwd: settings.cwd ?? spec.defaultCwd, env, initialInput: [JSON.stringify(userMessage)], keepStdinOpen: true };
+    return { command: cliPath, args, cwd: settings.cwd ?? spec.defaultCwd, env, initialInput: [userMessage(spec.prompt)], keepStdinOpen: true };
+  },
+
+  /** stream-json input keeps the process alive between turns; the next user message starts the next one. */
+  canStayWarm(): boolean {
+    return true;
   },
 
   startRun(): AdapterRun {

@@ -539,6 +539,15 @@ class CodexAppServerRun implements AdapterRun {
     return { events: [{ payload: payload("costUpdate", { inputTokens: last.inputTokens, outputTokens: last.outputTokens, totalTokens: last.totalTokens, costUsd: 0 }) }] };
   }
 
+  /** The next `turn/start` on the same thread (a warm app-server process). */
+  nextTurn(prompt: string): string[] | undefined {
+    if (this.threadId === undefined || this.turnActive) return undefined;
+    this.deltaIndex = 0;
+    this.announcedTools.clear();
+    this.fileChanges.clear();
+    return [this.request("turn/start", { threadId: this.threadId, input: [{ type: "text", text: prompt, text_elements: [] }] })];
+  }
+
   private turnCompleted(params: unknown, text: string): ParsedLine {
     const p = L.TurnCompleted.safeParse(params);
     if (!p.success) return raw(text);
@@ -860,6 +869,11 @@ export const codexAdapter: ProviderAdapter = {
       return { command: cliPath, args: ["app-server", ...configArgs(opts)], cwd, env, initialInput: appServerHandshake(spec), keepStdinOpen: true };
     }
     return { command: cliPath, args: execArgs(spec, opts), cwd, env, initialInput: [], keepStdinOpen: false };
+  },
+
+  /** An app-server process serves further turns on its thread; exec runs end with their process. */
+  canStayWarm(settings: RunSettings): boolean {
+    return codexMode(settings) === "app-server";
   },
 
   startRun(spec: RunSpec): AdapterRun {

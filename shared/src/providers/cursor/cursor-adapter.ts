@@ -350,6 +350,11 @@ export const cursorAdapter: ProviderAdapter = {
     };
   },
 
+  /** One process per run: the prompt is in argv. */
+  canStayWarm(): boolean {
+    return false;
+  },
+
   startRun(): AdapterRun {
     return new CursorRun();
   },

@@ -454,6 +454,20 @@ class GeminiAcpRun implements AdapterRun {
     return [JSON.stringify({ jsonrpc: "2.0", id: approval.rpcId, result: { outcome } })];
   }
 
+  /** The next `session/prompt` on the same ACP session (a warm process); per-turn state is reset. */
+  nextTurn(prompt: string): string[] | undefined {
+    if (this.sessionId === undefined || this.promptInFlight) return undefined;
+    this.approvals.clear();
+    this.announcedToolCalls.clear();
+    this.finishedToolCalls.clear();
+    this.notRun = [];
+    this.interrupted = false;
+    this.done = false;
+    this.text = "";
+    this.promptInFlight = true;
+    return [this.request("session/prompt", { sessionId: this.sessionId, prompt: [{ type: "text", text: prompt }] })];
+  }
+
   /**
    * `session/cancel`, then a `cancelled` outcome for every permission still asked (ACP requires it,
    * and gemini's prompt cannot end while a permission request is unanswered).
@@ -620,6 +634,11 @@ export const geminiAdapter: ProviderAdapter = {
     const args = [`--prompt=${spec.prompt}`, "--output-format", "stream-json", ...commonArgs(settings, opts)];
     if (spec.resumeProviderSessionId) args.push("--resume", spec.resumeProviderSessionId);
     return { command: cliPath, args, cwd, env, initialInput: [], keepStdinOpen: false };
+  },
+
+  /** An ACP process serves further prompts on its session; one-shot runs end with their process. */
+  canStayWarm(settings: RunSettings): boolean {
+    return usesAcp(settings);
   },
 
   startRun(spec: RunSpec): AdapterRun {
