@@ -8,11 +8,12 @@ export npm_config_update_notifier := false
 
 STAMP := node_modules/.asm-setup-stamp
 
-.PHONY: help setup build proto proto-check lint test demo clean
+.PHONY: help setup build proto proto-check lint test demo bench clean
 
 help:
 	@echo "make demo        run a session end to end through the controller's gRPC API"
 	@echo "make test        run the whole test suite (installs what it needs)"
+	@echo "make bench       benchmarks; reports in .build/bench/"
 	@echo "make build       type-check and compile every workspace"
 	@echo "make lint        buf lint + strict type-check of code and tests"
 	@echo "make proto       regenerate shared/gen from proto/"
@@ -54,6 +55,9 @@ test: build
 
 demo: build
 	npx tsx test/demo/run-demo.ts
+
+bench: build
+	test/run-isolated.sh npx tsx test/bench/warm-start.ts
 
 clean:
 	rm -rf node_modules */node_modules */dist .build *.tsbuildinfo */*.tsbuildinfo
