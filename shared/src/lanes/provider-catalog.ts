@@ -82,7 +82,7 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
     provider: "amp",
     displayName: "Amp CLI",
     sdkPackage: "@sourcegraph/amp-sdk",
-    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "streaming", "tools", "thinking"]),
+    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "thinking"]),
     // The Amp SDK can continue a thread (ASM's `continue_thread`), hence resume.
     sdkCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "thinking"]),
   }),
