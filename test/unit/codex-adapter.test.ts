@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   ApprovalDecision,
@@ -17,47 +16,9 @@ import {
   type RunSpec,
 } from "@asm/shared";
 import { codexAdapter, codexMode } from "../../shared/src/providers/codex/codex-adapter.js";
+import { jsonlLines, logLines, stdoutOfLog, stdinOfLog, isJson } from "../helpers/transcripts.js";
 
-// The recorded transcripts live beside the repository (../shared/reference in the workspace and in CI).
-const TRANSCRIPTS = new URL("../../../shared/reference/cli-transcripts/", import.meta.url);
 
-function readTranscript(name: string): string {
-  return readFileSync(new URL(name, TRANSCRIPTS), "utf8");
-}
-
-/** Every non-empty line of a JSONL transcript (one CLI stdout line per line). */
-function jsonlLines(name: string): string[] {
-  return readTranscript(name)
-    .split("\n")
-    .filter((l) => l.trim() !== "");
-}
-
-interface LogLine {
-  dir: "<" | ">" | "!";
-  text: string;
-}
-
-/** Parses a `.log` transcript: `<ms> < json` (CLI stdout), `<ms> > json` (written to the CLI), `! note`. */
-function logLines(name: string): LogLine[] {
-  const out: LogLine[] = [];
-  for (const line of readTranscript(name).split("\n")) {
-    const m = /^\s*(?:\d+\s+)?([<>!]) (.*)$/.exec(line);
-    if (m) out.push({ dir: m[1] as LogLine["dir"], text: m[2]! });
-  }
-  return out;
-}
-
-const stdoutOfLog = (name: string): string[] => logLines(name).filter((l) => l.dir === "<").map((l) => l.text);
-const stdinOfLog = (name: string): string[] => logLines(name).filter((l) => l.dir === ">").map((l) => l.text);
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const json = (line: string): Record<string, any> => JSON.parse(line) as Record<string, any>;
 
