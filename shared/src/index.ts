@@ -19,3 +19,4 @@ export * from "./options/run-settings.js";
 export * from "./process/index.js";
 export * from "./providers/provider-adapter.js";
 export * from "./providers/provider-registry.js";
+export * from "./providers/check-run-settings.js";

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  checkRunSettings,
   AsmError,
   RunStatus,
   isTerminal,
@@ -568,7 +569,7 @@ describe("cursor adapter: buildCommand", () => {
 describe("amp and cursor adapters: validate", () => {
   function validationError(adapter: ProviderAdapter, options: RunOptionsInput): AsmError {
     try {
-      adapter.validate(mergeRunOptions({}, options), "options.defaults");
+      checkRunSettings(adapter, mergeRunOptions({}, options), "options.defaults");
     } catch (e) {
       expect(e).toBeInstanceOf(AsmError);
       return e as AsmError;

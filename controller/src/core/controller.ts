@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import {
   adapterFor,
   AsmError,
+  checkRunSettings,
   discoverSdkPackage,
   mergeRunOptions,
   newId,
@@ -175,7 +176,7 @@ export class Controller {
   private validateRunOptions(provider: ProviderName, defaults: RunOptionsInput, overrides: RunOptionsInput, prefix: string): { settings: RunSettings; resolution: LaneResolution } {
     const adapter = adapterFor(provider);
     const settings = mergeRunOptions(defaults, overrides);
-    adapter.validate(settings, prefix);
+    checkRunSettings(adapter, settings, prefix);
     let resolution: LaneResolution;
     try {
       resolution = resolveLane(provider, settings.lane, settings.executionMode, this.discovery);
@@ -193,9 +194,6 @@ export class Controller {
     }
     if (settings.executionMode === "remote_node") {
       throw new AsmError({ kind: "config_invalid", field: `${prefix}.execution_mode`, reasonCode: "remote_unavailable", message: "remote_node execution is not available in this build" });
-    }
-    if (settings.interactiveApprovals && !adapter.supportsApprovals) {
-      throw new AsmError({ kind: "config_invalid", field: `${prefix}.interactive_approvals`, provider, reasonCode: "approvals_unsupported", message: `${provider} CLI cannot ask for approvals` });
     }
     if (settings.cwd !== undefined && !(existsSync(settings.cwd) && statSync(settings.cwd).isDirectory())) {
       throw new AsmError({ kind: "config_invalid", field: `${prefix}.cwd`, reasonCode: "cwd_not_found", message: `cwd ${settings.cwd} is not a directory` });

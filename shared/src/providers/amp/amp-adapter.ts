@@ -1,3 +1,4 @@
+import { contentText } from "../content-text.js";
 import { failureKind } from "../failure-kind.js";
 import { z } from "zod";
 import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
@@ -23,13 +24,6 @@ function costUpdate(tokens: Tokens, costUsd: number): EventDraft {
 }
 
 /** Tool output as text: strings as they are, text blocks joined, anything else as JSON. */
-function contentText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (Array.isArray(content)) {
-    return content.map((c) => (typeof c === "object" && c !== null && "text" in c && typeof c.text === "string" ? c.text : "")).join("");
-  }
-  return content === undefined || content === null ? "" : JSON.stringify(content);
-}
 
 /** The human-readable part of an error field (`"…"` or `{ message: "…" }`). */
 function messageOf(value: unknown): string {
@@ -293,15 +287,6 @@ export const ampAdapter: ProviderAdapter = {
 
   validate(settings: RunSettings, fieldPrefix: string): void {
     parseOrThrow(AmpOptions, settings.providerOptions, `${fieldPrefix}.provider_options`);
-    if (settings.interactiveApprovals === true) {
-      throw new AsmError({
-        kind: "config_invalid",
-        field: `${fieldPrefix}.interactive_approvals`,
-        provider: "amp",
-        reasonCode: "approvals_unsupported",
-        message: "amp CLI cannot ask for approvals",
-      });
-    }
   },
 
   buildCommand(spec: RunSpec, cliPath: string): CommandSpec {

@@ -1,30 +1,15 @@
 import { z } from "zod";
+import { ContentBlock } from "../claude/claude-lines.js";
 
 // Schemas of the Amp CLI `--stream-json` lines asm reads. Amp speaks Claude Code's stream-json
 // (system/user/assistant/result, https://ampcode.com/news/streaming-json) and, in the runtimes ASM
 // drove, event-style lines (message_streamed, tool_call_*, token_usage_updated, run_*). Only the
 // fields asm relies on are named; everything else passes through untouched.
 
-const Text = z.string();
 const OptionalText = z.string().nullable().optional();
 
-export const ContentBlock = z.looseObject({ type: z.string() });
-
-export const TextBlock = z.looseObject({ type: z.literal("text"), text: Text });
-/** Only with `--stream-json-thinking` (Amp's extension of the Claude schema). */
-export const ThinkingBlock = z.looseObject({ type: z.literal("thinking"), thinking: Text, signature: z.string().optional() });
-export const ToolUseBlock = z.looseObject({
-  type: z.literal("tool_use"),
-  id: z.string(),
-  name: z.string(),
-  input: z.record(z.string(), z.unknown()).optional(),
-});
-export const ToolResultBlock = z.looseObject({
-  type: z.literal("tool_result"),
-  tool_use_id: z.string(),
-  content: z.unknown().optional(),
-  is_error: z.boolean().optional(),
-});
+// Content blocks are Claude's (Amp adds thinking blocks only with `--stream-json-thinking`).
+export { ContentBlock, TextBlock, ThinkingBlock, ToolResultBlock, ToolUseBlock } from "../claude/claude-lines.js";
 
 /** Token counts, in Anthropic's snake_case or camelCase. */
 export const Usage = z.looseObject({

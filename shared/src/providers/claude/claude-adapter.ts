@@ -1,3 +1,4 @@
+import { contentText } from "../content-text.js";
 import { failureKind } from "../failure-kind.js";
 import { z } from "zod";
 import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
@@ -26,13 +27,6 @@ function wantsInteractiveApprovals(settings: RunSettings): boolean {
   return settings.interactiveApprovals ?? settings.permissionMode === "default";
 }
 
-function toolResultText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (Array.isArray(content)) {
-    return content.map((c) => (typeof c === "object" && c !== null && "text" in c && typeof c.text === "string" ? c.text : "")).join("");
-  }
-  return content === undefined ? "" : JSON.stringify(content);
-}
 
 /** Classifies a failed result line into an error kind (auth, rate limit, provider error). */
 function resultError(line: z.infer<typeof L.ResultLine>): AsmError {
@@ -150,7 +144,7 @@ class ClaudeRun implements AdapterRun {
     for (const block of content) {
       const tr = L.ToolResultBlock.safeParse(block);
       if (tr.success) {
-        events.push({ payload: payload("toolResult", { toolCallId: tr.data.tool_use_id, content: toolResultText(tr.data.content), isError: tr.data.is_error ?? false }) });
+        events.push({ payload: payload("toolResult", { toolCallId: tr.data.tool_use_id, content: contentText(tr.data.content), isError: tr.data.is_error ?? false }) });
         continue;
       }
       const t = L.TextBlock.safeParse(block);

@@ -309,15 +309,6 @@ export const cursorAdapter: ProviderAdapter = {
 
   validate(settings: RunSettings, fieldPrefix: string): void {
     parseOrThrow(CursorOptions, settings.providerOptions, `${fieldPrefix}.provider_options`);
-    if (settings.interactiveApprovals === true) {
-      throw new AsmError({
-        kind: "config_invalid",
-        field: `${fieldPrefix}.interactive_approvals`,
-        provider: "cursor",
-        reasonCode: "approvals_unsupported",
-        message: "cursor CLI cannot ask for approvals",
-      });
-    }
     if (settings.permissionMode === "auto") {
       throw new AsmError({
         kind: "config_invalid",
