@@ -1,6 +1,6 @@
-import { killAllCliProcesses, type Logger, type SdkDiscovery } from "@asm/shared";
+import { killAllCliProcesses, LocalCoreBackend, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
-import { LocalCoreBackend } from "./backends/local-core-backend.js";
+
 import type { ControllerConfig } from "./config/controller-config.js";
 import { Controller } from "./core/controller.js";
 import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";

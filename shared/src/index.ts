@@ -20,3 +20,6 @@ export * from "./process/index.js";
 export * from "./providers/provider-adapter.js";
 export * from "./providers/provider-registry.js";
 export * from "./providers/check-run-settings.js";
+export * from "./execution/backend.js";
+export * from "./execution/local-core-backend.js";
+export { WarmPool, type WarmProcess } from "./execution/warm-pool.js";

@@ -16,7 +16,7 @@ import {
   type SdkDiscovery,
   type SessionOptionsInput,
 } from "@asm/shared";
-import type { Backend } from "../backends/backend.js";
+import type { Backend } from "@asm/shared";
 import { Run } from "../runs/run.js";
 import { Session } from "../sessions/session.js";
 

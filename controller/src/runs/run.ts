@@ -19,7 +19,7 @@ import {
   type Result,
   type RunSettings,
 } from "@asm/shared";
-import type { Backend, ExecutionRequest, RunExecution } from "../backends/backend.js";
+import type { Backend, ExecutionRequest, RunExecution } from "@asm/shared";
 import { RunEventLog } from "./run-event-log.js";
 
 export type RunPhase = "queued" | "running" | "stopping" | "ended";

@@ -1,6 +1,11 @@
 import { accessSync, constants as fsConstants } from "node:fs";
 import { delimiter, join } from "node:path";
-import { AsmError, CliProcess, isTerminal, RunStatus, payload, type CliExit, type EventDraft, type Logger } from "@asm/shared";
+import { RunStatus } from "../../gen/asm/v1/common_pb.js";
+import { AsmError } from "../errors/asm-error.js";
+import { isTerminal, payload } from "../events/event-payload.js";
+import type { Logger } from "../logging/logger.js";
+import { CliProcess, type CliExit } from "../process/index.js";
+import type { EventDraft } from "../providers/provider-adapter.js";
 import type { Backend, ExecutionRequest, RunExecution } from "./backend.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
 

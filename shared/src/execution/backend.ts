@@ -1,4 +1,5 @@
-import type { EventDraft, LaneResolution, ProviderAdapter, RunSpec } from "@asm/shared";
+import type { LaneResolution } from "../lanes/resolve-lane.js";
+import type { EventDraft, ProviderAdapter, RunSpec } from "../providers/provider-adapter.js";
 
 /** What the run asks a backend to execute. */
 export interface ExecutionRequest {

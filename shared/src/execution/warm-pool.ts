@@ -1,4 +1,6 @@
-import type { AdapterRun, CliOutput, CliProcess, Logger } from "@asm/shared";
+import type { Logger } from "../logging/logger.js";
+import type { CliOutput, CliProcess } from "../process/index.js";
+import type { AdapterRun } from "../providers/provider-adapter.js";
 
 /** A CLI process kept alive between the runs of one session. */
 export interface WarmProcess {
