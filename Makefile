@@ -8,13 +8,15 @@ export npm_config_update_notifier := false
 
 STAMP := node_modules/.asm-setup-stamp
 
-.PHONY: help setup build proto proto-check lint test demo bench clean
+.PHONY: help setup build executor-bundle proto proto-check lint test demo bench certs clean
 
 help:
 	@echo "make demo        run a session end to end through the controller's gRPC API"
 	@echo "make test        run the whole test suite (installs what it needs)"
 	@echo "make bench       benchmarks; reports in .build/bench/"
-	@echo "make build       type-check and compile every workspace"
+	@echo "make certs       development PKI in certs/dev (CERTS_ARGS='--executor NAME --force ...')"
+	@echo "make build       type-check and compile every workspace, and build the executor bundle"
+	@echo "make executor-bundle  executor-agent/dist/asm-executor.cjs: the executor in one file for plain node"
 	@echo "make lint        buf lint + strict type-check of code and tests"
 	@echo "make proto       regenerate shared/gen from proto/"
 	@echo "make proto-check regenerate into a temporary place and fail on any difference"
@@ -25,8 +27,12 @@ $(STAMP): package.json package-lock.json shared/package.json controller/package.
 
 setup: $(STAMP)
 
-build: setup
+build: setup executor-bundle
 	npx tsc -b
+
+# The executor agent as ONE file runnable with plain `node` where there is no node_modules.
+executor-bundle: setup
+	node executor-agent/build-bundle.mjs
 
 proto: setup
 	npx buf lint
@@ -58,6 +64,9 @@ demo: build
 
 bench: build
 	test/run-isolated.sh npx tsx test/bench/warm-start.ts
+
+certs: build
+	node controller/dist/cli/make-certs.js $(CERTS_ARGS)
 
 clean:
 	rm -rf node_modules */node_modules */dist .build *.tsbuildinfo */*.tsbuildinfo

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
@@ -6,13 +7,19 @@ import { buildFakeCli } from "./fake-cli/build-fake-cli.js";
 declare module "vitest" {
   export interface ProvidedContext {
     fakeClaudePath: string;
+    /** The executor agent bundled into one file (as shipped to sandboxes). */
+    executorBundlePath: string;
   }
 }
 
-const BUILD_DIR = join(import.meta.dirname, "..", ".build", "fake-cli");
+const ROOT = join(import.meta.dirname, "..");
+const BUILD_DIR = join(ROOT, ".build", "fake-cli");
 
 export async function setup(project: TestProject): Promise<void> {
   project.provide("fakeClaudePath", await buildFakeCli(BUILD_DIR));
+  const bundle = join(ROOT, ".build", "executor", "asm-executor.cjs");
+  execFileSync(process.execPath, [join(ROOT, "executor-agent", "build-bundle.mjs"), "--outfile", bundle], { stdio: ["ignore", "ignore", "inherit"] });
+  project.provide("executorBundlePath", bundle);
 }
 
 /** Every process the tests started (fake CLIs and their grandchildren) must be gone by now. */
@@ -40,7 +47,7 @@ export function leakedTestProcesses(): { pid: number; cmd: string }[] {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim();
       if (!cmd) continue; // zombie or kernel thread
       const environ = readFileSync(`/proc/${entry}/environ`, "utf8");
-      if (cmd.includes("fake-claude") || environ.split("\0").includes("ASM_FAKE_CLI_CHILD=1")) leaked.push({ pid: Number(entry), cmd });
+      if (cmd.includes("fake-claude") || cmd.includes("asm-executor") || environ.split("\0").includes("ASM_FAKE_CLI_CHILD=1")) leaked.push({ pid: Number(entry), cmd });
     } catch {
       // the process ended while we looked
     }

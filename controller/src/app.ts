@@ -1,9 +1,11 @@
-import { killAllCliProcesses, LocalCoreBackend, type Logger, type SdkDiscovery } from "@asm/shared";
+import { killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
-import type { ControllerConfig } from "./config/controller-config.js";
+import { executorEntries, type ControllerConfig } from "./config/controller-config.js";
 import { Controller } from "./core/controller.js";
 import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";
+import { ExecutorLinks } from "./remote/executor-links.js";
+import { RemoteCoreBackend } from "./remote/remote-core-backend.js";
 import { ControllerServer } from "./server/grpc-server.js";
 
 export interface ControllerApp {
@@ -19,6 +21,7 @@ export interface StartOptions {
   /** Host environment used for CLI lookup (PATH, ASM_*_CLI_PATH) and as the CLI's base env. */
   hostEnv?: NodeJS.ProcessEnv;
   sdkDiscovery?: SdkDiscovery;
+  /** Executor directory; defaults to ASM_EXECUTORS. */
   executors?: readonly ExecutorEntry[];
 }
 
@@ -31,6 +34,17 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     const value = hostEnv[key];
     if (value !== undefined) baseEnv[key] = value;
   }
+  const directory = new ExecutorDirectory(opts.executors ?? executorEntries(config));
+  const identity =
+    config.ASM_REMOTE_TLS_CA && config.ASM_REMOTE_TLS_CERT && config.ASM_REMOTE_TLS_KEY
+      ? loadTlsMaterial({ caFile: config.ASM_REMOTE_TLS_CA, certFile: config.ASM_REMOTE_TLS_CERT, keyFile: config.ASM_REMOTE_TLS_KEY })
+      : undefined;
+  const links = new ExecutorLinks({
+    identity,
+    directory,
+    logger,
+    settings: { keepaliveTimeMs: config.ASM_REMOTE_KEEPALIVE_TIME_MS, keepaliveTimeoutMs: config.ASM_REMOTE_KEEPALIVE_TIMEOUT_MS, maxMessageBytes: config.ASM_REMOTE_MAX_MESSAGE_BYTES },
+  });
   const controller = new Controller({
     logger,
     localBackend: new LocalCoreBackend({
@@ -40,6 +54,8 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
       stderrTailBytes: config.ASM_STDERR_TAIL_BYTES,
       hostEnv,
     }),
+    remoteBackend: new RemoteCoreBackend({ links, logger, heartbeatIntervalMs: config.ASM_REMOTE_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: config.ASM_REMOTE_HEARTBEAT_TIMEOUT_MS }),
+    resolveExecutor: (node, field) => directory.resolve(node, field),
     sdkDiscovery: opts.sdkDiscovery,
     baseEnv,
     defaultCwd: config.ASM_DEFAULT_CWD ?? process.cwd(),
@@ -47,7 +63,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     streamWindow: config.ASM_STREAM_WINDOW,
     retainedRuns: config.ASM_RETAINED_RUNS,
   });
-  const server = new ControllerServer(controllerService(controller, new ExecutorDirectory(opts.executors ?? []), logger), logger);
+  const server = new ControllerServer(controllerService(controller, directory, logger), logger);
   const tls = config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY
     ? { caFile: config.ASM_TLS_CA, certFile: config.ASM_TLS_CERT, keyFile: config.ASM_TLS_KEY, requireClientCert: config.ASM_TLS_REQUIRE_CLIENT_CERT }
     : undefined;

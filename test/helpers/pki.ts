@@ -1,59 +1,59 @@
-import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { createCa, issueCertificate, type CertFiles } from "@asm/shared";
 
-export interface CertFiles {
-  cert: string;
-  key: string;
-}
+export type { CertFiles };
 
 export interface TestPki {
   dir: string;
   ca: CertFiles;
-  /** Server certificate for localhost / 127.0.0.1. */
+  /** Server certificate for localhost / 127.0.0.1 (CN=controller, serverAuth). */
   server: CertFiles;
-  /** Client certificate signed by the CA. */
+  /** Client certificate signed by the CA (CN=client, SAN URI spiffe://asm.test/client/c1). */
   client: CertFiles;
   /** A CA nobody trusts, and a client certificate it signed. */
   rogueCa: CertFiles;
   rogueClient: CertFiles;
+  /** Executor "executor-a": CN and SAN DNS executor-a, DNS:localhost, IP:127.0.0.1, serverAuth. */
+  executor: CertFiles;
+  /** Executor "executor-b", same shape. */
+  executorB: CertFiles;
+  /** The controller's identity towards executors: CN=controller, clientAuth. */
+  controllerClient: CertFiles;
+  /** CN=controller, clientAuth, from the CA, but its validity ended yesterday. */
+  expiredClient: CertFiles;
+  /** CN=stranger, clientAuth, valid and from the CA, but on no allow list. */
+  strangerClient: CertFiles;
+  /** Claims to be executor-a (same names) but is signed by the rogue CA. */
+  rogueExecutor: CertFiles;
 }
 
-function openssl(args: string[], cwd: string): void {
-  execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
-}
+/** The controller identity executors in tests allow. */
+export const TEST_CONTROLLER_IDENTITY = "controller";
 
-function keyPair(dir: string, name: string): string {
-  const key = join(dir, `${name}.key`);
-  openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key], dir);
-  return key;
-}
-
-function selfSignedCa(dir: string, name: string): CertFiles {
-  const key = keyPair(dir, name);
-  const cert = join(dir, `${name}.crt`);
-  openssl(["req", "-x509", "-new", "-key", key, "-sha256", "-days", "2", "-subj", `/CN=${name}`, "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", cert], dir);
-  return { cert, key };
-}
-
-function signed(dir: string, name: string, ca: CertFiles, extensions: string, days = 2): CertFiles {
-  const key = keyPair(dir, name);
-  const csr = join(dir, `${name}.csr`);
-  const cert = join(dir, `${name}.crt`);
-  const ext = join(dir, `${name}.ext`);
-  writeFileSync(ext, extensions);
-  openssl(["req", "-new", "-key", key, "-subj", `/CN=${name}`, "-out", csr], dir);
-  openssl(["x509", "-req", "-in", csr, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial", "-sha256", "-days", String(days), "-extfile", ext, "-out", cert], dir);
-  return { cert, key };
-}
-
-/** Generates a real development PKI with openssl (EC P-256, SHA-256). */
+/** Generates a real test PKI with openssl (EC P-256, SHA-256): one openssl call per certificate. */
 export function createTestPki(dir: string): TestPki {
   mkdirSync(dir, { recursive: true });
-  const ca = selfSignedCa(dir, "asm-test-ca");
-  const server = signed(dir, "controller", ca, "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
-  const client = signed(dir, "client", ca, "subjectAltName=URI:spiffe://asm.test/client/c1\nextendedKeyUsage=clientAuth\n");
-  const rogueCa = selfSignedCa(dir, "rogue-ca");
-  const rogueClient = signed(dir, "rogue-client", rogueCa, "extendedKeyUsage=clientAuth\n");
-  return { dir, ca, server, client, rogueCa, rogueClient };
+  const days = 2;
+  const ca = createCa(dir, "asm-test-ca", { days });
+  const rogueCa = createCa(dir, "rogue-ca", { days });
+  const local = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
+  const executorCert = (name: string, fileName: string, issuer: CertFiles): CertFiles =>
+    issueCertificate({ dir, name, fileName, ca: issuer, dnsNames: [name, "localhost"], ipAddresses: ["127.0.0.1"], usage: "server", days });
+  const clientCert = (name: string, fileName: string, extra: { expired?: boolean; uris?: string[] } = {}, issuer = ca): CertFiles =>
+    issueCertificate({ dir, name, fileName, ca: issuer, usage: "client", days, ...extra });
+
+  return {
+    dir,
+    ca,
+    server: issueCertificate({ dir, name: "controller", ca, ...local, usage: "server", days }),
+    client: clientCert("client", "client", { uris: ["spiffe://asm.test/client/c1"] }),
+    rogueCa,
+    rogueClient: clientCert("rogue-client", "rogue-client", {}, rogueCa),
+    executor: executorCert("executor-a", "executor-a", ca),
+    executorB: executorCert("executor-b", "executor-b", ca),
+    controllerClient: clientCert(TEST_CONTROLLER_IDENTITY, "controller-client"),
+    expiredClient: clientCert(TEST_CONTROLLER_IDENTITY, "expired-controller-client", { expired: true }),
+    strangerClient: clientCert("stranger", "stranger-client"),
+    rogueExecutor: executorCert("executor-a", "rogue-executor-a", rogueCa),
+  };
 }

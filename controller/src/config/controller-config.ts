@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AsmError } from "@asm/shared";
+import type { ExecutorEntry } from "../executors/executor-directory.js";
 
 const bool = z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true");
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -22,10 +23,27 @@ export const ControllerConfigSchema = z
     ASM_RETAINED_RUNS: int(0, 10_000_000).default(10_000),
     ASM_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
     ASM_DEFAULT_CWD: z.string().optional(),
+    // Executor directory: comma-separated `name=host:port` or `name=host:port@certificate-name`.
+    ASM_EXECUTORS: z.string().default(""),
+    // The controller's client identity towards executors (mTLS); unset = remote execution disabled.
+    ASM_REMOTE_TLS_CA: z.string().optional(),
+    ASM_REMOTE_TLS_CERT: z.string().optional(),
+    ASM_REMOTE_TLS_KEY: z.string().optional(),
+    ASM_REMOTE_HEARTBEAT_INTERVAL_MS: int(10, 600_000).default(2000),
+    ASM_REMOTE_HEARTBEAT_TIMEOUT_MS: int(50, 3_600_000).default(10_000),
+    ASM_REMOTE_KEEPALIVE_TIME_MS: int(100, 3_600_000).default(10_000),
+    ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: int(100, 600_000).default(5000),
+    ASM_REMOTE_MAX_MESSAGE_BYTES: int(1024 * 1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
   })
   .superRefine((c, ctx) => {
     const tls = [c.ASM_TLS_CA, c.ASM_TLS_CERT, c.ASM_TLS_KEY].filter(Boolean).length;
     if (tls !== 0 && tls !== 3) ctx.addIssue({ code: "custom", path: ["ASM_TLS_CA"], message: "set ASM_TLS_CA, ASM_TLS_CERT and ASM_TLS_KEY together" });
+    const remoteTls = [c.ASM_REMOTE_TLS_CA, c.ASM_REMOTE_TLS_CERT, c.ASM_REMOTE_TLS_KEY].filter(Boolean).length;
+    if (remoteTls !== 0 && remoteTls !== 3) ctx.addIssue({ code: "custom", path: ["ASM_REMOTE_TLS_CA"], message: "set ASM_REMOTE_TLS_CA, ASM_REMOTE_TLS_CERT and ASM_REMOTE_TLS_KEY together" });
+    if (c.ASM_REMOTE_HEARTBEAT_TIMEOUT_MS <= c.ASM_REMOTE_HEARTBEAT_INTERVAL_MS) ctx.addIssue({ code: "custom", path: ["ASM_REMOTE_HEARTBEAT_TIMEOUT_MS"], message: "must be longer than ASM_REMOTE_HEARTBEAT_INTERVAL_MS" });
+    for (const item of c.ASM_EXECUTORS.split(",").map((s) => s.trim()).filter(Boolean)) {
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*=[^@=\s]+:\d{1,5}(@[^@=\s]+)?$/.test(item)) ctx.addIssue({ code: "custom", path: ["ASM_EXECUTORS"], message: `"${item}" is not name=host:port or name=host:port@certificate-name` });
+    }
     if (tls === 0 && !c.ASM_INSECURE_LOOPBACK) ctx.addIssue({ code: "custom", path: ["ASM_TLS_CERT"], message: "configure TLS (ASM_TLS_*) or set ASM_INSECURE_LOOPBACK=1 for a loopback-only plaintext listener" });
   });
 
@@ -38,4 +56,16 @@ export function loadControllerConfig(env: NodeJS.ProcessEnv): Readonly<Controlle
     throw new AsmError({ kind: "config_invalid", reasonCode: "controller_config_invalid", message: `invalid controller configuration:\n  ${issues.join("\n  ")}`, details: { issues } });
   }
   return Object.freeze(parsed.data);
+}
+
+/** The executor directory entries of ASM_EXECUTORS (already validated by the schema). */
+export function executorEntries(config: Pick<ControllerConfig, "ASM_EXECUTORS">): ExecutorEntry[] {
+  return config.ASM_EXECUTORS.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const [name, rest] = item.split("=") as [string, string];
+      const [address, serverName] = rest.split("@") as [string, string | undefined];
+      return { name, address, serverName: serverName ?? name };
+    });
 }

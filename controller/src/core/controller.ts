@@ -17,6 +17,7 @@ import {
   type SessionOptionsInput,
 } from "@asm/shared";
 import type { Backend } from "@asm/shared";
+import { resolveRemoteConfig } from "../remote/remote-config.js";
 import { Run } from "../runs/run.js";
 import { Session } from "../sessions/session.js";
 
@@ -24,6 +25,10 @@ export interface ControllerOptions {
   logger: Logger;
   /** The core lane on this host. */
   localBackend: Backend;
+  /** The core lane on executor agents (`execution_mode: remote_node`). */
+  remoteBackend: Backend;
+  /** Resolves `driver_opts.remote_node` (directory name or host:port); throws config_invalid. */
+  resolveExecutor: (node: string, field: string) => { node: string };
   /** SDK discovery, injectable so every lane branch can be tested. */
   sdkDiscovery?: SdkDiscovery;
   /** Environment a CLI may see besides its run's allowlist (PATH, HOME of the host). */
@@ -96,6 +101,7 @@ export class Controller {
     const { settings, resolution } = this.validateRunOptions(session.provider, session.defaults, overrides, "overrides");
     session.checkAdmission();
     const adapter = adapterFor(session.provider);
+    const remote = settings.executionMode === "remote_node";
     const run: Run = new Run({
       runId: id,
       sessionId,
@@ -103,11 +109,13 @@ export class Controller {
       prompt,
       settings,
       resolution,
-      backend: this.opts.localBackend,
+      backend: remote ? this.opts.remoteBackend : this.opts.localBackend,
+      executor: remote ? settings.driverOpts.remote_node : undefined,
       request: {
         adapter,
-        spec: { prompt, settings, resumeProviderSessionId: undefined, baseEnv: this.opts.baseEnv, defaultCwd: this.opts.defaultCwd },
-        warm: session.keepCliWarm ? { idleTimeoutMs: session.warmIdleTimeoutMs } : undefined,
+        // A remote CLI gets only the run's allowlisted env on top of the executor's own base env.
+        spec: { prompt, settings, resumeProviderSessionId: undefined, baseEnv: remote ? {} : this.opts.baseEnv, defaultCwd: this.opts.defaultCwd },
+        warm: session.keepCliWarm && !remote ? { idleTimeoutMs: session.warmIdleTimeoutMs } : undefined,
       },
       logger: this.opts.logger,
       maxEvents: this.opts.maxEventsPerRun,
@@ -154,14 +162,14 @@ export class Controller {
     const { active, queued } = session.close();
     for (const run of queued) run.endQueued(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"));
     await Promise.all(active.map((run) => run.stop(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"))));
-    await this.opts.localBackend.releaseSession(sessionId);
+    await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId)]);
     return { session, interrupted: active.map((r) => r.runId), dropped: queued.map((r) => r.runId) };
   }
 
   /** Interrupts everything (graceful shutdown). */
   async shutdown(): Promise<void> {
     await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId)));
-    await this.opts.localBackend.releaseAll();
+    await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll()]);
   }
 
   resolveLaneFor(provider: ProviderName, lane: string, executionMode: string): LaneResolution {
@@ -193,7 +201,10 @@ export class Controller {
       });
     }
     if (settings.executionMode === "remote_node") {
-      throw new AsmError({ kind: "config_invalid", field: `${prefix}.execution_mode`, reasonCode: "remote_unavailable", message: "remote_node execution is not available in this build" });
+      // Only what this controller can know: the executor's side is checked when the run starts.
+      const config = resolveRemoteConfig(settings, prefix);
+      this.opts.resolveExecutor(config.remote_node, `${prefix}.driver_opts.remote_node`);
+      return { settings, resolution };
     }
     if (settings.cwd !== undefined && !(existsSync(settings.cwd) && statSync(settings.cwd).isDirectory())) {
       throw new AsmError({ kind: "config_invalid", field: `${prefix}.cwd`, reasonCode: "cwd_not_found", message: `cwd ${settings.cwd} is not a directory` });

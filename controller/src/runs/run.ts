@@ -33,6 +33,8 @@ export interface RunInit {
   resolution: LaneResolution;
   request: Omit<ExecutionRequest, "runId" | "sessionId" | "resolution">;
   backend: Backend;
+  /** Executor the run executes on (remote runs), for the observability metadata. */
+  executor?: string;
   logger: Logger;
   maxEvents: number;
   primaryWindow: number;
@@ -84,7 +86,7 @@ export class Run {
     this.provider = init.provider;
     this.log = new RunEventLog({ maxEvents: init.maxEvents, primaryWindow: init.primaryWindow });
     this.log_ = init.logger.child({ runId: init.runId, sessionId: init.sessionId });
-    this.metadata = observabilityOf(init.resolution, init.provider);
+    this.metadata = observabilityOf(init.resolution, init.provider, init.executor);
     this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
     if (init.settings.queueTimeoutMs !== undefined) {
       this.arm(init.settings.queueTimeoutMs, () => {

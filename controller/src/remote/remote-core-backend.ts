@@ -1,0 +1,248 @@
+import type { ClientDuplexStream, ServiceError } from "@grpc/grpc-js";
+import {
+  ApprovalDecision,
+  AsmError,
+  fromGrpcError,
+  providerToProto,
+  runOptionsToProto,
+  type Backend,
+  type EventDraft,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  type ExecutionRequest,
+  type Logger,
+  type RunExecution,
+} from "@asm/shared";
+import type { ExecutorLink } from "./executor-link.js";
+import { requireCapabilities } from "./executor-link.js";
+import type { ExecutorLinks } from "./executor-links.js";
+import { extraFields, resolveRemoteConfig, type RemoteConfig } from "./remote-config.js";
+
+export interface RemoteCoreBackendOptions {
+  links: ExecutorLinks;
+  logger: Logger;
+  /** How often the controller sends a heartbeat on each Execute stream. */
+  heartbeatIntervalMs: number;
+  /** Silence from the executor, while the run waits for it, after which the executor is lost. */
+  heartbeatTimeoutMs: number;
+}
+
+/**
+ * The core lane on an executor agent (`execution_mode: remote_node`): each run is one Execute
+ * stream on the executor's shared mTLS link. Sessions, numbering and approvals stay in the
+ * controller's Run; this backend only moves drafts and control messages.
+ */
+export class RemoteCoreBackend implements Backend {
+  constructor(private readonly opts: RemoteCoreBackendOptions) {}
+
+  start(request: ExecutionRequest): RunExecution {
+    return new RemoteExecution(request, resolveRemoteConfig(request.spec.settings), this.opts);
+  }
+
+  async releaseSession(): Promise<void> {
+    // Remote runs keep no warm processes.
+  }
+
+  async releaseAll(): Promise<void> {
+    this.opts.links.closeAll();
+  }
+}
+
+function lost(node: string, message: string, details: Record<string, unknown> = {}): AsmError {
+  return new AsmError({ kind: "transport_error", domain: "transport", reasonCode: "executor_lost", retryable: true, message: `executor ${node}: ${message}`, details: { executor: node, ...details } });
+}
+
+class RemoteExecution implements RunExecution {
+  private call: ClientDuplexStream<ExecuteRequest, ExecuteResponse> | undefined;
+  private link: ExecutorLink | undefined;
+  private abandoned = false;
+  private closed = false;
+  private exitSeen = false;
+  private interrupting = false;
+  private readonly streamDone: Promise<void>;
+  private markStreamDone!: () => void;
+  private lastSequence = 0;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly request: ExecutionRequest,
+    private readonly config: RemoteConfig,
+    private readonly opts: RemoteCoreBackendOptions,
+  ) {
+    this.log = opts.logger.child({ runId: request.runId, sessionId: request.sessionId, executor: config.remote_node });
+    this.streamDone = new Promise((resolve) => (this.markStreamDone = resolve));
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<EventDraft> {
+    if (this.closed || this.abandoned) return;
+    const { adapter, spec } = this.request;
+    const { config } = this;
+    const { link, cookie } = await this.opts.links.acquire(config);
+    requireCapabilities(link.target, link.handshake, [`provider.${adapter.provider}`, ...(spec.settings.interactiveApprovals ? ["approvals_v1"] : [])]);
+    if (!link.handshake.ready) {
+      if (config.remote_bootstrap_mode === "ensure_started") await link.bootstrap(cookie, config.remote_rpc_timeout_ms);
+      else
+        throw new AsmError({
+          kind: "failed_precondition",
+          domain: "transport",
+          reasonCode: "remote_not_started",
+          message: `executor ${config.remote_node} is not started (remote_bootstrap_mode require_prestarted); start it prestarted or use remote_bootstrap_mode ensure_started`,
+          details: { executor: config.remote_node },
+        });
+    } else if (config.remote_bootstrap_mode === "ensure_started") {
+      await link.bootstrap(cookie, config.remote_rpc_timeout_ms);
+    }
+    if (this.closed || this.abandoned) return;
+    this.link = link;
+    const call = link.client.execute();
+    this.call = call;
+    call.on("error", () => undefined);
+    call.on("close", () => this.markStreamDone());
+    call.on("end", () => this.markStreamDone());
+    const heartbeat = setInterval(() => {
+      if (!this.exitSeen) call.write({ command: { $case: "heartbeat", value: { ackedSequence: this.lastSequence } } });
+    }, this.opts.heartbeatIntervalMs);
+    const options = runOptionsToProto({ ...spec.settings, cwd: undefined, driverOpts: undefined, queueTimeoutMs: spec.settings.queueTimeoutMs, executionMode: "local", lane: "core" });
+    call.write({
+      command: {
+        $case: "start",
+        value: {
+          runId: this.request.runId,
+          sessionId: this.request.sessionId,
+          provider: providerToProto(adapter.provider),
+          prompt: spec.prompt,
+          options,
+          resumeProviderSessionId: spec.resumeProviderSessionId ?? "",
+          remoteCwd: config.remote_cwd ?? "",
+          leaseTimeoutMs: config.remote_boot_lease_timeout_ms,
+          cookie,
+          metadata: undefined,
+          extra: extraFields(config),
+        },
+      },
+    });
+    const messages = call[Symbol.asyncIterator]() as AsyncIterator<ExecuteResponse>;
+    let started = false;
+    try {
+      for (;;) {
+        // Until the executor answers the start, the RPC timeout applies; after, the heartbeat bound.
+        const bound = started ? this.opts.heartbeatTimeoutMs : config.remote_rpc_timeout_ms;
+        const next = await this.nextWithin(messages, bound, started);
+        if (next.done) throw lost(config.remote_node, "the run's stream ended without an exit message");
+        const reply = next.value.reply;
+        if (!reply) continue;
+        if (reply.$case === "started" || reply.$case === "events") started = true;
+        if (reply.$case === "events") {
+          for (const event of reply.value.events) {
+            if (event.sequence !== this.lastSequence + 1) {
+              throw lost(config.remote_node, `event sequence gap: expected ${this.lastSequence + 1}, got ${event.sequence}`, { expected: this.lastSequence + 1, got: event.sequence });
+            }
+            this.lastSequence = event.sequence;
+            if (!event.payload) continue;
+            yield event.providerSessionId ? { payload: event.payload, providerSessionId: event.providerSessionId } : { payload: event.payload };
+          }
+        } else if (reply.$case === "exit") {
+          this.exitSeen = true;
+          started = true;
+          if (reply.value.error) throw AsmError.fromMessage(reply.value.error);
+          return;
+        }
+      }
+    } catch (err) {
+      throw this.classify(err);
+    } finally {
+      clearInterval(heartbeat);
+      if (!this.exitSeen) call.cancel();
+      this.markStreamDone();
+    }
+  }
+
+  /** Next stream message, or a typed error when the executor stays silent past `ms`. */
+  private async nextWithin(messages: AsyncIterator<ExecuteResponse>, ms: number, started: boolean): Promise<IteratorResult<ExecuteResponse>> {
+    let timer: NodeJS.Timeout | undefined;
+    const silence = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const node = this.config.remote_node;
+        reject(
+          started
+            ? lost(node, `no message for ${ms} ms (heartbeat bound); the executor or the link is gone`, { silence_ms: ms })
+            : new AsmError({ kind: "timeout", domain: "transport", reasonCode: "rpc_timeout", retryable: true, message: `executor ${node}: the run was not started within remote_rpc_timeout_ms (${ms} ms)`, details: { executor: node, timeout_ms: ms } }),
+        );
+      }, ms);
+    });
+    try {
+      return await Promise.race([messages.next(), silence]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private classify(err: unknown): AsmError {
+    if (err instanceof AsmError) {
+      if (err.reasonCode === "executor_lost" && this.link) this.opts.links.discard(this.link, err);
+      return err;
+    }
+    const grpcError = err as Partial<ServiceError>;
+    if (typeof grpcError.code === "number") {
+      const typed = fromGrpcError(grpcError as ServiceError);
+      if (typed.reasonCode && !typed.reasonCode.startsWith("grpc_")) return typed;
+      const error = lost(this.config.remote_node, `the run's stream failed: ${grpcError.details || grpcError.message}`, { grpc_code: grpcError.code });
+      if (this.link) this.opts.links.discard(this.link, error);
+      return error;
+    }
+    return AsmError.from(err);
+  }
+
+  /** Writes one control message; fails when the link does not take it within the transport call timeout. */
+  private async control(command: ExecuteRequest["command"], what: string): Promise<void> {
+    const call = this.call;
+    if (!call || this.exitSeen) throw new AsmError({ kind: "failed_precondition", message: `the run is not executing on ${this.config.remote_node}` });
+    const ms = this.config.remote_transport_call_timeout_ms;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve, reject) => call.write({ command }, (err: Error | null | undefined) => (err ? reject(err) : resolve()))),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new AsmError({ kind: "timeout", domain: "transport", reasonCode: "transport_call_timeout", message: `executor ${this.config.remote_node}: ${what} not delivered within remote_transport_call_timeout_ms (${ms} ms)` })),
+            ms,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  answerApproval(approvalId: string, allow: boolean, reason: string): Promise<void> {
+    const decision = allow ? ApprovalDecision.APPROVAL_DECISION_ALLOW : ApprovalDecision.APPROVAL_DECISION_DENY;
+    return this.control({ $case: "approval", value: { approvalId, decision, reason } }, "approval decision");
+  }
+
+  /** Sends the interrupt and waits for the run's stream to end; cancels the stream when the executor does not answer. */
+  async interrupt(): Promise<void> {
+    if (!this.call) {
+      this.abandoned = true;
+      return;
+    }
+    if (this.exitSeen || this.interrupting) return this.streamDone;
+    this.interrupting = true;
+    try {
+      await this.control({ $case: "interrupt", value: {} }, "interrupt");
+      const ms = this.config.remote_transport_call_timeout_ms + this.config.remote_rpc_timeout_ms;
+      const ended = await Promise.race([this.streamDone.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
+      if (!ended) {
+        this.log.warn({ waitedMs: ms }, "executor did not end the interrupted run; cancelling its stream");
+        this.call.cancel();
+      }
+    } catch (err) {
+      this.log.warn({ err }, "interrupt not delivered; cancelling the run's stream");
+      this.call.cancel();
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.call && !this.exitSeen) this.call.cancel();
+  }
+}

@@ -1,0 +1,273 @@
+import type { ServerDuplexStream } from "@grpc/grpc-js";
+import {
+  adapterFor,
+  ApprovalDecision,
+  AsmError,
+  checkRunSettings,
+  DRIVER_OPTS_DEFAULTS,
+  kindOf,
+  mergeRunOptions,
+  providerFromProto,
+  resolveCliPath,
+  resolveLane,
+  runOptionsFromProto,
+  ulid,
+  type Backend,
+  type Event,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  type ExecutionRequest,
+  type Logger,
+  type RunExecution,
+  type StartRun,
+} from "@asm/shared";
+import type { ExecutorRuntime } from "../runtime/executor-runtime.js";
+import { EventOutbox } from "./event-outbox.js";
+
+export interface ExecuteStreamLimits {
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  startTimeoutMs: number;
+  batchMaxEvents: number;
+  batchMaxBytes: number;
+}
+
+export interface ExecuteStreamDeps {
+  runtime: ExecutorRuntime;
+  backend: Backend;
+  logger: Logger;
+  limits: ExecuteStreamLimits;
+}
+
+type Phase = "awaiting_start" | "running" | "finished";
+
+/**
+ * One run on one Execute stream: waits for `start`, runs the CLI through the shared backend,
+ * streams numbered events back (with backpressure), takes approvals and interrupts, and ends with
+ * `exit`. If the controller goes away (stream cancelled, or silent past the heartbeat bound) the
+ * CLI is kept for the run's lease, then its whole process group is killed.
+ */
+export class ExecuteStream {
+  private phase: Phase = "awaiting_start";
+  private execution: RunExecution | undefined;
+  private readonly outbox: EventOutbox;
+  private lastHeardAt = Date.now();
+  private detached = false;
+  private interruptRequested = false;
+  private finishing = false;
+  /** How long the CLI outlives a vanished controller (from the start message). */
+  private leaseMs: number = DRIVER_OPTS_DEFAULTS.remote_boot_lease_timeout_ms;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private readonly leaseOver: Promise<void>;
+  private endLease!: () => void;
+  private readonly ticker: NodeJS.Timeout;
+  private readonly startTimer: NodeJS.Timeout;
+  private log: Logger;
+  private readonly done: Promise<void>;
+  private finishDone!: () => void;
+
+  constructor(
+    private readonly call: ServerDuplexStream<ExecuteRequest, ExecuteResponse>,
+    private readonly deps: ExecuteStreamDeps,
+  ) {
+    this.log = deps.logger;
+    this.outbox = new EventOutbox(call, deps.limits);
+    this.leaseOver = new Promise((resolve) => (this.endLease = resolve));
+    this.done = new Promise((resolve) => (this.finishDone = resolve));
+    call.on("data", (request: ExecuteRequest) => this.onRequest(request));
+    call.on("error", (err) => this.controllerGone(`stream error: ${err.message}`));
+    call.on("cancelled", () => this.controllerGone("stream cancelled"));
+    call.on("close", () => this.controllerGone("stream closed"));
+    this.ticker = setInterval(() => this.tick(), Math.max(10, Math.min(deps.limits.heartbeatIntervalMs, deps.limits.heartbeatTimeoutMs / 4)));
+    this.startTimer = setTimeout(() => {
+      if (this.phase !== "awaiting_start") return;
+      this.refuse(new AsmError({ kind: "timeout", reasonCode: "start_timeout", message: `no start message within ${deps.limits.startTimeoutMs} ms` }));
+    }, deps.limits.startTimeoutMs);
+  }
+
+  /** Resolves when the stream is over and the run's CLI is gone. */
+  get finished(): Promise<void> {
+    return this.done;
+  }
+
+  private onRequest(request: ExecuteRequest): void {
+    this.lastHeardAt = Date.now();
+    const command = request.command;
+    switch (command?.$case) {
+      case "start":
+        if (this.phase !== "awaiting_start") {
+          this.log.warn("a second start message on one Execute stream was ignored");
+          return;
+        }
+        this.start(command.value);
+        return;
+      case "approval": {
+        const { approvalId, decision, reason } = command.value;
+        const allow = decision === ApprovalDecision.APPROVAL_DECISION_ALLOW;
+        this.execution?.answerApproval(approvalId, allow, reason).catch((err: unknown) => this.log.warn({ err, approvalId }, "could not pass the approval decision to the CLI"));
+        return;
+      }
+      case "interrupt":
+        this.interruptRequested = true;
+        this.execution?.interrupt().catch((err: unknown) => this.log.warn({ err }, "interrupt failed"));
+        return;
+      case "heartbeat":
+      case undefined:
+        return;
+    }
+  }
+
+  private start(start: StartRun): void {
+    this.phase = "running";
+    clearTimeout(this.startTimer);
+    if (start.leaseTimeoutMs > 0) this.leaseMs = start.leaseTimeoutMs;
+    let request: ExecutionRequest;
+    try {
+      request = this.prepare(start);
+    } catch (err) {
+      this.refuse(AsmError.from(err));
+      return;
+    }
+    this.log = this.deps.logger.child({ runId: start.runId, sessionId: start.sessionId, provider: request.adapter.provider });
+    if (this.interruptRequested) {
+      this.refuse(AsmError.cancelled());
+      return;
+    }
+    this.execution = this.deps.backend.start(request);
+    void this.pump(start, request);
+  }
+
+  /** Checks the start message and builds the execution request; throws typed errors. */
+  private prepare(start: StartRun): ExecutionRequest {
+    const { runtime } = this.deps;
+    runtime.checkCookie(start.cookie);
+    runtime.requireReady();
+    const provider = providerFromProto(start.provider);
+    runtime.requireProvider(provider);
+    const input = runOptionsFromProto(start.options, "options");
+    const cwd = runtime.confineCwd(start.remoteCwd);
+    const settings = { ...mergeRunOptions({}, { ...input, driverOpts: undefined, executionMode: "local", lane: "core" }), cwd };
+    const adapter = adapterFor(provider);
+    checkRunSettings(adapter, settings, "options");
+    const request: ExecutionRequest = {
+      runId: start.runId,
+      sessionId: start.sessionId,
+      adapter,
+      spec: { prompt: start.prompt, settings, resumeProviderSessionId: start.resumeProviderSessionId || undefined, baseEnv: runtime.baseEnv, defaultCwd: runtime.workspaceRoot },
+      resolution: resolveLane(provider, "core", "local"),
+    };
+    try {
+      resolveCliPath(request, runtime.hostEnv);
+    } catch (err) {
+      const cause = AsmError.from(err);
+      throw new AsmError({ kind: cause.kind, provider, reasonCode: "backend_start_failed", message: `the executor cannot start the ${provider} backend: ${cause.message}`, details: { cause: cause.reasonCode } });
+    }
+    return request;
+  }
+
+  private async pump(start: StartRun, request: ExecutionRequest): Promise<void> {
+    const execution = this.execution!;
+    let sequence = 0;
+    let error: AsmError | undefined;
+    try {
+      for await (const draft of execution) {
+        if (this.detached) {
+          // No controller: hold the CLI (its pipe fills and blocks it) until the lease is over.
+          await this.leaseOver;
+          break;
+        }
+        sequence += 1;
+        const p = draft.payload;
+        if (p.$case === "runStarted") {
+          this.call.write({ reply: { $case: "started", value: { pid: p.value.pid, command: p.value.command, args: p.value.args, cwd: p.value.cwd } } });
+        }
+        const event: Event = {
+          id: `evt_${ulid()}`,
+          runId: start.runId,
+          sessionId: start.sessionId,
+          sequence,
+          timestamp: new Date(),
+          provider: request.adapter.provider,
+          kind: kindOf(p),
+          providerSessionId: draft.providerSessionId ?? "",
+          metadata: start.metadata,
+          payload: p,
+        };
+        this.outbox.push(event);
+        await this.outbox.room();
+      }
+    } catch (err) {
+      error = AsmError.from(err);
+    }
+    await execution.close().catch((err: unknown) => this.log.warn({ err }, "closing the execution failed"));
+    await this.finish({ signal: "", error: error?.toMessage() });
+  }
+
+  /** Ends the stream with a typed error before anything was spawned. */
+  private refuse(error: AsmError): void {
+    this.log.info({ reasonCode: error.reasonCode, kind: error.kind }, `run refused: ${error.message}`);
+    void this.finish({ signal: "", error: error.toMessage() });
+  }
+
+  private async finish(exit: { signal: string; error: ReturnType<AsmError["toMessage"]> | undefined }): Promise<void> {
+    if (this.finishing) return;
+    this.finishing = true;
+    this.phase = "finished";
+    clearTimeout(this.startTimer);
+    if (!this.detached) {
+      await this.outbox.writeAfterEvents({ reply: { $case: "exit", value: exit } });
+      if (!this.detached) this.call.end();
+    }
+    this.cleanup();
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    if (now - this.lastHeardAt > this.deps.limits.heartbeatTimeoutMs) {
+      this.controllerGone(`no message from the controller for ${now - this.lastHeardAt} ms`);
+      return;
+    }
+    if (!this.detached && this.phase !== "finished" && !this.outbox.isBlocked && now - this.outbox.lastWriteAt >= this.deps.limits.heartbeatIntervalMs) {
+      this.outbox.lastWriteAt = now;
+      this.call.write({ reply: { $case: "heartbeat", value: { ackedSequence: 0 } } });
+    }
+  }
+
+  /** The executor is shutting down: the run's process group is killed without waiting for a lease. */
+  shutdown(): void {
+    this.leaseMs = 0;
+    this.controllerGone("executor shutting down");
+  }
+
+  /** The controller is gone: keep the CLI for the lease, then kill its process group. */
+  private controllerGone(reason: string): void {
+    if (this.detached) return;
+    this.detached = true;
+    this.outbox.close();
+    clearInterval(this.ticker);
+    clearTimeout(this.startTimer);
+    const execution = this.execution;
+    if (this.phase !== "running" || !execution) {
+      if (this.phase === "awaiting_start") this.phase = "finished";
+      this.cleanup();
+      return;
+    }
+    const leaseMs = this.interruptRequested ? 0 : this.leaseMs;
+    this.log.warn({ reason, leaseMs }, "controller gone; the run's CLI is kept for its lease");
+    this.leaseTimer = setTimeout(() => {
+      this.log.warn("lease over; killing the run's process group");
+      this.endLease();
+      void execution.close();
+    }, leaseMs);
+  }
+
+  private cleanup(): void {
+    clearInterval(this.ticker);
+    clearTimeout(this.startTimer);
+    if (this.phase === "finished") {
+      if (this.leaseTimer) clearTimeout(this.leaseTimer);
+      this.endLease();
+      this.finishDone();
+    }
+  }
+}

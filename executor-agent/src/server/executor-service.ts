@@ -1,0 +1,104 @@
+import { status as Status, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grpc-js";
+import {
+  ASM_VERSION,
+  AsmError,
+  identitiesOf,
+  isIdentityAllowed,
+  toGrpcStatus,
+  type Backend,
+  type BootstrapRequest,
+  type BootstrapResponse,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  type ExecutorServiceServer,
+  type HandshakeRequest,
+  type HandshakeResponse,
+  type Logger,
+} from "@asm/shared";
+import { ExecuteStream, type ExecuteStreamLimits } from "../run/execute-stream.js";
+import { EXECUTOR_PROTOCOL_VERSION, type ExecutorRuntime } from "../runtime/executor-runtime.js";
+
+export interface ExecutorServiceDeps {
+  name: string;
+  runtime: ExecutorRuntime;
+  backend: Backend;
+  logger: Logger;
+  /** Controller identities (certificate CN / SAN) allowed to call. */
+  allowClients: readonly string[];
+  limits: ExecuteStreamLimits;
+  /** Tracks open streams so shutdown can wait for their CLIs. */
+  streams: Set<ExecuteStream>;
+}
+
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
+
+/** The caller's certificate identity, or permission_denied when it is not on the allow-list. */
+function authorize(call: AnyCall, allow: readonly string[]): string {
+  const cert = call.getAuthContext().sslPeerCertificate;
+  const identities = cert ? identitiesOf(cert) : [];
+  if (identities.length > 0 && isIdentityAllowed(identities, allow)) return identities[0]!;
+  throw new AsmError({
+    kind: "permission_denied",
+    domain: "transport",
+    reasonCode: "identity_not_allowed",
+    message: `client identity ${identities.length ? identities.join(", ") : "(none)"} is not allowed on this executor`,
+  });
+}
+
+function unary<Req, Res>(deps: ExecutorServiceDeps, method: string, handle: (request: Req) => Promise<Res> | Res) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    void (async () => {
+      try {
+        const peer = authorize(call as AnyCall, deps.allowClients);
+        deps.logger.debug({ method, peer }, "call");
+        callback(null, await handle(call.request));
+      } catch (err) {
+        const asm = AsmError.from(err);
+        deps.logger.warn({ method, reasonCode: asm.reasonCode, peer: call.getPeer() }, asm.message);
+        callback(toGrpcStatus(asm));
+      }
+    })();
+  };
+}
+
+/** The ExecutorService: handshake, bootstrap, and one Execute stream per run. */
+export function executorService(deps: ExecutorServiceDeps): ExecutorServiceServer {
+  const { runtime } = deps;
+  return {
+    handshake: unary<HandshakeRequest, HandshakeResponse>(deps, "Handshake", async (request) => {
+      runtime.checkCookie(request.cookie);
+      return {
+        protocolVersion: EXECUTOR_PROTOCOL_VERSION,
+        asmVersion: ASM_VERSION,
+        nodeVersion: process.versions.node,
+        capabilities: runtime.capabilities,
+        providers: runtime.providers,
+        workspaceRoot: runtime.workspaceRoot,
+        workspaceWritable: runtime.ready,
+        ready: runtime.ready,
+        executorName: deps.name,
+      };
+    }),
+    bootstrap: unary<BootstrapRequest, BootstrapResponse>(deps, "Bootstrap", async (request) => {
+      runtime.checkCookie(request.cookie);
+      await runtime.initialize();
+      const error = runtime.ready
+        ? undefined
+        : new AsmError({ kind: "failed_precondition", domain: "transport", reasonCode: "bootstrap_failed", message: runtime.lastError }).toMessage();
+      return { ready: runtime.ready, workspaceRoot: runtime.workspaceRoot, error };
+    }),
+    execute: (call: ServerDuplexStream<ExecuteRequest, ExecuteResponse>) => {
+      try {
+        authorize(call as AnyCall, deps.allowClients);
+      } catch (err) {
+        const { code, details, metadata } = toGrpcStatus(err);
+        call.on("error", () => undefined);
+        call.emit("error", { code: code ?? Status.PERMISSION_DENIED, details, metadata });
+        return;
+      }
+      const stream = new ExecuteStream(call, { runtime, backend: deps.backend, logger: deps.logger, limits: deps.limits });
+      deps.streams.add(stream);
+      void stream.finished.then(() => deps.streams.delete(stream));
+    },
+  };
+}
