@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { buildFakeCli } from "./fake-cli/build-fake-cli.js";
@@ -9,17 +9,25 @@ declare module "vitest" {
     fakeClaudePath: string;
     /** The executor agent bundled into one file (as shipped to sandboxes). */
     executorBundlePath: string;
+    /** The compiled controller entry point (controller/dist/main.js), for tests that kill a controller process. */
+    controllerMainPath: string;
   }
 }
 
 const ROOT = join(import.meta.dirname, "..");
-const BUILD_DIR = join(ROOT, ".build", "fake-cli");
+/**
+ * Each test run builds its fake CLI and executor bundle into its own directory, so the leak check
+ * below recognises this run's processes by their command line and never touches another run's.
+ */
+const RUN_DIR = join(ROOT, ".build", "test-runs", `run-${process.pid}-${Date.now()}`);
 
 export async function setup(project: TestProject): Promise<void> {
-  project.provide("fakeClaudePath", await buildFakeCli(BUILD_DIR));
-  const bundle = join(ROOT, ".build", "executor", "asm-executor.cjs");
+  project.provide("fakeClaudePath", await buildFakeCli(join(RUN_DIR, "fake-cli")));
+  const bundle = join(RUN_DIR, "executor", "asm-executor.cjs");
   execFileSync(process.execPath, [join(ROOT, "executor-agent", "build-bundle.mjs"), "--outfile", bundle], { stdio: ["ignore", "ignore", "inherit"] });
   project.provide("executorBundlePath", bundle);
+  execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-b", join(ROOT, "controller")], { stdio: ["ignore", "inherit", "inherit"] });
+  project.provide("controllerMainPath", join(ROOT, "controller", "dist", "main.js"));
 }
 
 /** Every process the tests started (fake CLIs and their grandchildren) must be gone by now. */
@@ -37,6 +45,7 @@ export function teardown(): void {
     process.exitCode = 1;
     throw new Error(`test processes left alive after the suite: ${leaked.map((p) => `${p.pid} ${p.cmd}`).join("; ")}`);
   }
+  rmSync(RUN_DIR, { recursive: true, force: true });
 }
 
 export function leakedTestProcesses(): { pid: number; cmd: string }[] {
@@ -47,7 +56,7 @@ export function leakedTestProcesses(): { pid: number; cmd: string }[] {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim();
       if (!cmd) continue; // zombie or kernel thread
       const environ = readFileSync(`/proc/${entry}/environ`, "utf8");
-      if (cmd.includes("fake-claude") || cmd.includes("asm-executor") || environ.split("\0").includes("ASM_FAKE_CLI_CHILD=1")) leaked.push({ pid: Number(entry), cmd });
+      if (cmd.includes(RUN_DIR) || environ.split("\0").some((v) => v.startsWith(`ASM_FAKE_CLI_CHILD=${RUN_DIR}`))) leaked.push({ pid: Number(entry), cmd });
     } catch {
       // the process ended while we looked
     }

@@ -1,4 +1,4 @@
-import { killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, type Logger, type SdkDiscovery } from "@asm/shared";
+import { killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, startOrphanReaper, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
 import { executorEntries, type ControllerConfig } from "./config/controller-config.js";
@@ -34,6 +34,8 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     const value = hostEnv[key];
     if (value !== undefined) baseEnv[key] = value;
   }
+  // Even if this process is SIGKILLed, the CLIs it started locally do not outlive it.
+  const reaper = startOrphanReaper(logger);
   const directory = new ExecutorDirectory(opts.executors ?? executorEntries(config));
   const identity =
     config.ASM_REMOTE_TLS_CA && config.ASM_REMOTE_TLS_CERT && config.ASM_REMOTE_TLS_KEY
@@ -77,6 +79,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
         await controller.shutdown();
         await server.shutdown(config.ASM_SHUTDOWN_GRACE_MS);
         killAllCliProcesses();
+        reaper.stop();
       })()),
   };
 }

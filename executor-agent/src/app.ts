@@ -1,5 +1,5 @@
 import { Server } from "@grpc/grpc-js";
-import { certificateName, ExecutorServiceService, LocalCoreBackend, loadTlsMaterial, type Logger } from "@asm/shared";
+import { certificateName, ExecutorServiceService, LocalCoreBackend, loadTlsMaterial, startOrphanReaper, type Logger } from "@asm/shared";
 import type { ExecutorConfig } from "./config/executor-config.js";
 import type { ExecuteStream } from "./run/execute-stream.js";
 import { ExecutorRuntime } from "./runtime/executor-runtime.js";
@@ -26,6 +26,8 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
   const tlsFiles = { caFile: config.tlsCa, certFile: config.tlsCert, keyFile: config.tlsKey };
   const name = config.name || certificateName(loadTlsMaterial(tlsFiles).cert.toString("utf8")) || "executor";
   const log = logger.child({ executor: name });
+  // Even if this process is SIGKILLed, the CLIs it started do not outlive it.
+  const reaper = startOrphanReaper(log);
   const runtime = new ExecutorRuntime({ workspace: config.workspace, providers: config.providers, cookie: config.cookie, hostEnv: opts.env, logger: log });
   if (config.startMode === "prestarted") await runtime.initialize();
   const backend = new LocalCoreBackend({ logger: log, killGraceMs: config.killGraceMs, maxLineBytes: config.maxLineBytes, stderrTailBytes: config.stderrTailBytes, hostEnv: opts.env });
@@ -70,6 +72,7 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
         server.forceShutdown();
         await Promise.all([...streams].map((s) => s.finished));
         await backend.releaseAll();
+        reaper.stop();
       })()),
   };
 }

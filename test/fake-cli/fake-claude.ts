@@ -13,8 +13,16 @@
  *
  * The behaviour of a turn is chosen by markers in the prompt text:
  *   [[scenario:NAME]]  text (default) | tool | slow | hang | stubborn | crash | exit0 | flood |
- *                      garbage | longline | silent | error | history
+ *                      garbage | longline | silent | error | history | firehose | approvals
  *   [[n:N]] [[ms:M]] [[cmd:SHELL]] [[code:N]] [[echo]]
+ *
+ * Benchmark scenarios (test/bench/streaming.ts):
+ *   firehose   [[n:N]] `--include-partial-messages` text deltas (`stream_event` content_block_delta
+ *              text_delta lines), as fast as stdout takes them, or [[rate:R]] per second; with
+ *              [[ts]] each delta's text is the wall-clock write time in ms
+ *              (performance.timeOrigin + performance.now(), 3 decimals) followed by a space.
+ *   approvals  [[n:N]] sequential can_use_tool requests; the result text is the JSON
+ *              {"approvalMs":[...]}: for each, ms from writing the request to reading its answer.
  *
  * With FAKE_CLI_RECORD=<file>, JSONL records are appended synchronously:
  *   {"t":"start",pid,pgid,argv,cwd,env_keys} {"t":"stdin",line} {"t":"turn",scenario,prompt}
@@ -457,7 +465,7 @@ function sleepForever(signal: AbortSignal | null): Promise<never> {
 }
 
 function spawnGrandchild(): void {
-  const child = spawn("sleep", ["1000"], { detached: false, stdio: "ignore", env: { ...process.env, ASM_FAKE_CLI_CHILD: "1" } });
+  const child = spawn("sleep", ["1000"], { detached: false, stdio: "ignore", env: { ...process.env, ASM_FAKE_CLI_CHILD: process.argv[1] ?? "1" } });
   child.on("error", () => {});
   if (child.pid !== undefined) record({ t: "grandchild", pid: child.pid });
 }
@@ -604,6 +612,78 @@ const scenarioError: Scenario = async (state) => {
       apiErrorStatus: 500,
     }),
   );
+};
+
+/** One `stream_event` line as `claude --include-partial-messages` writes it. */
+function streamEventLine(event: Record<string, unknown>): string {
+  return JSON.stringify({ type: "stream_event", event, session_id: sessionId, parent_tool_use_id: null, uuid: randomUUID() });
+}
+
+async function emitLine(line: string): Promise<void> {
+  if (!writeLine(line)) await drain();
+}
+
+const DELTA_HEAD = '{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
+
+/** Same bytes as streamEventLine() of a text delta, built by concatenation (the firehose's hot loop). */
+function textDeltaLine(text: string): string {
+  return `${DELTA_HEAD}${JSON.stringify(text)}}},"session_id":${JSON.stringify(sessionId)},"parent_tool_use_id":null,"uuid":"${randomUUID()}"}`;
+}
+
+/** Benchmark: N text deltas, unthrottled (written in chunks, respecting backpressure) or at a rate. */
+const scenarioFirehose: Scenario = async (state, mk) => {
+  const n = Math.max(0, intParam(mk, "n", 100_000));
+  const rate = Math.max(0, intParam(mk, "rate", 0));
+  const stamp = mk.flags.has("ts");
+  const messageId = newMessageId();
+  state.numTurns = 1;
+  state.check();
+  await emitLine(streamEventLine({ type: "message_start", message: { id: messageId, type: "message", role: "assistant", model: state.model, content: [] } }));
+  await emitLine(streamEventLine({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }));
+  const text = (i: number): string => (stamp ? `${(performance.timeOrigin + performance.now()).toFixed(3)} ` : `t${i} `);
+  if (rate === 0) {
+    const CHUNK = 256;
+    for (let i = 0; i < n; ) {
+      state.check();
+      const lines: string[] = [];
+      for (const end = Math.min(n, i + CHUNK); i < end; i++) lines.push(textDeltaLine(text(i)));
+      if (!process.stdout.write(lines.join("\n") + "\n")) await drain();
+    }
+  } else {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      const wait = t0 + (i * 1000) / rate - performance.now();
+      if (wait > 0) await sleep(wait, state.signal);
+      state.check();
+      await emitLine(textDeltaLine(text(i)));
+    }
+  }
+  state.check();
+  await emitLine(streamEventLine({ type: "content_block_stop", index: 0 }));
+  await emitLine(streamEventLine({ type: "message_stop" }));
+  await sayText(state, `firehose:${n}`);
+  await finishSuccess(state);
+};
+
+/** Benchmark: N approvals in a row, each timed from writing the request to reading its answer. */
+const scenarioApprovals: Scenario = async (state, mk) => {
+  const n = Math.max(0, intParam(mk, "n", 100));
+  const approvalMs: number[] = [];
+  state.numTurns = 1;
+  for (let i = 0; i < n; i++) {
+    toolCounter++;
+    const toolUseId = `toolu_fake_${toolCounter}`;
+    const requestId = randomUUID();
+    const input = { command: `echo ${i}`, description: "Benchmark approval" };
+    state.check();
+    const pending = waitForPermission(state, requestId, toolUseId);
+    const t0 = performance.now();
+    writeLine(JSON.stringify({ type: "control_request", request_id: requestId, request: { subtype: "can_use_tool", tool_name: "Bash", display_name: "Bash", input, description: "Benchmark approval", permission_suggestions: [], tool_use_id: toolUseId } }));
+    await pending;
+    approvalMs.push(Number((performance.now() - t0).toFixed(3)));
+  }
+  await sayText(state, JSON.stringify({ approvalMs }));
+  await finishSuccess(state);
 };
 
 function guessBlockedPath(command: string): string {
@@ -819,6 +899,8 @@ const SCENARIOS: Record<string, Scenario> = {
   longline: scenarioLongline,
   silent: scenarioSilent,
   error: scenarioError,
+  firehose: scenarioFirehose,
+  approvals: scenarioApprovals,
 };
 
 // ---------------------------------------------------------------------------

@@ -62,6 +62,20 @@ const QUEUE_LOW_WATER = 64;
 
 const live = new Set<CliProcess>();
 
+/** Told when a CLI's process group starts and when it is gone (e.g. the orphan reaper). */
+export interface ProcessGroupObserver {
+  added(pgid: number): void;
+  removed(pgid: number): void;
+}
+const groupObservers = new Set<ProcessGroupObserver>();
+
+/** Registers an observer of CLI process groups; returns the function that removes it. */
+export function observeProcessGroups(observer: ProcessGroupObserver): () => void {
+  groupObservers.add(observer);
+  for (const p of live) observer.added(p.pid);
+  return () => groupObservers.delete(observer);
+}
+
 /** Pids of every CliProcess whose `exited` has not resolved yet (for tests and diagnostics). */
 export function liveCliProcesses(): number[] {
   return [...live].map((p) => p.pid);
@@ -227,7 +241,10 @@ export class CliProcess {
       this.stderr.destroy();
     });
 
-    if (this.pid > 0) live.add(this);
+    if (this.pid > 0) {
+      live.add(this);
+      for (const o of groupObservers) o.added(this.pid);
+    }
   }
 
   /** Validates `cwd` and `command` synchronously, then starts the child in its own process group. */
@@ -576,7 +593,7 @@ export class CliProcess {
     if (this.finalized || !this.leaderExited || !this.stdoutDone || !this.stderrDone) return;
     this.finalized = true;
     if (this.orphanTimer) clearTimeout(this.orphanTimer);
-    live.delete(this);
+    if (live.delete(this)) for (const o of groupObservers) o.removed(this.pid);
     this.resolveExited(this.buildExit());
   }
 

@@ -3,9 +3,12 @@ export {
   CliProcess,
   liveCliProcesses,
   killAllCliProcesses,
+  observeProcessGroups,
+  type ProcessGroupObserver,
   type CliProcessOptions,
   type CliOutput,
   type CliExit,
   type CliExitClassification,
   type TerminateOptions,
 } from "./cli-process.js";
+export { startOrphanReaper, type OrphanReaper } from "./orphan-reaper.js";
