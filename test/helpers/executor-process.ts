@@ -38,6 +38,17 @@ export function systemPath(): string {
     .join(":");
 }
 
+/** Fast bounds for tests, unless the test's own args set the same flag. */
+function testDefaults(args: string[]): string[] {
+  const defaults: [string, string][] = [
+    ["--heartbeat-interval-ms", "200"],
+    ["--heartbeat-timeout-ms", "2000"],
+    ["--kill-grace-ms", "300"],
+    ["--log-level", "debug"],
+  ];
+  return defaults.filter(([flag]) => !args.includes(flag)).flat();
+}
+
 /** Starts the bundled executor agent (`node asm-executor.cjs`) on 127.0.0.1:0 with real mTLS. */
 export async function startExecutorProcess(opts: ExecutorProcessOptions): Promise<ExecutorProcess> {
   const workspace = opts.workspace ?? mkdtempSync(join(tmpdir(), "asm-ws-"));
@@ -50,10 +61,7 @@ export async function startExecutorProcess(opts: ExecutorProcessOptions): Promis
     "--tls-key", cert.key,
     "--allow-client", (opts.allowClients ?? ["controller"]).join(","),
     "--workspace", workspace,
-    "--heartbeat-interval-ms", "200",
-    "--heartbeat-timeout-ms", "2000",
-    "--kill-grace-ms", "300",
-    "--log-level", "debug",
+    ...testDefaults(opts.args ?? []),
     ...(opts.args ?? []),
   ];
   const proc = spawn(process.execPath, args, {

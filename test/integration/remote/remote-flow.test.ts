@@ -1,0 +1,110 @@
+import { join } from "node:path";
+import type { ClientReadableStream } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Provider, type Event, type StreamRunResponse } from "@asm/shared";
+import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../../helpers/remote-setup.js";
+import { createSession } from "../../helpers/sessions.js";
+import { eventually, readRecord } from "../../helpers/test-controller.js";
+
+let r: RemoteSetup;
+
+beforeAll(async () => {
+  // Production-like liveness bounds: this test saturates both cores, and event loops lag under it.
+  r = await startRemoteSetup({
+    executor: { args: ["--heartbeat-interval-ms", "1000", "--heartbeat-timeout-ms", "15000", "--log-level", "info"] },
+    env: { ASM_REMOTE_HEARTBEAT_INTERVAL_MS: "1000", ASM_REMOTE_HEARTBEAT_TIMEOUT_MS: "15000", ASM_REMOTE_KEEPALIVE_TIME_MS: "10000", ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: "10000" },
+  });
+});
+afterAll(async () => {
+  await r?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Reads a whole run, pausing at random like a slow client: `pauseEvery` events, up to `maxPauseMs`. */
+function readAtRandomSpeed(stream: ClientReadableStream<StreamRunResponse>, random: () => number, maxPauseMs: number): Promise<Event[]> {
+  return new Promise((resolve, reject) => {
+    const events: Event[] = [];
+    let untilPause = Math.floor(random() * 200);
+    stream.on("data", (res: StreamRunResponse) => {
+      if (res.event) events.push(res.event);
+      if (--untilPause > 0) return;
+      untilPause = Math.floor(random() * 200);
+      stream.pause();
+      setTimeout(() => stream.resume(), Math.floor(random() * maxPauseMs));
+    });
+    stream.on("end", () => resolve(events));
+    stream.on("error", reject);
+  });
+}
+
+/** A small deterministic PRNG so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function checkComplete(events: Event[], n: number): void {
+  expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
+  const texts = events.flatMap((e) => (e.payload?.$case === "assistantMessage" ? [e.payload.value.text] : []));
+  expect(texts).toEqual(Array.from({ length: n }, (_, i) => `f${i}`));
+  expect(events.at(-1)!.payload?.$case).toBe("result");
+}
+
+describe("end-to-end flow control through the executor", () => {
+  it("a client that stops reading stops the remote CLI (its pipe blocks); nothing is dropped", async () => {
+    const n = 40_000;
+    const record = join(r.executor.workspace, "stalled.jsonl");
+    const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
+    const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId: "stalled-reader", overrides: undefined, keepRunning: false });
+    const events: Event[] = [];
+    stream.on("data", (res: StreamRunResponse) => res.event && events.push(res.event));
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on("end", resolve);
+      stream.on("error", reject);
+    });
+    stream.pause();
+    expect(await eventually(() => readRecord(record).some((x) => x.t === "start"), 10_000)).toBe(true);
+    // While nobody reads, the whole chain fills up and the CLI blocks on its stdout: it cannot finish.
+    await sleep(1500);
+    expect(readRecord(record).some((x) => x.t === "exit")).toBe(false);
+    expect(events.length).toBeLessThan(n / 2);
+    stream.resume();
+    await ended;
+    checkComplete(events, n);
+  });
+
+  it(
+    "200 remote runs, 50 at a time, 2,000 events each, clients reading at random speeds: every event, in order, gap-free",
+    async () => {
+      const runs = 200;
+      const concurrency = 50;
+      const n = 2000;
+      const sessions = await Promise.all(
+        Array.from({ length: concurrency }, () => createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude })),
+      );
+      let next = 0;
+      const results: { runId: string; events: Event[] }[] = [];
+      await Promise.all(
+        sessions.map(async (sessionId, worker) => {
+          const random = prng(worker + 1);
+          for (;;) {
+            const i = next++;
+            if (i >= runs) return;
+            const runId = `stress-${i}`;
+            const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId, overrides: undefined, keepRunning: false });
+            results.push({ runId, events: await readAtRandomSpeed(stream, random, 15) });
+          }
+        }),
+      );
+      expect(results).toHaveLength(runs);
+      const failed = results.filter(({ events }) => events.at(-1)?.payload?.$case !== "result");
+      expect(failed.map(({ runId, events }) => `${runId}: ${JSON.stringify(events.at(-1)?.payload)}`)).toEqual([]);
+      for (const { events } of results) checkComplete(events, n);
+    },
+    300_000,
+  );
+});

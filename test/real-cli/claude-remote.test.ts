@@ -1,0 +1,4 @@
+import { defineRemoteConformance } from "./remote-conformance.js";
+import { claudeHarness } from "./provider-harness.js";
+
+defineRemoteConformance(claudeHarness);
