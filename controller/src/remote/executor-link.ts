@@ -36,7 +36,10 @@ export function rpcFailure(target: ExecutorTarget, method: string, err: ServiceE
     });
   }
   const typed = fromGrpcError(err);
-  if (typed.reasonCode && !typed.reasonCode.startsWith("grpc_")) return typed;
+  if (typed.reasonCode && !typed.reasonCode.startsWith("grpc_")) {
+    // The executor's own typed refusal (cookie, identity), with the executor named.
+    return new AsmError({ kind: typed.kind, domain: typed.domain, message: `executor ${target.node}: ${typed.message}`, reasonCode: typed.reasonCode, retryable: typed.retryable, details: { executor: target.node, method, ...typed.details } });
+  }
   return new AsmError({
     kind: "connection_failed",
     domain: "transport",

@@ -25,16 +25,19 @@ export class ExecutorLinks {
 
   /** A ready link for the run's executor; throws the typed failure of whichever step failed. */
   async acquire(config: RemoteConfig): Promise<{ link: ExecutorLink; cookie: string }> {
+    const target = this.opts.directory.resolve(config.remote_node);
     const identity = this.opts.identity;
     if (!identity) {
-      throw new AsmError({
+      const error = new AsmError({
         kind: "connection_failed",
         domain: "transport",
         reasonCode: "distribution_disabled",
         message: "remote execution is disabled: this controller has no client TLS identity for executors (set ASM_REMOTE_TLS_CA, ASM_REMOTE_TLS_CERT and ASM_REMOTE_TLS_KEY)",
+        details: { executor: target.node },
       });
+      this.opts.directory.record(target.node, { error });
+      throw error;
     }
-    const target = this.opts.directory.resolve(config.remote_node);
     const key = `${target.host}:${target.port}|${target.serverName}`;
     const cookie = this.pinCookie(key, config);
     let pending = this.links.get(key);

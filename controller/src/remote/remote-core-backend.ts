@@ -144,7 +144,7 @@ class RemoteExecution implements RunExecution {
         } else if (reply.$case === "exit") {
           this.exitSeen = true;
           started = true;
-          if (reply.value.error) throw AsmError.fromMessage(reply.value.error);
+          if (reply.value.error) throw this.fromExecutor(AsmError.fromMessage(reply.value.error));
           return;
         }
       }
@@ -155,6 +155,23 @@ class RemoteExecution implements RunExecution {
       if (!this.exitSeen) call.cancel();
       this.markStreamDone();
     }
+  }
+
+  /** An error the executor reported, with the executor named in its details. */
+  private fromExecutor(e: AsmError): AsmError {
+    return new AsmError({
+      kind: e.kind,
+      domain: e.domain,
+      message: e.message,
+      reasonCode: e.reasonCode,
+      retryable: e.retryable,
+      provider: e.provider || this.request.adapter.provider,
+      exitCode: e.exitCode,
+      signal: e.signal,
+      stderrTail: e.stderrTail,
+      field: e.field,
+      details: { executor: this.config.remote_node, ...e.details },
+    });
   }
 
   /** Next stream message, or a typed error when the executor stays silent past `ms`. */

@@ -53,6 +53,7 @@ async function expectRefused(driverOpts: Record<string, unknown>, reasonCode: st
   expect(error?.kind).toBe("config_invalid");
   expect(error?.reasonCode).toBe(reasonCode);
   expect(error?.field).toMatch(/driver_opts\.remote_cwd$/);
+  expect(error?.details).toMatchObject({ executor: "executor-a" });
   expect(events.some((e) => e.payload?.$case === "runStarted")).toBe(false);
   const stored = (await call(r.t.client, "getRun", { runId })).run!;
   expect(stored.status).toBe(RunStatus.RUN_STATUS_FAILED);

@@ -134,6 +134,9 @@ describe("remote run failures: each its own typed terminal error, nothing spawne
       expect(run.status).toBe(RunStatus.RUN_STATUS_FAILED);
       expect(run.result?.error?.reasonCode).toBe("distribution_disabled");
       expect(existsSync(record)).toBe(false);
+      const listed = (await call(plain.client, "listExecutors", {})).executors.find((e) => e.name === "executor-a")!;
+      expect(listed.healthy).toBe(false);
+      expect(listed.lastError).toContain("distribution_disabled");
     } finally {
       await plain.stop();
     }
@@ -202,6 +205,7 @@ describe("remote run failures: each its own typed terminal error, nothing spawne
     expect(wrong.error.kind).toBe("permission_denied");
     expect(wrong.error.reasonCode).toBe("cookie_rejected");
     expect(JSON.stringify(wrong.error)).not.toContain("not-the-secret");
+    expect(wrong.error.details).toMatchObject({ executor: "with-cookie" });
     expect((await executor("with-cookie")).lastError).toContain("cookie_rejected");
     const none = await failOn("with-cookie");
     expect(none.error.reasonCode).toBe("cookie_rejected");
