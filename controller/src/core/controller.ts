@@ -122,7 +122,7 @@ export class Controller {
       primaryWindow: this.opts.streamWindow,
       onApprovalRequested: (approvalId, owner) => session.approvals.add(approvalId, owner),
       onApprovalSettled: (approvalId) => session.approvals.remove(approvalId),
-      onProviderSessionId: (providerSessionId) => (session.providerSessionId = providerSessionId),
+      onProviderSessionId: (providerSessionId) => session.recordProviderSession(run.location, providerSessionId),
       onEnded: (ended) => {
         session.runEnded(ended);
         this.retire(ended.runId);

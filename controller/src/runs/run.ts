@@ -107,6 +107,11 @@ export class Run {
     }
   }
 
+  /** Where the run executes: "local", or "executor:<remote_node>". */
+  get location(): string {
+    return this.init.executor ? `executor:${this.init.executor}` : "local";
+  }
+
   get isQueued(): boolean {
     return this.phase === "queued";
   }

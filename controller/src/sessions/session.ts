@@ -13,8 +13,14 @@ export class Session {
   readonly createdAt = new Date();
   readonly approvals = new ApprovalIndex();
   state: SessionState = "open";
+  /** The provider session id most recently revealed by a run (what GetSession shows). */
   providerSessionId = "";
   runCount = 0;
+  /**
+   * Provider session to continue, per place a run executes ("local", or an executor): a CLI can
+   * only resume a conversation its own host has, so local and remote runs continue separately.
+   */
+  private readonly continuations = new Map<string, string>();
   private readonly active = new Map<string, Run>();
   private readonly queue: Run[] = [];
 
@@ -96,6 +102,12 @@ export class Session {
 
   private startRun(run: Run): void {
     this.active.set(run.runId, run);
-    run.start(this.providerSessionId || undefined);
+    run.start(this.continuations.get(run.location));
+  }
+
+  /** Records the provider session a run revealed, for the next run in the same place. */
+  recordProviderSession(location: string, providerSessionId: string): void {
+    this.providerSessionId = providerSessionId;
+    this.continuations.set(location, providerSessionId);
   }
 }

@@ -101,4 +101,31 @@ describe("remote runs through a real executor process", () => {
     expect(events[0]!.metadata?.executionMode).toBe("remote_node");
     expect(readRecord(record).find((x) => x.t === "start")!.cwd).toBe(r.executor.workspace);
   });
+
+  it("continues the provider conversation per place: a remote run never resumes a local provider session", async () => {
+    const localRecord = join(r.t.dir, "mixed-local.jsonl");
+    const remoteRecord = join(r.executor.workspace, "mixed-remote.jsonl");
+    const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { cliPath: r.t.fakeClaude, cwd: r.t.dir, env: { FAKE_CLI_RECORD: localRecord } });
+    const remote = remoteOptions("executor-a", { remote_cwd: "." }, { env: { FAKE_CLI_RECORD: remoteRecord } });
+    const runs: [string, ReturnType<typeof runOptions> | undefined][] = [
+      ["mixed-1", undefined],
+      ["mixed-2", remote],
+      ["mixed-3", remote],
+      ["mixed-4", undefined],
+    ];
+    const sessionIds: string[] = [];
+    for (const [runId, overrides] of runs) {
+      const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "hi", runId, overrides, keepRunning: false }));
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      sessionIds.push(events.at(-1)!.providerSessionId);
+    }
+    const resumeOf = (record: string) => readRecord(record).filter((x) => x.t === "start").map((x) => {
+      const argv = x.argv as string[];
+      const i = argv.indexOf("--resume");
+      return i >= 0 ? argv[i + 1] : null;
+    });
+    // Local: fresh, then resumes the local conversation; remote: fresh, then resumes the remote one.
+    expect(resumeOf(localRecord)).toEqual([null, sessionIds[0]]);
+    expect(resumeOf(remoteRecord)).toEqual([null, sessionIds[1]]);
+  });
 });
