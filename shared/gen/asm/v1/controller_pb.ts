@@ -147,8 +147,9 @@ export interface RunOptions {
     | string
     | undefined;
   /**
-   * Working directory of the CLI. Must exist. For remote runs see
-   * driver_opts.remote_cwd.
+   * Working directory of the CLI. Must exist. On a remote run it names a
+   * directory on the executor host (inside its workspace), unless
+   * driver_opts.remote_cwd is set, which wins.
    */
   cwd?:
     | string
@@ -186,11 +187,38 @@ export interface RunOptions {
     | number
     | undefined;
   /**
-   * Remote execution options (remote_node, remote_cookie,
-   * remote_connect_timeout_ms, remote_rpc_timeout_ms,
-   * remote_boot_lease_timeout_ms, remote_bootstrap_mode, remote_cwd,
-   * remote_transport_call_timeout_ms). Unknown keys are kept for forward
-   * compatibility.
+   * Remote execution options, used when execution_mode is REMOTE_NODE
+   * (precedence: session defaults < per-run overrides, key by key; the
+   * resolved set wins over the generic options, e.g. remote_cwd over cwd).
+   * Unknown keys are kept and sent to the executor (StartRun.extra).
+   *   remote_node (required): executor name in the controller's directory
+   *     (ASM_EXECUTORS) or host:port (the host is then the expected
+   *     certificate name).
+   *   remote_cookie: shared secret sent to the executor besides mTLS. The
+   *     first cookie used for an executor is pinned; another one later is
+   *     config_invalid / cookie_conflict.
+   *   remote_connect_timeout_ms (5000): TCP + TLS + channel ready.
+   *   remote_rpc_timeout_ms (15000): Handshake, Bootstrap, and the executor's
+   *     answer to the start of the run.
+   *   remote_boot_lease_timeout_ms (10000): how long the executor keeps the
+   *     run's CLI when the controller is gone, before killing its group.
+   *   remote_bootstrap_mode (require_prestarted | ensure_started).
+   *   remote_cwd: CLI working directory on the executor, relative to or
+   *     inside its workspace root (symlinks resolved); anything leading out
+   *     is config_invalid / remote_cwd_outside_workspace.
+   *   remote_transport_call_timeout_ms (5000): delivery of an approval
+   *     decision or an interrupt to the executor.
+   * Remote failures end the run with a terminal ERROR event whose
+   * reason_code says which step failed: distribution_disabled (no client TLS
+   * identity configured), connect_timeout, connect_refused, connect_failed,
+   * tls_rejected (executor certificate not trusted), cert_name_mismatch,
+   * cookie_conflict, cookie_rejected, identity_not_allowed,
+   * version_mismatch, capability_mismatch, rpc_timeout, rpc_failed,
+   * bootstrap_failed, remote_not_started (require_prestarted on an executor
+   * that is not), backend_start_failed (CLI missing on the executor),
+   * remote_cwd_outside_workspace, remote_cwd_not_found, and at run time
+   * executor_lost (transport_error: executor killed, link cut or silent past
+   * the heartbeat bound) and transport_call_timeout.
    */
   driverOpts:
     | { [key: string]: any }

@@ -41,7 +41,11 @@ export interface HandshakeRequest {
   asmVersion: string;
   /** Controller's Node.js version; the major must equal the executor's. */
   nodeVersion: string;
-  /** Capabilities the controller needs, e.g. "execute_v1". */
+  /**
+   * Capabilities the controller needs, e.g. "execute_v1". The executor
+   * advertises execute_v1, heartbeat_v1, bootstrap_v1, approvals_v1,
+   * interrupt_v1, lease_v1 and provider.<name> for each provider it runs.
+   */
   requiredCapabilities: string[];
   /**
    * Shared secret presented in addition to mTLS (driver_opts.remote_cookie).
@@ -1819,8 +1823,27 @@ export const RunExit: MessageFns<RunExit> = {
  *
  * Sessions, queues, sequence numbers and results stay on the controller. The
  * executor keeps nothing once a run's stream has ended, except that a CLI
- * whose controller went away is kept alive for `lease_timeout_ms`, then its
- * whole process group is killed.
+ * whose controller went away (stream cancelled, or no message for the
+ * executor's heartbeat bound) is kept alive for `lease_timeout_ms`, then its
+ * whole process group is killed. An executor that dies itself leaves no CLI
+ * behind either: a small reaper process kills the groups it still lists.
+ *
+ * Flow control is end to end: the executor sends events only as fast as
+ * HTTP/2 flow control lets it (batching what accumulates meanwhile), and
+ * stops reading the CLI's stdout while a batch waits, so a slow client ends
+ * up blocking the CLI on its pipe. Nothing is dropped.
+ *
+ * Liveness: HTTP/2 keepalive on both ends, plus Heartbeat messages each way
+ * on every Execute stream. The controller ends a run with transport_error /
+ * executor_lost when, while it waits for the executor, nothing arrives for
+ * its heartbeat bound.
+ *
+ * Errors: unary calls fail with the status of the typed error (asm-error-bin
+ * trailer), e.g. PERMISSION_DENIED / identity_not_allowed or cookie_rejected.
+ * A run that cannot start ends its stream with `exit.error`, e.g.
+ * config_invalid / remote_cwd_outside_workspace, cli_not_found /
+ * backend_start_failed, failed_precondition / capability_mismatch or
+ * executor_not_ready.
  */
 export type ExecutorServiceService = typeof ExecutorServiceService;
 export const ExecutorServiceService = {
