@@ -28,7 +28,7 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
   const log = logger.child({ executor: name });
   // Even if this process is SIGKILLed, the CLIs it started do not outlive it.
   const reaper = startOrphanReaper(log);
-  const runtime = new ExecutorRuntime({ workspace: config.workspace, providers: config.providers, cookie: config.cookie, hostEnv: opts.env, logger: log });
+  const runtime = new ExecutorRuntime({ workspace: config.workspace, providers: config.providers, cookie: config.cookie, hostEnv: opts.env, passEnv: config.passEnv, logger: log });
   if (config.startMode === "prestarted") await runtime.initialize();
   const backend = new LocalCoreBackend({ logger: log, killGraceMs: config.killGraceMs, maxLineBytes: config.maxLineBytes, stderrTailBytes: config.stderrTailBytes, hostEnv: opts.env });
   const streams = new Set<ExecuteStream>();

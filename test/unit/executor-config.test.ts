@@ -28,6 +28,7 @@ describe("executor configuration", () => {
       startMode: "prestarted",
       cookie: undefined,
       providers: ["claude", "codex", "gemini", "amp", "cursor"],
+      passEnv: [],
       heartbeatIntervalMs: 2000,
       heartbeatTimeoutMs: 10_000,
       keepaliveTimeMs: 10_000,
@@ -177,7 +178,7 @@ describe("executor configuration", () => {
       if (opt.default) expect(help).toContain(opt.default);
     }
     for (const provider of PROVIDERS) expect(help).toContain(adapterFor(provider).cliPathEnv);
-    expect(help).toMatch(/PATH, HOME, LANG and TMPDIR/);
+    expect(help).toMatch(/PATH, HOME, LANG, TMPDIR and the --pass-env variables/);
     expect(wantsHelp(["--listen", "x", "--help"])).toBe(true);
     expect(wantsHelp(["-h"])).toBe(true);
     expect(wantsHelp([])).toBe(false);

@@ -19,6 +19,8 @@ export interface ExecutorConfig {
   /** Shared secret the controller must present, in addition to mTLS. */
   readonly cookie: string | undefined;
   readonly providers: readonly ProviderName[];
+  /** Variables of the executor's own environment passed on to every CLI (e.g. credentials). */
+  readonly passEnv: readonly string[];
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly keepaliveTimeMs: number;
@@ -173,6 +175,18 @@ export const EXECUTOR_OPTIONS: { readonly [K in keyof ExecutorConfig]: ExecutorO
     default: PROVIDERS.join(","),
     description: `Comma list of the providers this executor serves (${PROVIDERS.join(", ")}).`,
     schema: commaList(z.enum(PROVIDERS)) as z.ZodType<ProviderName[], string>,
+  }),
+  passEnv: option("passEnv", "--pass-env", "ASM_EXECUTOR_PASS_ENV", {
+    value: "NAME",
+    default: "",
+    repeatable: true,
+    description:
+      "Variable of the executor's own environment handed to every provider CLI besides PATH, HOME, LANG and TMPDIR " +
+      "(e.g. ANTHROPIC_API_KEY: credentials live on the executor host). Repeat the flag or give a comma list.",
+    schema: z
+      .string()
+      .transform((v) => [...new Set(v.split(",").map((s) => s.trim()).filter(Boolean))])
+      .pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be environment variable names"))),
   }),
   heartbeatIntervalMs: option("heartbeatIntervalMs", "--heartbeat-interval-ms", "ASM_EXECUTOR_HEARTBEAT_INTERVAL_MS", {
     value: "ms",
@@ -345,7 +359,7 @@ export function loadExecutorConfig(argv: readonly string[], env: NodeJS.ProcessE
       details: { issues },
     });
   }
-  return Object.freeze({ ...config, allowClients: Object.freeze([...config.allowClients]), providers: Object.freeze([...config.providers]) });
+  return Object.freeze({ ...config, allowClients: Object.freeze([...config.allowClients]), providers: Object.freeze([...config.providers]), passEnv: Object.freeze([...config.passEnv]) });
 }
 
 /** The `--help` text, generated from the option table. */
@@ -374,8 +388,9 @@ export function helpText(): string {
     "",
     "Provider CLI environment:",
     "  A provider CLI never inherits the controller's environment. Its environment is this",
-    "  executor's PATH, HOME, LANG and TMPDIR plus the variables the run's allowlisted env carries.",
-    "  Provider credentials therefore live on the executor host.",
+    "  executor's PATH, HOME, LANG, TMPDIR and the --pass-env variables, plus the variables the",
+    "  run's allowlisted env carries. Provider credentials therefore live on the executor host",
+    "  (in HOME, or passed with --pass-env).",
     "",
     "Provider CLI paths (read from the executor's own environment; default: the binary on PATH):",
   );

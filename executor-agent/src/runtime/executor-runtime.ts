@@ -11,6 +11,8 @@ export interface ExecutorRuntimeOptions {
   cookie: string | undefined;
   /** The executor's own environment: CLI lookup (PATH, ASM_*_CLI_PATH) and the CLIs' base env. */
   hostEnv: NodeJS.ProcessEnv;
+  /** Variables of `hostEnv` handed to every CLI besides PATH, HOME, LANG, TMPDIR. */
+  passEnv: readonly string[];
   logger: Logger;
 }
 
@@ -34,7 +36,7 @@ export class ExecutorRuntime {
   constructor(private readonly opts: ExecutorRuntimeOptions) {
     this.state = { ready: false, root: opts.workspace, error: "not initialized (deferred start: the controller bootstraps it)", providers: [] };
     const baseEnv: Record<string, string> = {};
-    for (const key of ["PATH", "HOME", "LANG", "TMPDIR"]) {
+    for (const key of ["PATH", "HOME", "LANG", "TMPDIR", ...opts.passEnv]) {
       const value = opts.hostEnv[key];
       if (value !== undefined) baseEnv[key] = value;
     }

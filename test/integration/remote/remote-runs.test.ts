@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApprovalDecision, ExecutionMode, Provider, RunStatus, type Event } from "@asm/shared";
 import { call, collectEvents, waitForEvent } from "../../helpers/grpc-client.js";
+import { startExecutorProcess } from "../../helpers/executor-process.js";
 import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../../helpers/remote-setup.js";
 import { createSession, runOptions } from "../../helpers/sessions.js";
 import { allGone, readRecord } from "../../helpers/test-controller.js";
@@ -127,5 +128,30 @@ describe("remote runs through a real executor process", () => {
     // Local: fresh, then resumes the local conversation; remote: fresh, then resumes the remote one.
     expect(resumeOf(localRecord)).toEqual([null, sessionIds[0]]);
     expect(resumeOf(remoteRecord)).toEqual([null, sessionIds[1]]);
+  });
+
+  it("the remote CLI's environment: the executor's base env, its --pass-env variables and the run's allowlist, never the controller's", async () => {
+    const executor = await startExecutorProcess({
+      pki: r.pki,
+      env: { PROVIDER_TOKEN: "on-the-executor", NOT_PASSED: "x" },
+      args: ["--pass-env", "PROVIDER_TOKEN"],
+    });
+    try {
+      const record = join(executor.workspace, "env.jsonl");
+      process.env.ASM_CONTROLLER_ONLY_SECRET = "controller-side";
+      const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, {
+        ...remoteOptions(executor.address, {}, { env: { FAKE_CLI_RECORD: record, RUN_VAR: "1" } }),
+        cliPath: r.t.fakeClaude,
+      });
+      const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "env", runId: "remote-env", overrides: undefined, keepRunning: false }));
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      const keys = readRecord(record).find((x) => x.t === "start")!.env_keys as string[];
+      expect(keys).toEqual(expect.arrayContaining(["PATH", "HOME", "PROVIDER_TOKEN", "RUN_VAR", "FAKE_CLI_RECORD"]));
+      expect(keys).not.toContain("NOT_PASSED");
+      expect(keys).not.toContain("ASM_CONTROLLER_ONLY_SECRET");
+    } finally {
+      delete process.env.ASM_CONTROLLER_ONLY_SECRET;
+      await executor.stop();
+    }
   });
 });
