@@ -31,8 +31,8 @@ export const ControllerConfigSchema = z
     ASM_REMOTE_TLS_KEY: z.string().optional(),
     ASM_REMOTE_HEARTBEAT_INTERVAL_MS: int(10, 600_000).default(2000),
     ASM_REMOTE_HEARTBEAT_TIMEOUT_MS: int(50, 3_600_000).default(10_000),
-    ASM_REMOTE_KEEPALIVE_TIME_MS: int(100, 3_600_000).default(10_000),
-    ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: int(100, 600_000).default(5000),
+    ASM_REMOTE_KEEPALIVE_TIME_MS: int(100, 3_600_000).default(30_000),
+    ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: int(100, 600_000).default(10_000),
     ASM_REMOTE_MAX_MESSAGE_BYTES: int(1024 * 1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
   })
   .superRefine((c, ctx) => {

@@ -144,6 +144,9 @@ class RemoteExecution implements RunExecution {
         } else if (reply.$case === "exit") {
           this.exitSeen = true;
           started = true;
+          // Nothing more goes to the executor; ending our side lets it close the stream.
+          clearInterval(heartbeat);
+          call.end();
           if (reply.value.error) throw this.fromExecutor(AsmError.fromMessage(reply.value.error));
           return;
         }

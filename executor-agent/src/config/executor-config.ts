@@ -202,13 +202,13 @@ export const EXECUTOR_OPTIONS: { readonly [K in keyof ExecutorConfig]: ExecutorO
   }),
   keepaliveTimeMs: option("keepaliveTimeMs", "--keepalive-time-ms", "ASM_EXECUTOR_KEEPALIVE_TIME_MS", {
     value: "ms",
-    default: "10000",
+    default: "30000",
     description: "HTTP/2 keepalive ping interval on controller connections.",
     schema: int(100, 3_600_000),
   }),
   keepaliveTimeoutMs: option("keepaliveTimeoutMs", "--keepalive-timeout-ms", "ASM_EXECUTOR_KEEPALIVE_TIMEOUT_MS", {
     value: "ms",
-    default: "5000",
+    default: "10000",
     description: "A keepalive ping not answered within this time closes the connection.",
     schema: int(100, 3_600_000),
   }),

@@ -65,6 +65,8 @@ export class ExecuteStream {
   private log: Logger;
   private readonly done: Promise<void>;
   private finishDone!: () => void;
+  /** The controller ended its side of the stream (it does so once it has the exit message). */
+  private readonly controllerEnded: Promise<void>;
 
   constructor(
     private readonly call: ServerDuplexStream<ExecuteRequest, ExecuteResponse>,
@@ -75,6 +77,7 @@ export class ExecuteStream {
     this.leaseOver = new Promise((resolve) => (this.endLease = resolve));
     this.done = new Promise((resolve) => (this.finishDone = resolve));
     call.on("data", (request: ExecuteRequest) => this.onRequest(request));
+    this.controllerEnded = new Promise((resolve) => call.once("end", () => resolve()));
     call.on("error", (err) => this.controllerGone(`stream error: ${err.message}`));
     call.on("cancelled", () => this.controllerGone("stream cancelled"));
     call.on("close", () => this.controllerGone("stream closed"));
@@ -216,6 +219,11 @@ export class ExecuteStream {
     clearTimeout(this.startTimer);
     if (!this.detached) {
       await this.outbox.writeAfterEvents({ reply: { $case: "exit", value: exit } });
+      // The stream is closed once the controller has ended its side: it may still be writing (a
+      // heartbeat) until it has read the exit, and a write racing the close would fail its call.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.controllerEnded, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.limits.heartbeatTimeoutMs)))]);
+      clearTimeout(timer);
       if (!this.detached) this.call.end();
     }
     this.cleanup();

@@ -11,8 +11,8 @@ let r: RemoteSetup;
 beforeAll(async () => {
   // Production-like liveness bounds: this test saturates both cores, and event loops lag under it.
   r = await startRemoteSetup({
-    executor: { args: ["--heartbeat-interval-ms", "1000", "--heartbeat-timeout-ms", "15000", "--log-level", "info"] },
-    env: { ASM_REMOTE_HEARTBEAT_INTERVAL_MS: "1000", ASM_REMOTE_HEARTBEAT_TIMEOUT_MS: "15000", ASM_REMOTE_KEEPALIVE_TIME_MS: "10000", ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: "10000" },
+    executor: { args: ["--heartbeat-interval-ms", "1000", "--heartbeat-timeout-ms", "20000", "--keepalive-time-ms", "30000", "--keepalive-timeout-ms", "20000", "--log-level", "info"] },
+    env: { ASM_REMOTE_HEARTBEAT_INTERVAL_MS: "1000", ASM_REMOTE_HEARTBEAT_TIMEOUT_MS: "20000", ASM_REMOTE_KEEPALIVE_TIME_MS: "30000", ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: "20000" },
   });
 });
 afterAll(async () => {

@@ -1819,7 +1819,9 @@ export const RunExit: MessageFns<RunExit> = {
  *   3. Execute (bidirectional stream, one per run). The controller sends
  *      `start` first; the executor answers `started` (or `exit` with a typed
  *      error), then event batches, and `exit` last. The controller may send
- *      approval decisions, an interrupt and acks at any time.
+ *      approval decisions, an interrupt and heartbeats until it has read
+ *      `exit`; then it half-closes, and the executor ends the call (after its
+ *      heartbeat bound at the latest), so no write races the end of the call.
  *
  * Sessions, queues, sequence numbers and results stay on the controller. The
  * executor keeps nothing once a run's stream has ended, except that a CLI
