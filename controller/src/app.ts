@@ -1,4 +1,4 @@
-import { killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, startOrphanReaper, type Logger, type SdkDiscovery } from "@asm/shared";
+import { baseCliEnv, killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, startOrphanReaper, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
 import { executorEntries, type ControllerConfig } from "./config/controller-config.js";
@@ -29,11 +29,7 @@ export interface StartOptions {
 export async function startController(opts: StartOptions): Promise<ControllerApp> {
   const { config, logger } = opts;
   const hostEnv = opts.hostEnv ?? process.env;
-  const baseEnv: Record<string, string> = {};
-  for (const key of ["PATH", "HOME", "LANG", "TMPDIR"]) {
-    const value = hostEnv[key];
-    if (value !== undefined) baseEnv[key] = value;
-  }
+  const baseEnv = baseCliEnv(hostEnv);
   // Even if this process is SIGKILLed, the CLIs it started locally do not outlive it.
   const reaper = startOrphanReaper(logger);
   const directory = new ExecutorDirectory(opts.executors ?? executorEntries(config));

@@ -23,6 +23,6 @@ export * from "./providers/check-run-settings.js";
 export * from "./execution/backend.js";
 export * from "./execution/local-core-backend.js";
 export { WarmPool, type WarmProcess } from "./execution/warm-pool.js";
-export { ASM_VERSION } from "./version.js";
+export { ASM_VERSION, EXECUTOR_PROTOCOL_VERSION } from "./version.js";
 export * from "./options/run-options-proto.js";
 export * from "./tls/index.js";

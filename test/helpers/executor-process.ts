@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import type { TestPki } from "./pki.js";
+import { systemPath } from "./test-controller.js";
+
+export { systemPath };
 
 export interface ExecutorProcess {
   proc: ChildProcess;
@@ -30,13 +33,6 @@ export interface ExecutorProcessOptions {
   cert?: { cert: string; key: string };
 }
 
-/** PATH without node_modules/.bin: a CLI is only found where a test puts it. */
-export function systemPath(): string {
-  return (process.env.PATH ?? "/usr/bin:/bin")
-    .split(":")
-    .filter((dir) => !dir.includes("node_modules"))
-    .join(":");
-}
 
 /** Fast bounds for tests, unless the test's own args set the same flag. */
 function testDefaults(args: string[]): string[] {

@@ -48,7 +48,8 @@ export async function startTestController(opts: { env?: Record<string, string>; 
   };
 }
 
-function systemPath(): string {
+/** PATH without node_modules/.bin: a CLI is only found where a test puts it. */
+export function systemPath(): string {
   return (process.env.PATH ?? "/usr/bin:/bin")
     .split(":")
     .filter((dir) => !dir.includes("node_modules"))

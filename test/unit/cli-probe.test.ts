@@ -2,7 +2,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findProviderCli, probeProviderClis } from "../../executor-agent/src/providers/cli-probe.js";
+import { adapterFor, findProviderCli as findCli } from "@asm/shared";
+import { probeProviderClis } from "../../executor-agent/src/providers/cli-probe.js";
+
+const findProviderCli = (provider: "claude" | "gemini" | "amp", env: NodeJS.ProcessEnv) => findCli(adapterFor(provider), env);
 
 let dir: string;
 let bin: string;

@@ -1,9 +1,7 @@
 import { credentials, Metadata, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { ASM_VERSION, AsmError, ExecutorServiceClient, fromGrpcError, type HandshakeResponse } from "@asm/shared";
+import { ASM_VERSION, AsmError, EXECUTOR_PROTOCOL_VERSION, ExecutorServiceClient, fromGrpcError, type HandshakeResponse } from "@asm/shared";
 import { dialExecutor, executorIdentityCheck, type ClientIdentity, type ExecutorTarget } from "./executor-dialer.js";
 
-/** Executor protocol version this controller speaks. */
-export const EXECUTOR_PROTOCOL_VERSION = 1;
 /** Capabilities every executor must have for this controller to use it. */
 export const REQUIRED_CAPABILITIES = ["execute_v1", "heartbeat_v1"];
 

@@ -1,19 +1,5 @@
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
-import { adapterFor, type ProviderCli, type ProviderName } from "@asm/shared";
-
-/**
- * Where a provider's CLI is on this host: the adapter's `ASM_<PROVIDER>_CLI_PATH` override when
- * set (and then only there), else the first executable `defaultBinary` on PATH. The same order as
- * the local core backend's `resolveCliPath`, minus the per-run `cli_path`.
- */
-export function findProviderCli(provider: ProviderName, env: NodeJS.ProcessEnv): string | undefined {
-  const adapter = adapterFor(provider);
-  const explicit = env[adapter.cliPathEnv];
-  const candidates = explicit ? [explicit] : (env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, adapter.defaultBinary));
-  return candidates.find(isExecutableFile);
-}
+import { adapterFor, findProviderCli, type ProviderCli, type ProviderName } from "@asm/shared";
 
 /**
  * Looks for each provider's CLI and asks it for its version (`<cli> --version`, no shell, bounded
@@ -23,7 +9,7 @@ export function findProviderCli(provider: ProviderName, env: NodeJS.ProcessEnv):
 export async function probeProviderClis(env: NodeJS.ProcessEnv, providers: readonly ProviderName[], timeoutMs: number): Promise<ProviderCli[]> {
   return Promise.all(
     providers.map(async (provider): Promise<ProviderCli> => {
-      const path = findProviderCli(provider, env);
+      const path = findProviderCli(adapterFor(provider), env);
       if (path === undefined) return { provider, found: false, path: "", version: "" };
       return { provider, found: true, path, version: await cliVersion(path, env, timeoutMs) };
     }),
@@ -70,12 +56,3 @@ function cliVersion(path: string, env: NodeJS.ProcessEnv, timeoutMs: number): Pr
 }
 
 const MAX_VERSION_OUTPUT = 64 * 1024;
-
-function isExecutableFile(path: string): boolean {
-  try {
-    accessSync(path, fsConstants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}

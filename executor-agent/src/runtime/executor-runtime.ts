@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { AsmError, type Logger, type ProviderCli, type ProviderName } from "@asm/shared";
+import { AsmError, baseCliEnv, type Logger, type ProviderCli, type ProviderName } from "@asm/shared";
 import { probeProviderClis } from "../providers/cli-probe.js";
 import { confineCwd, prepareWorkspace } from "../workspace/workspace-root.js";
 
@@ -15,9 +15,6 @@ export interface ExecutorRuntimeOptions {
   passEnv: readonly string[];
   logger: Logger;
 }
-
-/** Executor protocol version (ExecutorService); bumped on incompatible changes. */
-export const EXECUTOR_PROTOCOL_VERSION = 1;
 
 /** Capabilities every executor of this build has. */
 const BASE_CAPABILITIES = ["execute_v1", "heartbeat_v1", "bootstrap_v1", "approvals_v1", "interrupt_v1", "lease_v1"];
@@ -35,12 +32,7 @@ export class ExecutorRuntime {
 
   constructor(private readonly opts: ExecutorRuntimeOptions) {
     this.state = { ready: false, root: opts.workspace, error: "not initialized (deferred start: the controller bootstraps it)", providers: [] };
-    const baseEnv: Record<string, string> = {};
-    for (const key of ["PATH", "HOME", "LANG", "TMPDIR", ...opts.passEnv]) {
-      const value = opts.hostEnv[key];
-      if (value !== undefined) baseEnv[key] = value;
-    }
-    this.baseEnv = baseEnv;
+    this.baseEnv = baseCliEnv(opts.hostEnv, opts.passEnv);
   }
 
   get hostEnv(): NodeJS.ProcessEnv {

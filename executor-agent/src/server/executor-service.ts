@@ -2,6 +2,7 @@ import { status as Status, type sendUnaryData, type ServerDuplexStream, type Ser
 import {
   ASM_VERSION,
   AsmError,
+  EXECUTOR_PROTOCOL_VERSION,
   identitiesOf,
   isIdentityAllowed,
   toGrpcStatus,
@@ -16,7 +17,7 @@ import {
   type Logger,
 } from "@asm/shared";
 import { ExecuteStream, type ExecuteStreamLimits } from "../run/execute-stream.js";
-import { EXECUTOR_PROTOCOL_VERSION, type ExecutorRuntime } from "../runtime/executor-runtime.js";
+import type { ExecutorRuntime } from "../runtime/executor-runtime.js";
 
 export interface ExecutorServiceDeps {
   name: string;

@@ -1,11 +1,11 @@
-import { accessSync, constants as fsConstants } from "node:fs";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { RunStatus } from "../../gen/asm/v1/common_pb.js";
 import { AsmError } from "../errors/asm-error.js";
 import { isTerminal, payload } from "../events/event-payload.js";
 import type { Logger } from "../logging/logger.js";
 import { CliProcess, type CliExit } from "../process/index.js";
-import type { EventDraft } from "../providers/provider-adapter.js";
+import type { EventDraft, ProviderAdapter } from "../providers/provider-adapter.js";
 import type { Backend, ExecutionRequest, RunExecution } from "./backend.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
 
@@ -21,19 +21,32 @@ export interface LocalCoreBackendOptions {
   hostEnv: NodeJS.ProcessEnv;
 }
 
-/** Finds the CLI: per-run `cli_path`, then the provider's environment override, then PATH. */
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where a provider's CLI is on a host: `explicit` (a run's `cli_path`) or the adapter's
+ * `ASM_<PROVIDER>_CLI_PATH` override when set, and then only there; else the first executable
+ * `defaultBinary` on PATH.
+ */
+export function findProviderCli(adapter: Pick<ProviderAdapter, "defaultBinary" | "cliPathEnv">, env: NodeJS.ProcessEnv, explicit?: string): string | undefined {
+  const override = explicit ?? env[adapter.cliPathEnv];
+  const candidates = override ? [override] : (env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, adapter.defaultBinary));
+  return candidates.find(isExecutableFile);
+}
+
+/** Finds the CLI of a run (see `findProviderCli`) or throws cli_not_found. */
 export function resolveCliPath(request: ExecutionRequest, hostEnv: NodeJS.ProcessEnv): string {
   const { adapter, spec } = request;
+  const found = findProviderCli(adapter, hostEnv, spec.settings.cliPath);
+  if (found) return found;
   const explicit = spec.settings.cliPath ?? hostEnv[adapter.cliPathEnv];
-  const candidates = explicit ? [explicit] : (hostEnv.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, adapter.defaultBinary));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // try the next one
-    }
-  }
   throw new AsmError({
     kind: "cli_not_found",
     provider: adapter.provider,
@@ -42,6 +55,19 @@ export function resolveCliPath(request: ExecutionRequest, hostEnv: NodeJS.Proces
       ? `${adapter.provider} CLI not found or not executable at ${explicit}`
       : `${adapter.provider} CLI "${adapter.defaultBinary}" not found on PATH (set cli_path or ${adapter.cliPathEnv})`,
   });
+}
+
+/**
+ * The environment every CLI starts from besides its run's allowlisted `env`: the host's PATH,
+ * HOME, LANG and TMPDIR, plus the named extra variables. Nothing else of the host leaks in.
+ */
+export function baseCliEnv(hostEnv: NodeJS.ProcessEnv, extra: readonly string[] = []): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ["PATH", "HOME", "LANG", "TMPDIR", ...extra]) {
+    const value = hostEnv[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
 }
 
 /** The core lane on this host: spawns the provider CLI through the process supervisor. */
