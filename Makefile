@@ -64,6 +64,7 @@ demo: build
 
 bench: build
 	test/run-isolated.sh npx tsx test/bench/warm-start.ts
+	test/run-isolated.sh npx tsx test/bench/streaming.ts
 
 certs: build
 	node controller/dist/cli/make-certs.js $(CERTS_ARGS)

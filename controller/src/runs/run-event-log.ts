@@ -58,6 +58,15 @@ export class RunEventLog {
     }
   }
 
+  /**
+   * A producer parked in waitForRoom is woken once the primary reader is at most half a window
+   * behind, not at every event it reads: a producer faster than its reader then parks once per half
+   * window instead of once per event.
+   */
+  private readerAdvanced(position: number): void {
+    if (this.roomWaiters.length > 0 && this.events.length - position <= this.opts.primaryWindow >> 1) this.wakeRoom();
+  }
+
   /** Events with sequence in (after, lastSequence], without waiting. */
   snapshot(after = 0): Event[] {
     return this.events.slice(Math.max(0, after));
@@ -71,6 +80,10 @@ export class RunEventLog {
     const { signal, primary = false } = opts;
     let position = Math.max(0, Math.min(after, Number.MAX_SAFE_INTEGER));
     if (primary) this.primaryPosition = position;
+    // One abort listener for the whole read (a reader that keeps up parks once per event).
+    let wake: (() => void) | undefined;
+    const onAbort = (): void => wake?.();
+    signal?.addEventListener("abort", onAbort, { once: true });
     try {
       while (!signal?.aborted) {
         if (position < this.events.length) {
@@ -78,15 +91,20 @@ export class RunEventLog {
           position += 1;
           if (primary) {
             this.primaryPosition = position;
-            this.wakeRoom();
+            this.readerAdvanced(position);
           }
           yield event;
           continue;
         }
         if (this.closed) return;
-        await parkUntilWoken(this.waiters, signal);
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.waiters.push(resolve);
+        });
+        wake = undefined;
       }
     } finally {
+      signal?.removeEventListener("abort", onAbort);
       if (primary) {
         this.primaryPosition = undefined;
         this.wakeRoom();

@@ -74,6 +74,8 @@ export class Run {
   private readonly approvals = new Map<string, PendingApproval>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private idleTimer: NodeJS.Timeout | undefined;
+  /** performance.now() of the run's last activity, for the stream timeout. */
+  private lastActivityAt = 0;
   /** Aborted when the run starts stopping, so nothing waits on a slow reader any more. */
   private readonly stopping = new AbortController();
   private readonly endedPromise: Promise<void>;
@@ -323,11 +325,27 @@ export class Run {
     this.resolveEnded();
   }
 
+  /**
+   * Restarts the stream timeout. Runs for every event, so it only notes the time: one timer stays
+   * armed, and when it fires with activity since it was armed it re-arms for the remainder.
+   */
   private touchIdle(): void {
-    this.clearIdle();
-    if (this.approvals.size > 0) return;
-    const ms = this.init.settings.streamTimeoutMs;
-    this.idleTimer = setTimeout(() => void this.stop(AsmError.timeout("stream_timeout", `run ${this.runId} produced no event for stream_timeout_ms (${ms} ms)`)), ms);
+    if (this.approvals.size > 0) {
+      this.clearIdle();
+      return;
+    }
+    this.lastActivityAt = performance.now();
+    if (!this.idleTimer) this.armIdle(this.init.settings.streamTimeoutMs);
+  }
+
+  private armIdle(delayMs: number): void {
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      const ms = this.init.settings.streamTimeoutMs;
+      const quietMs = performance.now() - this.lastActivityAt;
+      if (quietMs < ms) this.armIdle(ms - quietMs);
+      else void this.stop(AsmError.timeout("stream_timeout", `run ${this.runId} produced no event for stream_timeout_ms (${ms} ms)`));
+    }, delayMs);
   }
 
   private clearIdle(): void {
