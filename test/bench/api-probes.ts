@@ -170,9 +170,10 @@ function grandchildOf(record: string, pid: number): number {
     return 0;
   }
   // The file collects every run of the session; the last start record with this pid is this run.
+  // The CLI may be appending right now: the text after the last newline is not a record yet.
   let inRun = false;
   let found = 0;
-  for (const line of text.split("\n")) {
+  for (const line of text.slice(0, text.lastIndexOf("\n") + 1).split("\n")) {
     if (!line) continue;
     const r = JSON.parse(line) as { t: string; pid?: number };
     if (r.t === "start") inRun = r.pid === pid;
