@@ -5,19 +5,14 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApprovalDecision, PermissionMode, type Event, type RunOptions } from "@asm/shared";
+import { ApprovalDecision, PermissionMode, type RunOptions } from "@asm/shared";
 import { startMockModel, type AnyModelMock, type RecordedRequest } from "../mock-models/index.js";
 import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
 import { createSession } from "../helpers/sessions.js";
 import { allGone, startTestController, type TestController } from "../helpers/test-controller.js";
 import type { ProviderHarness } from "./provider-harness.js";
+import { approvalAllowed, approvalDenied, interruptWhileStreaming, pidOf, terminalError, type ScenarioContext } from "./shared-scenarios.js";
 
-const terminalError = (events: Event[]) => {
-  const last = events.at(-1)!;
-  return last.payload?.$case === "error" ? last.payload.value.error : undefined;
-};
-const pidOf = (events: Event[]) => events.flatMap((e) => (e.payload?.$case === "runStarted" ? [e.payload.value.pid] : []))[0]!;
-const approvalIdOf = (e: Event) => (e.payload?.$case === "approvalRequested" ? e.payload.value.approvalId : "");
 
 export function defineConformance(h: ProviderHarness): void {
   describe(`${h.name}: the real CLI through the controller`, () => {
@@ -45,6 +40,7 @@ export function defineConformance(h: ProviderHarness): void {
       createSession(t, h.provider, { cliPath: h.cliPath, env, cwd: work, model: h.model, providerOptions: h.providerOptions, ...defaults }, limits);
     const stream = (sessionId: string, prompt: string, runId = `${h.name}-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false });
     const requestsSince = (from: number): RecordedRequest[] => mock.requests.slice(from);
+    const ctx: ScenarioContext = { h, client: () => t.client, mock: () => mock, work: () => work, session, stream: (sessionId, prompt) => stream(sessionId, prompt) };
 
     it("a text turn", async () => {
       const sessionId = await session();
@@ -64,31 +60,9 @@ export function defineConformance(h: ProviderHarness): void {
       expect(existsSync(join(work, "auto-allowed.txt"))).toBe(true);
     });
 
-    it("approval allowed: the tool's side effect exists", async () => {
-      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
-      const s = stream(sessionId, "make a file [[reply:tool:touch approved.txt]]");
-      const all = collectEvents(s);
-      const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
-      await call(t.client, "approve", { sessionId, approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, reason: "" });
-      const events = await all;
-      expect(events.at(-1)!.payload?.$case).toBe("result");
-      expect(existsSync(join(work, "approved.txt"))).toBe(true);
-    });
+    it("approval allowed: the tool's side effect exists", () => approvalAllowed(ctx, "approved.txt"));
 
-    it("approval denied: no side effect, and the model was told", async () => {
-      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
-      const from = mock.requests.length;
-      const s = stream(sessionId, "make a file [[reply:tool:touch denied.txt]]");
-      const all = collectEvents(s);
-      const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
-      await call(t.client, "approve", { sessionId, approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "not allowed by policy" });
-      const events = await all;
-      expect(events.at(-1)!.payload?.$case).toBe("result");
-      expect(existsSync(join(work, "denied.txt"))).toBe(false);
-      const followUp = requestsSince(from).slice(1);
-      expect(followUp.length).toBeGreaterThan(0);
-      expect(followUp.at(-1)!.rawBody).toMatch(h.deniedToolOutput("not allowed by policy"));
-    });
+    it("approval denied: no side effect, and the model was told", () => approvalDenied(ctx, "denied.txt"));
 
     it("approval timeout: deny reaches the CLI", async () => {
       const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, approvalTimeoutMs: 300 });
@@ -102,19 +76,7 @@ export function defineConformance(h: ProviderHarness): void {
       expect(await allGone([pidOf(events)])).toBe(true);
     });
 
-    it("interrupt while streaming", async () => {
-      const sessionId = await session();
-      const from = mock.requests.length;
-      const s = stream(sessionId, "stream slowly [[reply:slow:50:100]]");
-      const all = collectEvents(s);
-      await waitForEvent(s, (e) => e.payload?.$case === "assistantDelta");
-      const res = await call(t.client, "interrupt", { runId: `${h.name}-${n}` });
-      expect(res.outcome).toBe(2);
-      const events = await all;
-      expect(terminalError(events)?.kind).toBe("user_cancelled");
-      expect(await allGone([pidOf(events)])).toBe(true);
-      await expect.poll(() => requestsSince(from)[0]?.clientClosedEarly, { timeout: 5000 }).toBe(true);
-    });
+    it("interrupt while streaming", () => interruptWhileStreaming(ctx));
 
     it("interrupt while an approval is pending", async () => {
       const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });

@@ -3,26 +3,21 @@
  * the bundled executor over mTLS, the executor starts the provider CLI in its workspace against a
  * loopback mock model. Approvals allowed and denied, and an interrupt, travel the whole chain.
  */
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApprovalDecision, PermissionMode, type Event, type RunOptions } from "@asm/shared";
+import type { RunOptions } from "@asm/shared";
 import { startMockModel, type AnyModelMock } from "../mock-models/index.js";
 import { startExecutorProcess, type ExecutorProcess } from "../helpers/executor-process.js";
-import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
+import { call, collectEvents } from "../helpers/grpc-client.js";
 import { createTestPki } from "../helpers/pki.js";
 import { FAST_LIVENESS, remoteIdentityEnv, remoteOptions } from "../helpers/remote-setup.js";
 import { createSession } from "../helpers/sessions.js";
 import { allGone, startTestController, type TestController } from "../helpers/test-controller.js";
 import type { ProviderHarness } from "./provider-harness.js";
+import { approvalAllowed, approvalDenied, interruptWhileStreaming, pidOf, type ScenarioContext } from "./shared-scenarios.js";
 
-const terminalError = (events: Event[]) => {
-  const last = events.at(-1)!;
-  return last.payload?.$case === "error" ? last.payload.value.error : undefined;
-};
-const pidOf = (events: Event[]) => events.flatMap((e) => (e.payload?.$case === "runStarted" ? [e.payload.value.pid] : []))[0]!;
-const approvalIdOf = (e: Event) => (e.payload?.$case === "approvalRequested" ? e.payload.value.approvalId : "");
 
 export function defineRemoteConformance(h: ProviderHarness): void {
   describe(`${h.name} on a remote executor: the real CLI through controller and executor`, () => {
@@ -54,6 +49,7 @@ export function defineRemoteConformance(h: ProviderHarness): void {
     const session = (defaults: Partial<RunOptions> = {}) =>
       createSession(t, h.provider, { ...remoteOptions("sandbox", { remote_cwd: "work" }), cliPath: h.cliPath, env, model: h.model, providerOptions: h.providerOptions, ...defaults });
     const stream = (sessionId: string, prompt: string, runId = `${h.name}-remote-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false });
+    const ctx: ScenarioContext = { h, client: () => t.client, mock: () => mock, work: () => work, session, stream: (sessionId, prompt) => stream(sessionId, prompt) };
 
     it("a text turn runs on the executor", async () => {
       const sessionId = await session();
@@ -68,44 +64,10 @@ export function defineRemoteConformance(h: ProviderHarness): void {
       expect(mock.nonLoopbackConnections()).toEqual([]);
     });
 
-    it("approval allowed on the remote CLI: the tool's side effect exists in the executor's workspace", async () => {
-      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
-      const s = stream(sessionId, "make a file [[reply:tool:touch remote-approved.txt]]");
-      const all = collectEvents(s);
-      const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
-      await call(t.client, "approve", { sessionId, approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, reason: "" });
-      const events = await all;
-      expect(events.at(-1)!.payload?.$case).toBe("result");
-      expect(existsSync(join(work, "remote-approved.txt"))).toBe(true);
-    });
+    it("approval allowed on the remote CLI: the tool's side effect exists in the executor's workspace", () => approvalAllowed(ctx, "remote-approved.txt"));
 
-    it("approval denied on the remote CLI: no side effect, and the model was told", async () => {
-      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
-      const from = mock.requests.length;
-      const s = stream(sessionId, "make a file [[reply:tool:touch remote-denied.txt]]");
-      const all = collectEvents(s);
-      const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
-      await call(t.client, "approve", { sessionId, approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "not allowed by policy" });
-      const events = await all;
-      expect(events.at(-1)!.payload?.$case).toBe("result");
-      expect(existsSync(join(work, "remote-denied.txt"))).toBe(false);
-      const followUp = mock.requests.slice(from).slice(1);
-      expect(followUp.length).toBeGreaterThan(0);
-      expect(followUp.at(-1)!.rawBody).toMatch(h.deniedToolOutput("not allowed by policy"));
-    });
+    it("approval denied on the remote CLI: no side effect, and the model was told", () => approvalDenied(ctx, "remote-denied.txt"));
 
-    it("interrupt while the remote CLI streams: user_cancelled, its process gone, the model call closed", async () => {
-      const sessionId = await session();
-      const from = mock.requests.length;
-      const s = stream(sessionId, "stream slowly [[reply:slow:50:100]]");
-      const all = collectEvents(s);
-      await waitForEvent(s, (e) => e.payload?.$case === "assistantDelta");
-      const res = await call(t.client, "interrupt", { runId: `${h.name}-remote-${n}` });
-      expect(res.outcome).toBe(2);
-      const events = await all;
-      expect(terminalError(events)?.kind).toBe("user_cancelled");
-      expect(await allGone([pidOf(events)])).toBe(true);
-      await expect.poll(() => mock.requests.slice(from)[0]?.clientClosedEarly, { timeout: 5000 }).toBe(true);
-    });
+    it("interrupt while the remote CLI streams: user_cancelled, its process gone, the model call closed", () => interruptWhileStreaming(ctx));
   });
 }

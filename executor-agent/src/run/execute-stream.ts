@@ -11,7 +11,6 @@ import {
   resolveCliPath,
   resolveLane,
   runOptionsFromProto,
-  ulid,
   type Backend,
   type Event,
   type ExecuteRequest,
@@ -185,7 +184,8 @@ export class ExecuteStream {
           this.call.write({ reply: { $case: "started", value: { pid: p.value.pid, command: p.value.command, args: p.value.args, cwd: p.value.cwd } } });
         }
         const event: Event = {
-          id: `evt_${ulid()}`,
+          // The controller renumbers and re-identifies every event; the executor's sequence is what counts.
+          id: "",
           runId: start.runId,
           sessionId: start.sessionId,
           sequence,

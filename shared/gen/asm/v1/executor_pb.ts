@@ -161,7 +161,9 @@ export interface RunSpawned {
 
 /**
  * Normalized events, in order. Their `sequence` is the executor's counter,
- * contiguous from 1 per run, so the controller can detect a gap.
+ * contiguous from 1 per run, so the controller can detect a gap. `id` is
+ * empty and `metadata` unset: the controller assigns its own id, sequence
+ * and metadata to every event it keeps.
  */
 export interface EventBatch {
   events: Event[];
