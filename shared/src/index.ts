@@ -11,6 +11,7 @@ export { AsmError as AsmErrorMessage } from "../gen/asm/v1/common_pb.js";
 export * from "./errors/grpc-status.js";
 export * from "./events/event-payload.js";
 export * from "./events/reducer.js";
+export * from "./events/event-wire.js";
 export * from "./ids/ulid.js";
 export * from "./lanes/index.js";
 export * from "./logging/logger.js";

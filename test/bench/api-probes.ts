@@ -43,14 +43,20 @@ export interface RunTrace {
   runId: string;
 }
 
-/** One StreamRun, followed to its end; rejects when the run ends with an error event. */
-export function traceRun(client: Client, sessionId: string, prompt: string, hooks: RunHooks = {}): Promise<RunTrace> {
+/**
+ * One StreamRun, followed to its end; rejects when the run ends with an error event. With
+ * `maxBatchEvents` > 1 the controller sends batches (StreamRunRequest.max_batch_events).
+ */
+export function traceRun(client: Client, sessionId: string, prompt: string, hooks: RunHooks = {}, maxBatchEvents = 0): Promise<RunTrace> {
   return new Promise((resolve, reject) => {
     const trace: RunTrace = { startAt: performance.now(), firstDeltaAt: Number.NaN, lastDeltaAt: Number.NaN, deltas: 0, events: 0, resultText: "", runId: "" };
     let failure: string | undefined;
-    const stream = client.streamRun({ sessionId, prompt, runId: "", overrides: undefined, keepRunning: false });
+    const stream = client.streamRun({ sessionId, prompt, runId: "", overrides: undefined, keepRunning: false, maxBatchEvents });
     stream.on("data", (m: StreamRunResponse) => {
-      const event = m.event as Event;
+      if (m.event) onEvent(m.event);
+      else for (const event of m.events) onEvent(event);
+    });
+    const onEvent = (event: Event): void => {
       const p = event.payload;
       trace.events += 1;
       if (p?.$case === "assistantDelta") {
@@ -77,15 +83,15 @@ export function traceRun(client: Client, sessionId: string, prompt: string, hook
           return;
         default:
       }
-    });
+    };
     stream.on("error", reject);
     stream.on("end", () => (failure ? reject(new Error(`run failed: ${failure}`)) : resolve(trace)));
   });
 }
 
-/** Throughput of N deltas, first delta to last delta as the client receives them. */
-export async function apiThroughput(client: Client, sessionId: string, n: number): Promise<RateSample> {
-  const t = await traceRun(client, sessionId, `[[scenario:firehose]] [[n:${n}]]`);
+/** Throughput of N deltas, first delta to last delta as the client receives them (in batches of up to `maxBatchEvents` when > 1). */
+export async function apiThroughput(client: Client, sessionId: string, n: number, maxBatchEvents = 0): Promise<RateSample> {
+  const t = await traceRun(client, sessionId, `[[scenario:firehose]] [[n:${n}]]`, {}, maxBatchEvents);
   if (t.deltas !== n) throw new Error(`expected ${n} deltas, got ${t.deltas}`);
   return rateSample(t.deltas, t.firstDeltaAt, t.lastDeltaAt);
 }

@@ -60,7 +60,7 @@ function streamRun(call: ServerWritableStream<StreamRunRequest, StreamRunRespons
   const n = Number(/n=(\d+)/.exec(call.request.prompt)?.[1] ?? 0);
   const runId = `run_${ulid()}`;
   let sequence = 0;
-  pumpMessages(call, () => sequence < n, () => ({ event: deltaEvent(runId, call.request.sessionId, ++sequence) }));
+  pumpMessages(call, () => sequence < n, () => ({ event: deltaEvent(runId, call.request.sessionId, ++sequence), events: [] }));
 }
 
 function streamBatches(call: ServerWritableStream<StreamRunRequest, EventBatch>): void {

@@ -139,7 +139,7 @@ export async function startGrpcBaseline(): Promise<GrpcBaseline> {
         let deltas = 0;
         let firstAt = 0;
         let lastAt = 0;
-        const stream = client.streamRun({ sessionId: "baseline", prompt: `n=${n}`, runId: "", overrides: undefined, keepRunning: false });
+        const stream = client.streamRun({ sessionId: "baseline", prompt: `n=${n}`, runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
         stream.on("data", (m: StreamRunResponse) => {
           if (m.event?.payload?.$case !== "assistantDelta") return;
           const now = performance.now();
@@ -155,7 +155,7 @@ export async function startGrpcBaseline(): Promise<GrpcBaseline> {
         let deltas = 0;
         let firstAt = 0;
         let lastAt = 0;
-        const stream = batchClient.streamBatches({ sessionId: "baseline", prompt: `n=${n} batch=${batch}`, runId: "", overrides: undefined, keepRunning: false });
+        const stream = batchClient.streamBatches({ sessionId: "baseline", prompt: `n=${n} batch=${batch}`, runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
         stream.on("data", (m: EventBatch) => {
           const now = performance.now();
           for (const e of m.events) {

@@ -24,7 +24,7 @@ function timedRun(client: ControllerServiceClient, sessionId: string, prompt: st
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     let first: number | undefined;
-    const stream = client.streamRun({ sessionId, prompt, runId: "", overrides: undefined, keepRunning: false });
+    const stream = client.streamRun({ sessionId, prompt, runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     stream.on("data", ({ event }: { event: Event }) => {
       const c = event.payload?.$case;
       if (first === undefined && (c === "assistantDelta" || c === "assistantMessage")) first = performance.now() - t0;

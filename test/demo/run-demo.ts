@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     const sessionId = session!.sessionId;
     process.stdout.write(`\nsession ${sessionId} (claude, max_concurrent_runs ${session!.options!.maxConcurrentRuns})\n\n1. StreamRun: the CLI asks to run a command; the demo approves it\n`);
 
-    const stream = client.streamRun({ sessionId, prompt: "create a file [[scenario:tool]] [[cmd:touch demo.txt && echo created demo.txt]]", runId: "", overrides: undefined, keepRunning: false });
+    const stream = client.streamRun({ sessionId, prompt: "create a file [[scenario:tool]] [[cmd:touch demo.txt && echo created demo.txt]]", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     let runId = "";
     await new Promise<void>((resolve, reject) => {
       stream.on("data", ({ event }: { event: Event }) => {
@@ -125,14 +125,14 @@ async function main(): Promise<void> {
 
     process.stdout.write(`\n3. WatchRun: replay run ${runId} after sequence 3\n`);
     await new Promise<void>((resolve, reject) => {
-      const watch = client.watchRun({ runId, afterSequence: 3 });
+      const watch = client.watchRun({ runId, afterSequence: 3, maxBatchEvents: 0 });
       watch.on("data", ({ event }: { event: Event }) => print(event));
       watch.on("end", resolve);
       watch.on("error", reject);
     });
 
     process.stdout.write(`\n4. Interrupt a run that hangs\n`);
-    const hanging = client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "", overrides: undefined, keepRunning: false });
+    const hanging = client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     await new Promise<void>((resolve, reject) => {
       hanging.on("data", ({ event }: { event: Event }) => {
         print(event);
@@ -151,6 +151,7 @@ async function main(): Promise<void> {
       runId: "",
       overrides: { lane: 0, permissionMode: 0, env: {}, executionMode: ExecutionMode.EXECUTION_MODE_REMOTE_NODE, driverOpts: { remote_node: "sandbox-a", remote_cwd: "." }, providerOptions: undefined },
       keepRunning: false,
+      maxBatchEvents: 0,
     });
     await new Promise<void>((resolve, reject) => {
       remote.on("data", ({ event }: { event: Event }) => {

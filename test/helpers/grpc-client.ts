@@ -33,12 +33,32 @@ export async function callError<K extends UnaryName>(client: Client, method: K, 
   throw new Error("the call succeeded but was expected to fail");
 }
 
-/** Reads a server stream of `{ event }` messages to its end. */
-export function collectEvents(stream: ClientReadableStream<{ event?: Event }>): Promise<Event[]> {
+/** A StreamRun / WatchRun message: one event, or (batched) `events`. */
+export type EventMessage = { event?: Event; events?: Event[] };
+
+/**
+ * The events of one message. Fails the test on a message that breaks the contract: both forms at
+ * once, or no event at all.
+ */
+export function eventsOf(m: EventMessage): Event[] {
+  const batch = m.events ?? [];
+  if (m.event && batch.length > 0) throw new Error(`a message carried both event (sequence ${m.event.sequence}) and ${batch.length} batched events`);
+  if (m.event) return [m.event];
+  if (batch.length === 0) throw new Error("a message carried no event");
+  return batch;
+}
+
+/** Reads a server stream of event messages (either form) to its end. */
+export function collectEvents(stream: ClientReadableStream<EventMessage>): Promise<Event[]> {
   return new Promise((resolve, reject) => {
     const events: Event[] = [];
-    stream.on("data", (m: { event?: Event }) => {
-      if (m.event) events.push(m.event);
+    stream.on("data", (m: EventMessage) => {
+      try {
+        events.push(...eventsOf(m));
+      } catch (err) {
+        stream.cancel();
+        reject(err);
+      }
     });
     stream.on("error", reject);
     stream.on("end", () => resolve(events));
@@ -46,14 +66,17 @@ export function collectEvents(stream: ClientReadableStream<{ event?: Event }>): 
 }
 
 /** Resolves with the first event that satisfies `predicate` on a live stream (keeps collecting). */
-export function waitForEvent(stream: ClientReadableStream<{ event?: Event }>, predicate: (e: Event) => boolean): Promise<Event> {
+export function waitForEvent(stream: ClientReadableStream<EventMessage>, predicate: (e: Event) => boolean): Promise<Event> {
   return new Promise((resolve, reject) => {
     const seen: string[] = [];
-    const onData = (m: { event?: Event }): void => {
-      if (m.event) seen.push(JSON.stringify(m.event.payload).slice(0, 300));
-      if (m.event && predicate(m.event)) {
-        stream.off("data", onData);
-        resolve(m.event);
+    const onData = (m: EventMessage): void => {
+      for (const event of eventsOf(m)) {
+        seen.push(JSON.stringify(event.payload).slice(0, 300));
+        if (predicate(event)) {
+          stream.off("data", onData);
+          resolve(event);
+          return;
+        }
       }
     };
     stream.on("data", onData);

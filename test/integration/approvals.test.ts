@@ -29,7 +29,7 @@ describe("approvals", () => {
       const record = join(t.dir, `approve-${name}.jsonl`);
       const file = `made-by-${name}.txt`;
       const sessionId = await createFakeSession(t, { env: { FAKE_CLI_RECORD: record }, cwd: t.dir });
-      const s = t.client.streamRun({ sessionId, prompt: `[[scenario:tool]] [[cmd:touch ${file}]]`, runId: `approve-${name}`, overrides: undefined, keepRunning: false });
+      const s = t.client.streamRun({ sessionId, prompt: `[[scenario:tool]] [[cmd:touch ${file}]]`, runId: `approve-${name}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
       const all = collectEvents(s);
       const request = await waitForEvent(s, isApprovalRequest);
       expect(request.payload?.$case === "approvalRequested" && request.payload.value.subject).toBe("Bash");
@@ -70,7 +70,7 @@ describe("approvals", () => {
   it("with a short approval_timeout_ms the run gets approval_resolved deny/timeout, the CLI is told deny, and the run ends timeout", async () => {
     const record = join(t.dir, "approve-timeout.jsonl");
     const sessionId = await createFakeSession(t, { env: { FAKE_CLI_RECORD: record }, cwd: t.dir, approvalTimeoutMs: 200 });
-    const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "[[scenario:tool]] [[cmd:touch never.txt]]", runId: "approve-timeout", overrides: undefined, keepRunning: false }));
+    const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "[[scenario:tool]] [[cmd:touch never.txt]]", runId: "approve-timeout", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     const request = events.find(isApprovalRequest)!;
     expect(resolvedOf(events)).toEqual([{ approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "timeout" }]);
     const told = readRecord(record).filter((r) => r.t === "approval");
@@ -86,7 +86,7 @@ describe("approvals", () => {
 
   it("an interrupt while an approval is pending closes the approval before the terminal event", async () => {
     const sessionId = await createFakeSession(t, { cwd: t.dir });
-    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:tool]] [[cmd:touch pending.txt]]", runId: "approve-interrupt", overrides: undefined, keepRunning: false });
+    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:tool]] [[cmd:touch pending.txt]]", runId: "approve-interrupt", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const all = collectEvents(s);
     const request = await waitForEvent(s, isApprovalRequest);
     await call(t.client, "interrupt", { runId: "approve-interrupt" });

@@ -18,7 +18,7 @@ const errorOf = (events: Event[]) => {
   const last = events.at(-1)!;
   return last.payload?.$case === "error" ? last.payload.value.error : undefined;
 };
-const run = (sessionId: string, prompt: string, runId = "") => collectEvents(t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false }));
+const run = (sessionId: string, prompt: string, runId = "") => collectEvents(t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
 
 describe("bad options are INVALID_ARGUMENT naming the field, at CreateSession", () => {
   const cases: [string, Parameters<typeof runOptions>[0], string][] = [

@@ -15,7 +15,7 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const stream = (sessionId: string, prompt: string, runId: string) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false });
+const stream = (sessionId: string, prompt: string, runId: string) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
 const terminal = (events: Event[]) => events.at(-1)!;
 const errorOf = (e: Event) => (e.payload?.$case === "error" ? e.payload.value.error : undefined);
 
@@ -133,7 +133,7 @@ describe("Interrupt", () => {
     const run = async (id: string) => (await call(t.client, "getRun", { runId: id })).run!;
     await expect.poll(async () => (await run("cancel-1")).status, { timeout: 5000 }).toBe(RunStatus.RUN_STATUS_CANCELLED);
 
-    const kept = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:5]] [[ms:50]]", runId: "keep-1", overrides: undefined, keepRunning: true });
+    const kept = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:5]] [[ms:50]]", runId: "keep-1", overrides: undefined, keepRunning: true, maxBatchEvents: 0 });
     kept.on("error", () => undefined);
     await waitForEvent(kept, (e) => e.payload?.$case === "runStarted");
     kept.cancel();

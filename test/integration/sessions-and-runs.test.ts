@@ -76,7 +76,7 @@ describe("sessions through the real gRPC server", () => {
 describe("StreamRun and Query", () => {
   it("return the same projected result, with observability metadata on every event and on the result", async () => {
     const sessionId = await newSession();
-    const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "say something [[echo]]", runId: "run_stream_1", overrides: undefined, keepRunning: false }));
+    const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "say something [[echo]]", runId: "run_stream_1", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
     expect(kindName(events[0]!.kind)).toBe("run_started");
     const last = events.at(-1)!;

@@ -23,7 +23,7 @@ async function warmSession(record: string, idleMs?: number): Promise<string> {
   return res.session!.sessionId;
 }
 
-const run = (sessionId: string, prompt: string) => collectEvents(t.client.streamRun({ sessionId, prompt, runId: "", overrides: undefined, keepRunning: false }));
+const run = (sessionId: string, prompt: string) => collectEvents(t.client.streamRun({ sessionId, prompt, runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
 const started = (events: Event[]) => {
   const p = events[0]!.payload;
   if (p?.$case !== "runStarted") throw new Error("first event is not run_started");
@@ -76,7 +76,7 @@ describe("warm CLI processes", () => {
 
   it("an interrupted warm run ends user_cancelled and the process serves the next run", async () => {
     const sessionId = await warmSession(join(t.dir, "warm-interrupt.jsonl"));
-    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:100]] [[ms:50]]", runId: "warm-int-1", overrides: undefined, keepRunning: false });
+    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:100]] [[ms:50]]", runId: "warm-int-1", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const events = collectEvents(s);
     await new Promise((r) => setTimeout(r, 300));
     await call(t.client, "interrupt", { runId: "warm-int-1" });

@@ -14,14 +14,14 @@ afterAll(async () => {
   await t?.stop();
 });
 
-const watch = (runId: string, afterSequence: number) => collectEvents(t.client.watchRun({ runId, afterSequence }));
+const watch = (runId: string, afterSequence: number) => collectEvents(t.client.watchRun({ runId, afterSequence, maxBatchEvents: 0 }));
 const seqs = (events: Event[]) => events.map((e) => e.sequence);
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe("WatchRun", () => {
   it("replays from 0, from the middle and after the end of a finished run", async () => {
     const sessionId = await createFakeSession(t);
-    const streamed = await collectEvents(t.client.streamRun({ sessionId, prompt: "[[scenario:flood]] [[n:50]]", runId: "watch-done", overrides: undefined, keepRunning: false }));
+    const streamed = await collectEvents(t.client.streamRun({ sessionId, prompt: "[[scenario:flood]] [[n:50]]", runId: "watch-done", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     const last = streamed.at(-1)!.sequence;
     expect(seqs(streamed)).toEqual(range(1, last));
 
@@ -37,7 +37,7 @@ describe("WatchRun", () => {
 
   it("three concurrent watchers of a live run see identical, gap-free sequences", async () => {
     const sessionId = await createFakeSession(t);
-    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:30]] [[ms:10]]", runId: "watch-live", overrides: undefined, keepRunning: false });
+    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:30]] [[ms:10]]", runId: "watch-live", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const primary = collectEvents(s);
     await waitForEvent(s, (e) => e.sequence >= 3);
     const watchers = await Promise.all([watch("watch-live", 0), watch("watch-live", 0), watch("watch-live", 0)]);
@@ -52,7 +52,7 @@ describe("WatchRun", () => {
 
   it("a watcher that joins mid-run from the middle gets the rest live", async () => {
     const sessionId = await createFakeSession(t);
-    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:20]] [[ms:10]]", runId: "watch-mid", overrides: undefined, keepRunning: false });
+    const s = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:20]] [[ms:10]]", runId: "watch-mid", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const primary = collectEvents(s);
     await waitForEvent(s, (e) => e.sequence >= 5);
     const events = await watch("watch-mid", 4);

@@ -38,7 +38,7 @@ export function defineConformance(h: ProviderHarness): void {
 
     const session = (defaults: Partial<RunOptions> = {}, limits = {}) =>
       createSession(t, h.provider, { cliPath: h.cliPath, env, cwd: work, model: h.model, providerOptions: h.providerOptions, ...defaults }, limits);
-    const stream = (sessionId: string, prompt: string, runId = `${h.name}-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false });
+    const stream = (sessionId: string, prompt: string, runId = `${h.name}-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const requestsSince = (from: number): RecordedRequest[] => mock.requests.slice(from);
     const ctx: ScenarioContext = { h, client: () => t.client, mock: () => mock, work: () => work, session, stream: (sessionId, prompt) => stream(sessionId, prompt) };
 

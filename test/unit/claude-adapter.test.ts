@@ -14,6 +14,7 @@ import {
   type RunSpec,
 } from "@asm/shared";
 import { claudeAdapter } from "../../shared/src/providers/claude/claude-adapter.js";
+import { StreamEventLine, textDeltaOf } from "../../shared/src/providers/claude/claude-lines.js";
 import { jsonlLines, logLines, stdoutOfLog, stdinOfLog, isJson } from "../helpers/transcripts.js";
 
 
@@ -548,3 +549,47 @@ describe("partial messages (--include-partial-messages)", () => {
     expect(reduceEvents(events).text).toBe("Hello");
   });
 });
+
+describe("text delta fast path", () => {
+  const delta = (over: Record<string, unknown> = {}, eventOver: Record<string, unknown> = {}, deltaOver: Record<string, unknown> = {}) => ({
+    type: "stream_event",
+    session_id: "sid-1",
+    ...over,
+    event: { type: "content_block_delta", index: 2, ...eventOver, delta: { type: "text_delta", text: "hi", ...deltaOver } },
+  });
+  const cases: [string, unknown][] = [
+    ["a plain text delta", delta()],
+    ["no index (0)", delta({}, { index: undefined })],
+    ["no session id", delta({ session_id: undefined })],
+    ["extra fields everywhere", delta({ uuid: "u", parent_tool_use_id: null }, { extra: 1 }, { more: true })],
+    ["an empty text", delta({}, {}, { text: "" })],
+    ["a numeric session id", delta({ session_id: 5 })],
+    ["a string index", delta({}, { index: "0" })],
+    ["a missing text", delta({}, {}, { text: undefined })],
+    ["a numeric text", delta({}, {}, { text: 3 })],
+    ["another delta type", delta({}, {}, { type: "input_json_delta" })],
+    ["another event type", delta({}, { type: "content_block_start" })],
+    ["an event that is an array", { type: "stream_event", event: [] }],
+    ["a delta that is null", { type: "stream_event", event: { type: "content_block_delta", delta: null } }],
+  ];
+
+  it.each(cases)("gives what the schema path gives: %s", (_name, json) => {
+    const line = JSON.stringify(json);
+    const fast = claudeAdapter.startRun(spec()).parseLine(line);
+    // The reference is the schema, StreamEventLine.
+    const parsed = StreamEventLine.safeParse(JSON.parse(line));
+    if (!parsed.success) {
+      expect(fast.events.map((e) => e.payload.$case)).toEqual(["raw"]);
+      return;
+    }
+    const { event, session_id } = parsed.data;
+    const isText = event.type === "content_block_delta" && event.delta?.type === "text_delta" && event.delta.text !== undefined;
+    expect(fast).toEqual(
+      isText
+        ? { events: [{ payload: { $case: "assistantDelta", value: { content: event.delta!.text, index: event.index ?? 0 } } }], providerSessionId: session_id }
+        : { events: [], providerSessionId: session_id },
+    );
+    expect(textDeltaOf(JSON.parse(line)) !== undefined).toBe(isText);
+  });
+});
+

@@ -3,6 +3,7 @@ import {
   AsmError,
   RunStatus,
   emptyProjection,
+  foldEvent,
   kindOf,
   payload,
   reduceEvent,
@@ -193,6 +194,16 @@ describe("reduceEvent", () => {
     const snapshot = structuredClone(state);
     reduceEvent(state, events[1]!);
     expect(state).toEqual(snapshot);
+  });
+
+  it("folding in place (the live run's projection) gives what the pure reducer gives, event by event", () => {
+    const live = emptyProjection();
+    let pure = emptyProjection();
+    for (const e of events) {
+      foldEvent(live, e);
+      pure = reduceEvent(pure, e);
+      expect(live).toEqual(pure);
+    }
   });
 
   it("reducing a prefix then the rest equals reducing the whole, at every split", () => {

@@ -314,3 +314,78 @@ describe("RunEventLog: primary reader backpressure", () => {
     expect(maxAhead).toBeLessThanOrEqual(3);
   });
 });
+
+describe("RunEventLog: batched readers", () => {
+  const seqsOf = (batches: Event[][]): number[][] => batches.map((b) => b.map((e) => e.sequence));
+  const batchSeqs = (r: IteratorResult<Event[], void>): number[] | undefined => (r.done ? undefined : r.value.map((e) => e.sequence));
+
+  it("a reader that is behind gets what is waiting, at most maxEvents at a time, in order", async () => {
+    const log = newLog();
+    appendN(log, 9);
+    log.append(terminal(10));
+    const batches: Event[][] = [];
+    for await (const b of log.readBatches(0, { maxEvents: 4 })) batches.push(b);
+    expect(seqsOf(batches)).toEqual([range(1, 4), range(5, 8), [9, 10]]);
+  });
+
+  it("a reader that keeps up gets each event as it comes, without waiting for a batch to fill", async () => {
+    const log = newLog();
+    const reader = log.readBatches(0, { maxEvents: 100 });
+    const first = reader.next();
+    appendN(log, 1);
+    expect(batchSeqs(await first)).toEqual([1]);
+    appendN(log, 2);
+    expect(batchSeqs(await reader.next())).toEqual([2, 3]);
+    log.append(terminal(4));
+    expect(batchSeqs(await reader.next())).toEqual([4]);
+    expect((await reader.next()).done).toBe(true);
+  });
+
+  it("replays after a sequence, and a maxEvents below 1 means one at a time", async () => {
+    const log = newLog();
+    appendN(log, 5);
+    log.append(terminal(6));
+    const batches: Event[][] = [];
+    for await (const b of log.readBatches(2, { maxEvents: 0 })) batches.push(b);
+    expect(seqsOf(batches)).toEqual([[3], [4], [5], [6]]);
+  });
+
+  it("a batched primary reader throttles the producer by what it has taken", async () => {
+    const log = newLog({ primaryWindow: 4 });
+    const reader = log.readBatches(0, { primary: true, maxEvents: 3 });
+    appendN(log, 1);
+    expect(batchSeqs(await reader.next())).toEqual([1]);
+    appendN(log, 4); // 4 not taken: window full
+    const blocked = track(log.waitForRoom());
+    await settle();
+    expect(blocked.done).toBe(false);
+    expect(batchSeqs(await reader.next())).toEqual([2, 3, 4]);
+    await settle();
+    expect(blocked.done).toBe(true);
+    await reader.return(undefined);
+  });
+
+  it("producer and slow batched primary reader: nothing lost, the producer at most a window ahead", async () => {
+    const log = newLog({ primaryWindow: 5 });
+    let maxAhead = 0;
+    let consumed = 0;
+    const consumer = (async () => {
+      const seen: number[] = [];
+      for await (const batch of log.readBatches(0, { primary: true, maxEvents: 3 })) {
+        expect(batch.length).toBeGreaterThan(0);
+        expect(batch.length).toBeLessThanOrEqual(3);
+        for (const e of batch) seen.push(e.sequence);
+        consumed = batch.at(-1)!.sequence;
+        await tick();
+      }
+      return seen;
+    })();
+    for (let s = 1; s <= 50; s++) {
+      await log.waitForRoom();
+      maxAhead = Math.max(maxAhead, log.lastSequence - consumed);
+      log.append(s === 50 ? terminal(s) : ev(s));
+    }
+    expect(await consumer).toEqual(range(1, 50));
+    expect(maxAhead).toBeLessThanOrEqual(5 + 3);
+  });
+});

@@ -8,9 +8,14 @@ import {
   type ControllerServiceServer,
   type Logger,
   type Result,
+  type StreamRunRequest,
+  type StreamRunResponse,
+  type WatchRunRequest,
+  type WatchRunResponse,
 } from "@asm/shared";
 import type { Controller } from "../core/controller.js";
 import type { ExecutorDirectory } from "../executors/executor-directory.js";
+import { eventStreamMessages } from "./event-stream.js";
 import { serverStream, unary } from "../server/handler-adapter.js";
 import { observabilityOf } from "../runs/run.js";
 import {
@@ -63,12 +68,12 @@ export function controllerService(controller: Controller, executors: ExecutorDir
       return { session: sessionToProto(session), interruptedRunIds: interrupted, droppedRunIds: dropped };
     }),
 
-    streamRun: serverStream(log, "StreamRun", async function* (req, signal) {
+    streamRun: serverStream<StreamRunRequest, StreamRunResponse | Buffer>(log, "StreamRun", async function* (req, signal) {
       const overrides = runOptionsFromProto(req.overrides, "overrides");
       const run = controller.submitRun(req.sessionId, req.prompt, overrides, req.runId);
       let completed = false;
       try {
-        for await (const event of run.log.read(0, { signal, primary: true })) yield { event };
+        yield* eventStreamMessages(run.log, 0, { signal, primary: true, maxBatchEvents: req.maxBatchEvents });
         completed = run.log.ended;
       } finally {
         if (!completed && !req.keepRunning && !run.isEnded) {
@@ -94,9 +99,9 @@ export function controllerService(controller: Controller, executors: ExecutorDir
       }
     }),
 
-    watchRun: serverStream(log, "WatchRun", async function* (req, signal) {
+    watchRun: serverStream<WatchRunRequest, WatchRunResponse | Buffer>(log, "WatchRun", async function* (req, signal) {
       const run = controller.getRun(req.runId);
-      for await (const event of run.log.read(req.afterSequence, { signal })) yield { event };
+      yield* eventStreamMessages(run.log, req.afterSequence, { signal, maxBatchEvents: req.maxBatchEvents });
     }),
 
     getRun: unary(log, "GetRun", async (req) => ({ run: runToProto(controller.getRun(req.runId)) })),

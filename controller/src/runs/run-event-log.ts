@@ -51,9 +51,14 @@ export class RunEventLog {
     this.wake();
   }
 
+  /** Whether the producer may append now: no primary reader, or one within the window. */
+  get hasReaderRoom(): boolean {
+    return this.primaryPosition === undefined || this.events.length - this.primaryPosition < this.opts.primaryWindow;
+  }
+
   /** Resolves when the primary reader is within the window (at once when there is no primary reader). */
   async waitForRoom(signal?: AbortSignal): Promise<void> {
-    while (this.primaryPosition !== undefined && this.events.length - this.primaryPosition >= this.opts.primaryWindow && !signal?.aborted) {
+    while (!this.hasReaderRoom && !signal?.aborted) {
       await parkUntilWoken(this.roomWaiters, signal);
     }
   }
@@ -74,10 +79,21 @@ export class RunEventLog {
 
   /**
    * Replays events after `after`, then follows live until the terminal event or until `signal`
-   * aborts. With `primary`, this reader's position throttles the producer.
+   * aborts, one event at a time. With `primary`, this reader's position throttles the producer.
    */
   async *read(after: number, opts: { signal?: AbortSignal; primary?: boolean } = {}): AsyncGenerator<Event> {
+    for await (const batch of this.readBatches(after, { ...opts, maxEvents: 1 })) yield batch[0]!;
+  }
+
+  /**
+   * As `read`, but hands out everything already in the log that this reader has not had, up to
+   * `maxEvents` at a time, and waits only when it has had everything. A reader that keeps up gets
+   * one event per batch; one that falls behind catches up in batches. A primary reader's position
+   * moves past a batch when the batch is handed out.
+   */
+  async *readBatches(after: number, opts: { signal?: AbortSignal; primary?: boolean; maxEvents: number }): AsyncGenerator<Event[]> {
     const { signal, primary = false } = opts;
+    const maxEvents = Math.max(1, Math.floor(opts.maxEvents));
     let position = Math.max(0, Math.min(after, Number.MAX_SAFE_INTEGER));
     if (primary) this.primaryPosition = position;
     // One abort listener for the whole read (a reader that keeps up parks once per event).
@@ -87,13 +103,14 @@ export class RunEventLog {
     try {
       while (!signal?.aborted) {
         if (position < this.events.length) {
-          const event = this.events[position]!;
-          position += 1;
+          const end = Math.min(this.events.length, position + maxEvents);
+          const batch = maxEvents === 1 ? [this.events[position]!] : this.events.slice(position, end);
+          position = end;
           if (primary) {
             this.primaryPosition = position;
             this.readerAdvanced(position);
           }
-          yield event;
+          yield batch;
           continue;
         }
         if (this.closed) return;

@@ -5,7 +5,7 @@ import {
   isTerminal,
   kindOf,
   payload,
-  reduceEvent,
+  foldEvent,
   RunStatus,
   ulid,
   type Event,
@@ -67,7 +67,7 @@ export class Run {
   readonly metadata: Observability;
 
   private phase: RunPhase = "queued";
-  private projection: Projection = emptyProjection();
+  private readonly projection: Projection = emptyProjection();
   private execution: RunExecution | undefined;
   private stopReason: AsmError | undefined;
   private providerSessionId = "";
@@ -127,8 +127,9 @@ export class Run {
     return this.endedPromise;
   }
 
+  /** The result so far (a copy: the live projection keeps changing). */
   get result(): Result {
-    return this.projection.result;
+    return { ...this.projection.result };
   }
 
   get pendingApprovalIds(): string[] {
@@ -203,7 +204,7 @@ export class Run {
       for await (const draft of this.execution) {
         if (this.currentPhase() === "running") {
           // Backpressure: wait while the StreamRun caller is too far behind (never once stopping).
-          await this.log.waitForRoom(this.stopping.signal);
+          if (!this.log.hasReaderRoom) await this.log.waitForRoom(this.stopping.signal);
           if (!this.log.hasRoom()) {
             throw new AsmError({ kind: "buffer_overflow", reasonCode: "run_log_full", message: `run ${this.runId} produced more than ${this.init.maxEvents} events` });
           }
@@ -306,7 +307,7 @@ export class Run {
       payload: p,
     };
     this.log.append(event);
-    this.projection = reduceEvent(this.projection, event);
+    foldEvent(this.projection, event);
   }
 
   private finish(): void {

@@ -5,6 +5,7 @@ import { Server, ServerCredentials, type ServerOptions } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import { withPreEncodedEventStreams } from "../api/event-stream.js";
 import { ControllerServiceService, type ControllerServiceServer, type Logger } from "@asm/shared";
 
 export interface TlsFiles {
@@ -58,7 +59,7 @@ export class ControllerServer {
       "grpc.max_send_message_length": 4 * 1024 * 1024 - 64 * 1024,
       ...options,
     });
-    this.server.addService(ControllerServiceService, service);
+    this.server.addService(withPreEncodedEventStreams(ControllerServiceService), service);
     this.health.addToServer(this.server);
     try {
       const definition = loadSync([join(protoRoot(), "asm/v1/controller.proto"), join(protoRoot(), "asm/v1/executor.proto"), healthProtoPath], {

@@ -3,11 +3,11 @@ import type { Event, Result } from "../../gen/asm/v1/events_pb.js";
 
 /** The fold state: the result so far plus what the fold needs to remember between events. */
 export interface Projection {
-  readonly result: Result;
+  result: Result;
   /** Time of the first event, for `duration_ms`. */
-  readonly firstAtMs: number | undefined;
+  firstAtMs: number | undefined;
   /** Deltas arrived since the last complete assistant message (whose text then repeats them). */
-  readonly pendingDeltas: boolean;
+  pendingDeltas: boolean;
 }
 
 export function emptyResult(): Result {
@@ -32,11 +32,21 @@ export function emptyProjection(): Projection {
 }
 
 /**
- * Folds one event into the projection. Pure: the same function projects a live stream, a `Query`,
- * and a replay of a stored log, so all three agree.
+ * Folds one event into the projection. Pure: the same fold projects a live stream, a `Query`, and
+ * a replay of a stored log, so all three agree.
  */
 export function reduceEvent(state: Projection, event: Event): Projection {
-  const r: Result = { ...state.result };
+  const next: Projection = { result: { ...state.result }, firstAtMs: state.firstAtMs, pendingDeltas: state.pendingDeltas };
+  foldEvent(next, event);
+  return next;
+}
+
+/**
+ * `reduceEvent` in place: folds one event into `state`, changing it (and its result object). For
+ * the owner of a live projection, which then copies the result before handing it out.
+ */
+export function foldEvent(state: Projection, event: Event): void {
+  const r = state.result;
   let { firstAtMs, pendingDeltas } = state;
   if (!r.runId) r.runId = event.runId;
   if (!r.sessionId) r.sessionId = event.sessionId;
@@ -87,12 +97,13 @@ export function reduceEvent(state: Projection, event: Event): Projection {
     default:
       break;
   }
-  return { result: r, firstAtMs, pendingDeltas };
+  state.firstAtMs = firstAtMs;
+  state.pendingDeltas = pendingDeltas;
 }
 
 /** Projects a whole event sequence into its result. */
 export function reduceEvents(events: Iterable<Event>): Result {
-  let state = emptyProjection();
-  for (const event of events) state = reduceEvent(state, event);
+  const state = emptyProjection();
+  for (const event of events) foldEvent(state, event);
   return state.result;
 }

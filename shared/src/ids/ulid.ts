@@ -3,7 +3,10 @@ import { randomBytes } from "node:crypto";
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 let lastTime = -1;
-let lastRandom: number[] = [];
+/** The time part of the last id (10 characters), kept while the millisecond lasts. */
+let timePart = "";
+/** The 16 random base32 digits of the last id; incremented in place within one millisecond. */
+const randomDigits = new Uint8Array(16);
 
 function encodeTime(ms: number): string {
   let out = "";
@@ -14,16 +17,15 @@ function encodeTime(ms: number): string {
   return out;
 }
 
-function increment(digits: number[]): number[] {
-  const next = [...digits];
-  for (let i = next.length - 1; i >= 0; i--) {
-    if (next[i]! < 31) {
-      next[i]! += 1;
-      return next;
+/** Adds one to the random digits (base 32, last digit least significant). */
+function incrementRandom(): void {
+  for (let i = randomDigits.length - 1; i >= 0; i--) {
+    if (randomDigits[i]! < 31) {
+      randomDigits[i]! += 1;
+      return;
     }
-    next[i] = 0;
+    randomDigits[i] = 0;
   }
-  return next;
 }
 
 /**
@@ -32,13 +34,16 @@ function increment(digits: number[]): number[] {
  */
 export function ulid(now: number = Date.now()): string {
   if (now <= lastTime) {
-    lastRandom = increment(lastRandom);
+    incrementRandom();
   } else {
     lastTime = now;
+    timePart = encodeTime(now);
     const bytes = randomBytes(16);
-    lastRandom = Array.from({ length: 16 }, (_, i) => bytes[i]! % 32);
+    for (let i = 0; i < 16; i++) randomDigits[i] = bytes[i]! % 32;
   }
-  return encodeTime(lastTime) + lastRandom.map((d) => ALPHABET[d]).join("");
+  let out = timePart;
+  for (let i = 0; i < 16; i++) out += ALPHABET[randomDigits[i]!]!;
+  return out;
 }
 
 /** A prefixed sortable id, e.g. `run_01J…`. */

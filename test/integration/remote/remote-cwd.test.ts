@@ -41,7 +41,7 @@ async function run(driverOpts: Record<string, unknown>, cwd?: string): Promise<{
     cliPath: r.t.fakeClaude,
     env: { FAKE_CLI_RECORD: record },
   });
-  const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "where am I", runId, overrides: undefined, keepRunning: false }));
+  const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "where am I", runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
   return { runId, events, record };
 }
 

@@ -92,7 +92,7 @@ async function runOn(node: string, opts: Record<string, unknown> = {}, extra: { 
     ...(extra.noCliPath ? {} : { cliPath: t.fakeClaude }),
     env: { FAKE_CLI_RECORD: record },
   });
-  const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "hello", runId, overrides: undefined, keepRunning: false }));
+  const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "hello", runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
   return { runId, record, events };
 }
 
@@ -124,7 +124,7 @@ describe("remote run failures: each its own typed terminal error, nothing spawne
     try {
       const record = join(plain.dir, "disabled.jsonl");
       const sessionId = await createSession(plain, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: plain.fakeClaude, env: { FAKE_CLI_RECORD: record } });
-      const events = await collectEvents(plain.client.streamRun({ sessionId, prompt: "hello", runId: "disabled", overrides: undefined, keepRunning: false }));
+      const events = await collectEvents(plain.client.streamRun({ sessionId, prompt: "hello", runId: "disabled", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
       const last = events.at(-1)!;
       expect(last.payload?.$case).toBe("error");
       const error = last.payload?.$case === "error" ? last.payload.value.error : undefined;

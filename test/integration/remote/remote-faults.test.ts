@@ -26,10 +26,10 @@ describe("remote faults", () => {
     cleanups.push(() => r.stop());
     const record = join(r.executor.workspace, "killed.jsonl");
     const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
-    const s = r.t.client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "exec-killed", overrides: undefined, keepRunning: false });
+    const s = r.t.client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "exec-killed", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const all = collectEvents(s);
     const started = await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
-    const watcher = collectEvents(r.t.client.watchRun({ runId: "exec-killed", afterSequence: 0 }));
+    const watcher = collectEvents(r.t.client.watchRun({ runId: "exec-killed", afterSequence: 0, maxBatchEvents: 0 }));
     const cliPid = pidOf(started);
     expect(await eventually(() => readRecord(record).some((x) => x.t === "start"))).toBe(true);
     expect(isAlive(cliPid)).toBe(true);
@@ -65,7 +65,7 @@ describe("remote faults", () => {
       cliPath: r.t.fakeClaude,
       env: { FAKE_CLI_RECORD: record },
     });
-    const s = r.t.client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "link-cut", overrides: undefined, keepRunning: false });
+    const s = r.t.client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "link-cut", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const all = collectEvents(s);
     const started = await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
     const cliPid = pidOf(started);
@@ -97,7 +97,7 @@ describe("remote faults", () => {
       sessionId: "",
       options: { defaults: { ...remoteOptions("executor-a", { remote_boot_lease_timeout_ms: 3000 }), cliPath: fakeClaude, env: { FAKE_CLI_RECORD: record } } },
     });
-    const s = controller.client.streamRun({ sessionId: created.session!.sessionId, prompt: "[[scenario:hang]]", runId: "orphan", overrides: undefined, keepRunning: false });
+    const s = controller.client.streamRun({ sessionId: created.session!.sessionId, prompt: "[[scenario:hang]]", runId: "orphan", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     s.on("error", () => undefined);
     const started = await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
     const cliPid = pidOf(started);

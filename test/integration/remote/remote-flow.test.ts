@@ -3,6 +3,7 @@ import type { ClientReadableStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provider, type Event, type StreamRunResponse } from "@asm/shared";
 import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../../helpers/remote-setup.js";
+import { eventsOf } from "../../helpers/grpc-client.js";
 import { createSession } from "../../helpers/sessions.js";
 import { eventually, readRecord } from "../../helpers/test-controller.js";
 
@@ -27,7 +28,7 @@ function readAtRandomSpeed(stream: ClientReadableStream<StreamRunResponse>, rand
     const events: Event[] = [];
     let untilPause = Math.floor(random() * 200);
     stream.on("data", (res: StreamRunResponse) => {
-      if (res.event) events.push(res.event);
+      events.push(...eventsOf(res));
       if (--untilPause > 0) return;
       untilPause = Math.floor(random() * 200);
       stream.pause();
@@ -55,13 +56,16 @@ function checkComplete(events: Event[], n: number): void {
 }
 
 describe("end-to-end flow control through the executor", () => {
-  it("a client that stops reading stops the remote CLI (its pipe blocks); nothing is dropped", async () => {
+  it.each([
+    ["one event per message", 0],
+    ["batched", 256],
+  ])("a client that stops reading stops the remote CLI (its pipe blocks); nothing is dropped (%s)", async (_form, maxBatchEvents) => {
     const n = 40_000;
-    const record = join(r.executor.workspace, "stalled.jsonl");
+    const record = join(r.executor.workspace, `stalled-${maxBatchEvents}.jsonl`);
     const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
-    const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId: "stalled-reader", overrides: undefined, keepRunning: false });
+    const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId: `stalled-reader-${maxBatchEvents}`, overrides: undefined, keepRunning: false, maxBatchEvents });
     const events: Event[] = [];
-    stream.on("data", (res: StreamRunResponse) => res.event && events.push(res.event));
+    stream.on("data", (res: StreamRunResponse) => events.push(...eventsOf(res)));
     const ended = new Promise<void>((resolve, reject) => {
       stream.on("end", resolve);
       stream.on("error", reject);
@@ -78,7 +82,7 @@ describe("end-to-end flow control through the executor", () => {
   });
 
   it(
-    "200 remote runs, 50 at a time, 2,000 events each, clients reading at random speeds: every event, in order, gap-free",
+    "200 remote runs, 50 at a time, 2,000 events each, clients reading at random speeds (every other one batched): every event, in order, gap-free",
     async () => {
       const runs = 200;
       const concurrency = 50;
@@ -95,7 +99,9 @@ describe("end-to-end flow control through the executor", () => {
             const i = next++;
             if (i >= runs) return;
             const runId = `stress-${i}`;
-            const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId, overrides: undefined, keepRunning: false });
+            // Every other run asks for batches of a random size (2..512), so both forms run under load.
+            const maxBatchEvents = i % 2 === 0 ? 0 : 2 + Math.floor(random() * 511);
+            const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId, overrides: undefined, keepRunning: false, maxBatchEvents });
             results.push({ runId, events: await readAtRandomSpeed(stream, random, 15) });
           }
         }),

@@ -30,7 +30,7 @@ describe("lanes in remote mode (seed 002 with seed 000)", () => {
   it("lane auto with the sdk available runs core remotely; events and result carry exactly that", async () => {
     const record = join(r.executor.workspace, "auto.jsonl");
     const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), lane: Lane.LANE_AUTO, cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
-    const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "auto lane", runId: "auto-remote", overrides: undefined, keepRunning: false }));
+    const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "auto lane", runId: "auto-remote", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expect(events.at(-1)!.payload?.$case).toBe("result");
     for (const e of events) expect(e.metadata).toMatchObject(EXPECTED);
     const run = (await call(r.t.client, "getRun", { runId: "auto-remote" })).run!;

@@ -28,7 +28,7 @@ describe("remote runs through a real executor process", () => {
   it("streams a text run from the executor, numbered gap-free, with remote metadata", async () => {
     const record = join(r.executor.workspace, "text.jsonl");
     const sessionId = await remoteSession(record);
-    const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "hello remote", runId: "remote-text", overrides: undefined, keepRunning: false }));
+    const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "hello remote", runId: "remote-text", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expect(kinds(events)[0]).toBe("runStarted");
     expect(events.at(-1)!.payload?.$case).toBe("result");
     expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
@@ -55,7 +55,7 @@ describe("remote runs through a real executor process", () => {
       const record = join(r.executor.workspace, `approve-${name}.jsonl`);
       const file = `remote-made-by-${name}.txt`;
       const sessionId = await remoteSession(record);
-      const s = r.t.client.streamRun({ sessionId, prompt: `[[scenario:tool]] [[cmd:touch ${file}]]`, runId: `remote-approve-${name}`, overrides: undefined, keepRunning: false });
+      const s = r.t.client.streamRun({ sessionId, prompt: `[[scenario:tool]] [[cmd:touch ${file}]]`, runId: `remote-approve-${name}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
       const all = collectEvents(s);
       const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
       await call(r.t.client, "approve", { sessionId, approvalId: approvalIdOf(request), decision, reason: name === "deny" ? "no" : "" });
@@ -70,7 +70,7 @@ describe("remote runs through a real executor process", () => {
   it("interrupts a remote run: user_cancelled, the remote process group gone", async () => {
     const record = join(r.executor.workspace, "interrupt.jsonl");
     const sessionId = await remoteSession(record);
-    const s = r.t.client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "remote-interrupt", overrides: undefined, keepRunning: false });
+    const s = r.t.client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "remote-interrupt", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const all = collectEvents(s);
     await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
     const res = await call(r.t.client, "interrupt", { runId: "remote-interrupt" });
@@ -86,7 +86,7 @@ describe("remote runs through a real executor process", () => {
     const record = join(r.t.dir, "local-override.jsonl");
     const sessionId = await remoteSession(record);
     const events = await collectEvents(
-      r.t.client.streamRun({ sessionId, prompt: "here", runId: "local-on-remote", overrides: runOptions({ executionMode: ExecutionMode.EXECUTION_MODE_LOCAL, cwd: r.t.dir }), keepRunning: false }),
+      r.t.client.streamRun({ sessionId, prompt: "here", runId: "local-on-remote", overrides: runOptions({ executionMode: ExecutionMode.EXECUTION_MODE_LOCAL, cwd: r.t.dir }), keepRunning: false, maxBatchEvents: 0 }),
     );
     expect(events.at(-1)!.payload?.$case).toBe("result");
     expect(events[0]!.metadata?.executionMode).toBe("local");
@@ -97,7 +97,7 @@ describe("remote runs through a real executor process", () => {
   it("runs remotely when a run of a local session says remote_node", async () => {
     const record = join(r.executor.workspace, "remote-override.jsonl");
     const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
-    const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "there", runId: "remote-on-local", overrides: remoteOptions("executor-a"), keepRunning: false }));
+    const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "there", runId: "remote-on-local", overrides: remoteOptions("executor-a"), keepRunning: false, maxBatchEvents: 0 }));
     expect(events.at(-1)!.payload, JSON.stringify(events.at(-1)!.payload)).toMatchObject({ $case: "result" });
     expect(events[0]!.metadata?.executionMode).toBe("remote_node");
     expect(readRecord(record).find((x) => x.t === "start")!.cwd).toBe(r.executor.workspace);
@@ -116,7 +116,7 @@ describe("remote runs through a real executor process", () => {
     ];
     const sessionIds: string[] = [];
     for (const [runId, overrides] of runs) {
-      const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "hi", runId, overrides, keepRunning: false }));
+      const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "hi", runId, overrides, keepRunning: false, maxBatchEvents: 0 }));
       expect(events.at(-1)!.payload?.$case).toBe("result");
       sessionIds.push(events.at(-1)!.providerSessionId);
     }
@@ -143,7 +143,7 @@ describe("remote runs through a real executor process", () => {
         ...remoteOptions(executor.address, {}, { env: { FAKE_CLI_RECORD: record, RUN_VAR: "1" } }),
         cliPath: r.t.fakeClaude,
       });
-      const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "env", runId: "remote-env", overrides: undefined, keepRunning: false }));
+      const events = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "env", runId: "remote-env", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
       expect(events.at(-1)!.payload?.$case).toBe("result");
       const keys = readRecord(record).find((x) => x.t === "start")!.env_keys as string[];
       expect(keys).toEqual(expect.arrayContaining(["PATH", "HOME", "PROVIDER_TOKEN", "RUN_VAR", "FAKE_CLI_RECORD"]));

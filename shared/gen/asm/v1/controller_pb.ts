@@ -337,10 +337,25 @@ export interface StreamRunRequest {
    * WatchRun).
    */
   keepRunning: boolean;
+  /**
+   * Batched delivery (opt-in). 0 or 1: every response carries exactly one
+   * event, in `event`. N > 1: every response carries 1..N events in `events`
+   * (never `event`): whatever the run has produced and this call has not yet
+   * sent, up to N events and about 1 MiB, so a busy run costs one message per
+   * batch while an idle one is sent each event at once (batching adds no
+   * wait). Values above 1024 act as 1024. Order, numbering and backpressure are
+   * the same in both forms.
+   */
+  maxBatchEvents: number;
 }
 
+/**
+ * One message of a StreamRun. Exactly one of the two fields is used, chosen by
+ * the request's `max_batch_events`; a batch holds consecutive sequences.
+ */
 export interface StreamRunResponse {
   event: Event | undefined;
+  events: Event[];
 }
 
 export interface QueryRequest {
@@ -364,10 +379,14 @@ export interface WatchRunRequest {
   runId: string;
   /** Replay events with sequence greater than this; 0 replays everything. */
   afterSequence: number;
+  /** Batched delivery, as StreamRunRequest.max_batch_events. */
+  maxBatchEvents: number;
 }
 
+/** One message of a WatchRun; the same two forms as StreamRunResponse. */
 export interface WatchRunResponse {
   event: Event | undefined;
+  events: Event[];
 }
 
 export interface GetRunRequest {
@@ -1982,7 +2001,7 @@ export const CloseSessionResponse: MessageFns<CloseSessionResponse> = {
 };
 
 function createBaseStreamRunRequest(): StreamRunRequest {
-  return { sessionId: "", prompt: "", runId: "", overrides: undefined, keepRunning: false };
+  return { sessionId: "", prompt: "", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 };
 }
 
 export const StreamRunRequest: MessageFns<StreamRunRequest> = {
@@ -2001,6 +2020,9 @@ export const StreamRunRequest: MessageFns<StreamRunRequest> = {
     }
     if (message.keepRunning !== false) {
       writer.uint32(40).bool(message.keepRunning);
+    }
+    if (message.maxBatchEvents !== 0) {
+      writer.uint32(48).uint32(message.maxBatchEvents);
     }
     return writer;
   },
@@ -2058,6 +2080,14 @@ export const StreamRunRequest: MessageFns<StreamRunRequest> = {
             message.keepRunning = reader.bool();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxBatchEvents = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2089,6 +2119,11 @@ export const StreamRunRequest: MessageFns<StreamRunRequest> = {
         : isSet(object.keep_running)
         ? globalThis.Boolean(object.keep_running)
         : false,
+      maxBatchEvents: isSet(object.maxBatchEvents)
+        ? globalThis.Number(object.maxBatchEvents)
+        : isSet(object.max_batch_events)
+        ? globalThis.Number(object.max_batch_events)
+        : 0,
     };
   },
 
@@ -2109,6 +2144,9 @@ export const StreamRunRequest: MessageFns<StreamRunRequest> = {
     if (message.keepRunning !== false) {
       obj.keepRunning = message.keepRunning;
     }
+    if (message.maxBatchEvents !== 0) {
+      obj.maxBatchEvents = Math.round(message.maxBatchEvents);
+    }
     return obj;
   },
 
@@ -2124,18 +2162,22 @@ export const StreamRunRequest: MessageFns<StreamRunRequest> = {
       ? RunOptions.fromPartial(object.overrides)
       : undefined;
     message.keepRunning = object.keepRunning ?? false;
+    message.maxBatchEvents = object.maxBatchEvents ?? 0;
     return message;
   },
 };
 
 function createBaseStreamRunResponse(): StreamRunResponse {
-  return { event: undefined };
+  return { event: undefined, events: [] };
 }
 
 export const StreamRunResponse: MessageFns<StreamRunResponse> = {
   encode(message: StreamRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      Event.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2161,6 +2203,14 @@ export const StreamRunResponse: MessageFns<StreamRunResponse> = {
             message.event = Event.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2174,13 +2224,19 @@ export const StreamRunResponse: MessageFns<StreamRunResponse> = {
   },
 
   fromJSON(object: any): StreamRunResponse {
-    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+    return {
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: StreamRunResponse): unknown {
     const obj: any = {};
     if (message.event !== undefined) {
       obj.event = Event.toJSON(message.event);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => Event.toJSON(e));
     }
     return obj;
   },
@@ -2191,6 +2247,7 @@ export const StreamRunResponse: MessageFns<StreamRunResponse> = {
   fromPartial<I extends Exact<DeepPartial<StreamRunResponse>, I>>(object: I): StreamRunResponse {
     const message = createBaseStreamRunResponse();
     message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2430,7 +2487,7 @@ export const QueryResponse: MessageFns<QueryResponse> = {
 };
 
 function createBaseWatchRunRequest(): WatchRunRequest {
-  return { runId: "", afterSequence: 0 };
+  return { runId: "", afterSequence: 0, maxBatchEvents: 0 };
 }
 
 export const WatchRunRequest: MessageFns<WatchRunRequest> = {
@@ -2440,6 +2497,9 @@ export const WatchRunRequest: MessageFns<WatchRunRequest> = {
     }
     if (message.afterSequence !== 0) {
       writer.uint32(16).uint64(message.afterSequence);
+    }
+    if (message.maxBatchEvents !== 0) {
+      writer.uint32(24).uint32(message.maxBatchEvents);
     }
     return writer;
   },
@@ -2473,6 +2533,14 @@ export const WatchRunRequest: MessageFns<WatchRunRequest> = {
             message.afterSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.maxBatchEvents = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2497,6 +2565,11 @@ export const WatchRunRequest: MessageFns<WatchRunRequest> = {
         : isSet(object.after_sequence)
         ? globalThis.Number(object.after_sequence)
         : 0,
+      maxBatchEvents: isSet(object.maxBatchEvents)
+        ? globalThis.Number(object.maxBatchEvents)
+        : isSet(object.max_batch_events)
+        ? globalThis.Number(object.max_batch_events)
+        : 0,
     };
   },
 
@@ -2508,6 +2581,9 @@ export const WatchRunRequest: MessageFns<WatchRunRequest> = {
     if (message.afterSequence !== 0) {
       obj.afterSequence = Math.round(message.afterSequence);
     }
+    if (message.maxBatchEvents !== 0) {
+      obj.maxBatchEvents = Math.round(message.maxBatchEvents);
+    }
     return obj;
   },
 
@@ -2518,18 +2594,22 @@ export const WatchRunRequest: MessageFns<WatchRunRequest> = {
     const message = createBaseWatchRunRequest();
     message.runId = object.runId ?? "";
     message.afterSequence = object.afterSequence ?? 0;
+    message.maxBatchEvents = object.maxBatchEvents ?? 0;
     return message;
   },
 };
 
 function createBaseWatchRunResponse(): WatchRunResponse {
-  return { event: undefined };
+  return { event: undefined, events: [] };
 }
 
 export const WatchRunResponse: MessageFns<WatchRunResponse> = {
   encode(message: WatchRunResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.event !== undefined) {
       Event.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.events) {
+      Event.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -2555,6 +2635,14 @@ export const WatchRunResponse: MessageFns<WatchRunResponse> = {
             message.event = Event.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.events.push(Event.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2568,13 +2656,19 @@ export const WatchRunResponse: MessageFns<WatchRunResponse> = {
   },
 
   fromJSON(object: any): WatchRunResponse {
-    return { event: isSet(object.event) ? Event.fromJSON(object.event) : undefined };
+    return {
+      event: isSet(object.event) ? Event.fromJSON(object.event) : undefined,
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => Event.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: WatchRunResponse): unknown {
     const obj: any = {};
     if (message.event !== undefined) {
       obj.event = Event.toJSON(message.event);
+    }
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => Event.toJSON(e));
     }
     return obj;
   },
@@ -2585,6 +2679,7 @@ export const WatchRunResponse: MessageFns<WatchRunResponse> = {
   fromPartial<I extends Exact<DeepPartial<WatchRunResponse>, I>>(object: I): WatchRunResponse {
     const message = createBaseWatchRunResponse();
     message.event = (object.event !== undefined && object.event !== null) ? Event.fromPartial(object.event) : undefined;
+    message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
     return message;
   },
 };

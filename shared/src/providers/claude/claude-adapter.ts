@@ -123,6 +123,10 @@ class ClaudeRun implements AdapterRun {
    * complete message carries and produce no event.
    */
   private streamEvent(json: unknown, text: string): ParsedLine {
+    // A streaming turn is mostly text deltas: those are checked by hand (same shape as
+    // L.StreamEventLine, without zod's cost per line); anything else goes through the schema.
+    const delta = L.textDeltaOf(json);
+    if (delta) return { events: [{ payload: payload("assistantDelta", { content: delta.text, index: delta.index }) }], providerSessionId: delta.sessionId };
     const parsed = L.StreamEventLine.safeParse(json);
     if (!parsed.success) return raw(text);
     const { event } = parsed.data;

@@ -84,3 +84,21 @@ export const StreamEventLine = z.looseObject({
     delta: z.looseObject({ type: z.string(), text: z.string().optional() }).optional(),
   }),
 });
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+
+/**
+ * The text of a `stream_event` line that is a `content_block_delta` with a `text_delta`, checked
+ * by hand (the hot line of a streaming turn); undefined for anything else, which then goes through
+ * `StreamEventLine`. Accepts exactly what that schema accepts for such a line.
+ */
+export function textDeltaOf(json: unknown): { text: string; index: number; sessionId: string | undefined } | undefined {
+  if (!isRecord(json) || json.type !== "stream_event") return undefined;
+  const { event, session_id: sessionId } = json;
+  if (sessionId !== undefined && typeof sessionId !== "string") return undefined;
+  if (!isRecord(event) || event.type !== "content_block_delta") return undefined;
+  const { index, delta } = event;
+  if (index !== undefined && typeof index !== "number") return undefined;
+  if (!isRecord(delta) || delta.type !== "text_delta" || typeof delta.text !== "string") return undefined;
+  return { text: delta.text, index: index ?? 0, sessionId };
+}

@@ -1,0 +1,132 @@
+import { describe, expect, it } from "vitest";
+import {
+  AsmError,
+  encodeEvent,
+  encodeEventMessages,
+  Event,
+  kindOf,
+  payload,
+  StreamRunResponse,
+  WatchRunResponse,
+  type EventPayload,
+  type Observability,
+} from "@asm/shared";
+
+const metadata: Observability = {
+  requestedLane: "auto",
+  preferredLane: "sdk",
+  lane: "core",
+  backend: "core",
+  executionMode: "remote_node",
+  laneReason: "sdk_available",
+  laneFallbackReason: "sdk_remote_unsupported",
+  sdkRuntime: "@anthropic-ai/claude-agent-sdk",
+  sdkAvailable: true,
+  capabilities: ["streaming", "approvals", "interrupt", "resume"],
+  executor: "sandbox-a",
+  provider: "claude",
+};
+
+function ev(sequence: number, p: EventPayload, meta: Observability | undefined = metadata): Event {
+  return {
+    id: `evt_${sequence}`,
+    runId: "run_1",
+    sessionId: "ses_1",
+    sequence,
+    timestamp: new Date(1_700_000_000_000 + sequence),
+    provider: "claude",
+    kind: kindOf(p),
+    providerSessionId: sequence > 1 ? "2894a72d-7094-4396-8bb8-9c19c2bd9de3" : "",
+    metadata: meta,
+    payload: p,
+  };
+}
+
+/** A run's worth of different events: small and large (multi-byte length prefixes), with and without metadata. */
+function sampleEvents(): Event[] {
+  return [
+    ev(1, payload("runStarted", { providerSessionId: "", command: "/usr/bin/claude", args: ["-p", "--output-format", "stream-json"], cwd: "/w", pid: 4242, warm: false })),
+    ev(2, payload("assistantDelta", { content: "Hel", index: 0 })),
+    ev(3, payload("assistantDelta", { content: "lo", index: 0 }), undefined),
+    ev(4, payload("assistantMessage", { text: "x".repeat(200), model: "m", content: [{ type: "text", text: "x".repeat(200) }], aborted: false })),
+    ev(5, payload("stderr", { content: "y".repeat(20_000) })),
+    ev(6, payload("error", { error: new AsmError({ kind: "transport_error", reasonCode: "executor_lost", message: "gone" }).toMessage() })),
+  ];
+}
+
+/** What the generated encoder gives, decoded back: the reference every form must match. */
+const roundTrip = (e: Event): Event => Event.decode(Event.encode(e).finish());
+
+describe("event wire encoding", () => {
+  it("an event encoded with cached metadata decodes exactly as the generated encoder's", () => {
+    for (const e of sampleEvents()) {
+      const [message] = encodeEventMessages([e], { batched: false, maxMessageBytes: 1 });
+      expect(StreamRunResponse.decode(message!).event).toEqual(roundTrip(e));
+      // The length it reports is the event's length on the wire: the message is that plus a tag and a length prefix.
+      const length = encodeEvent(e).length;
+      expect(Event.decode(encodeEvent(e))).toEqual(roundTrip(e));
+      expect(message!.length - length).toBe(1 + (length < 128 ? 1 : length < 16_384 ? 2 : 3));
+    }
+  });
+
+  it("one event per message: each message is a StreamRunResponse / WatchRunResponse with `event` only", () => {
+    const events = sampleEvents();
+    const messages = encodeEventMessages(events, { batched: false, maxMessageBytes: 1 });
+    expect(messages).toHaveLength(events.length);
+    messages.forEach((m, i) => {
+      expect(StreamRunResponse.decode(m)).toEqual({ event: roundTrip(events[i]!), events: [] });
+      expect(WatchRunResponse.decode(m)).toEqual({ event: roundTrip(events[i]!), events: [] });
+    });
+  });
+
+  it("batched: `events` only, in order, split so no message passes the byte limit unless one event alone does", () => {
+    const events = sampleEvents();
+    const all = encodeEventMessages(events, { batched: true, maxMessageBytes: 1024 * 1024 });
+    expect(all).toHaveLength(1);
+    expect(StreamRunResponse.decode(all[0]!)).toEqual({ event: undefined, events: events.map(roundTrip) });
+
+    const limit = 2000;
+    const split = encodeEventMessages(events, { batched: true, maxMessageBytes: limit });
+    const decoded = split.map((m) => StreamRunResponse.decode(m));
+    for (const d of decoded) expect(d.event).toBeUndefined();
+    expect(decoded.flatMap((d) => d.events)).toEqual(events.map(roundTrip));
+    // The 20 kB stderr event goes alone; every other message stays within the limit.
+    const oversized = split.filter((m) => m.length > limit);
+    expect(oversized).toHaveLength(1);
+    expect(StreamRunResponse.decode(oversized[0]!).events.map((e) => e.sequence)).toEqual([5]);
+    expect(split.length).toBeGreaterThan(2);
+  });
+
+  it("a changed metadata object is encoded anew (the cache is per object)", () => {
+    encodeEvent(ev(2, payload("assistantDelta", { content: "a", index: 0 })));
+    const [message] = encodeEventMessages([ev(4, payload("assistantDelta", { content: "c", index: 0 }), { ...metadata, executor: "sandbox-b" })], { batched: false, maxMessageBytes: 1 });
+    expect(StreamRunResponse.decode(message!).event?.metadata?.executor).toBe("sandbox-b");
+  });
+});
+
+describe("event wire encoding: the per-run cache", () => {
+  it("events that share a metadata object but differ in run, session, provider or provider session are each encoded right", () => {
+    const base = ev(2, payload("assistantDelta", { content: "a", index: 0 }));
+    const variants: Event[] = [
+      base,
+      { ...base, runId: "run_2" },
+      { ...base, sessionId: "ses_2" },
+      { ...base, provider: "codex" },
+      { ...base, providerSessionId: "" },
+      { ...base, providerSessionId: "other" },
+      base,
+    ];
+    const messages = encodeEventMessages(variants, { batched: true, maxMessageBytes: 1 << 20 });
+    expect(messages.flatMap((m) => StreamRunResponse.decode(m).events)).toEqual(variants.map(roundTrip));
+  });
+});
+
+describe("event wire encoding: the shared writer", () => {
+  it("an event that cannot be encoded throws and leaves nothing behind for the next one", () => {
+    const bad = ev(7, payload("assistantDelta", { content: "half", index: 1.5 }));
+    expect(() => encodeEvent(bad)).toThrow();
+    expect(() => encodeEventMessages([ev(8, payload("assistantDelta", { content: "ok", index: 0 })), bad], { batched: true, maxMessageBytes: 1 << 20 })).toThrow();
+    const good = ev(9, payload("assistantDelta", { content: "clean", index: 0 }));
+    expect(Event.decode(encodeEvent(good))).toEqual(roundTrip(good));
+  });
+});
