@@ -41,7 +41,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     identity,
     directory,
     logger,
-    settings: { keepaliveTimeMs: config.ASM_REMOTE_KEEPALIVE_TIME_MS, keepaliveTimeoutMs: config.ASM_REMOTE_KEEPALIVE_TIMEOUT_MS, maxMessageBytes: config.ASM_REMOTE_MAX_MESSAGE_BYTES },
+    settings: { keepaliveTimeMs: config.ASM_REMOTE_KEEPALIVE_TIME_MS, keepaliveTimeoutMs: config.ASM_REMOTE_KEEPALIVE_TIMEOUT_MS, maxMessageBytes: config.ASM_REMOTE_MAX_MESSAGE_BYTES, flowControlWindowBytes: config.ASM_REMOTE_FLOW_CONTROL_WINDOW_BYTES },
   });
   const controller = new Controller({
     logger,

@@ -9,7 +9,7 @@ import { credentials, makeGenericClientConstructor, type ClientReadableStream } 
 import { ControllerServiceClient, type EventBatch, type StreamRunRequest, type StreamRunResponse } from "@asm/shared";
 import { BATCHES } from "./grpc-baseline-service.js";
 import { wallClockMs } from "./bench-stats.js";
-import { systemPath } from "./streaming-stack.js";
+import { CLIENT_CHANNEL_OPTIONS, systemPath } from "./streaming-stack.js";
 
 /** The arguments the claude adapter gives the CLI in permission mode default. */
 export const CLAUDE_ARGS = ["--output-format", "stream-json", "--verbose", "--input-format", "stream-json", "--include-partial-messages", "--permission-mode", "default", "--permission-prompt-tool", "stdio"];
@@ -129,9 +129,9 @@ export async function startGrpcBaseline(): Promise<GrpcBaseline> {
     });
     proc.once("exit", (code) => reject(new Error(`grpc baseline server exited with ${code}`)));
   });
-  const client = new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  const client = new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS);
   const BatchClient = makeGenericClientConstructor(BATCHES, "Baseline");
-  const batchClient = new BatchClient(`127.0.0.1:${port}`, credentials.createInsecure()) as unknown as { streamBatches(req: StreamRunRequest): ClientReadableStream<EventBatch>; close(): void };
+  const batchClient = new BatchClient(`127.0.0.1:${port}`, credentials.createInsecure(), CLIENT_CHANNEL_OPTIONS) as unknown as { streamBatches(req: StreamRunRequest): ClientReadableStream<EventBatch>; close(): void };
   return {
     pid: proc.pid!,
     throughput: (n) =>

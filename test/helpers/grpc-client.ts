@@ -1,10 +1,10 @@
-import { credentials, type ClientReadableStream, type Metadata, type ServiceError } from "@grpc/grpc-js";
+import { credentials, type ChannelOptions, type ClientReadableStream, type Metadata, type ServiceError } from "@grpc/grpc-js";
 import { ControllerServiceClient, fromGrpcError, type AsmError, type ControllerServiceService, type Event } from "@asm/shared";
 
 export type Client = ControllerServiceClient;
 
-export function connectInsecure(port: number): Client {
-  return new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+export function connectInsecure(port: number, options: ChannelOptions = {}): Client {
+  return new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), options);
 }
 
 /** Names of the unary methods of the API, with their request and response types. */

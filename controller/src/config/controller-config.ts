@@ -34,6 +34,7 @@ export const ControllerConfigSchema = z
     ASM_REMOTE_KEEPALIVE_TIME_MS: int(100, 3_600_000).default(30_000),
     ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: int(100, 600_000).default(10_000),
     ASM_REMOTE_MAX_MESSAGE_BYTES: int(1024 * 1024, 256 * 1024 * 1024).default(16 * 1024 * 1024),
+    ASM_REMOTE_FLOW_CONTROL_WINDOW_BYTES: int(65_535, 2 ** 31 - 1).default(1024 * 1024),
   })
   .superRefine((c, ctx) => {
     const tls = [c.ASM_TLS_CA, c.ASM_TLS_CERT, c.ASM_TLS_KEY].filter(Boolean).length;

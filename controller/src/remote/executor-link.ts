@@ -9,6 +9,11 @@ export interface LinkSettings {
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
   maxMessageBytes: number;
+  /**
+   * HTTP/2 receive window of the link (per run stream and for the connection). grpc-js keeps the
+   * 64 KiB protocol default and does not grow it; at that size a busy run waits on window updates.
+   */
+  flowControlWindowBytes: number;
 }
 
 export interface OpenOptions {
@@ -73,6 +78,7 @@ export class ExecutorLink {
       "grpc.keepalive_permit_without_calls": 1,
       "grpc.max_send_message_length": settings.maxMessageBytes,
       "grpc.max_receive_message_length": settings.maxMessageBytes,
+      "grpc-node.flow_control_window": settings.flowControlWindowBytes,
       "grpc.enable_retries": 0,
     };
     const channelCredentials = credentials.createSsl(identity.ca, identity.key, identity.cert, { checkServerIdentity: executorIdentityCheck(target.serverName) });

@@ -73,7 +73,7 @@ class RemoteExecution implements RunExecution {
     this.streamDone = new Promise((resolve) => (this.markStreamDone = resolve));
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<EventDraft> {
+  async *[Symbol.asyncIterator](): AsyncIterator<EventDraft[]> {
     if (this.closed || this.abandoned) return;
     const { adapter, spec } = this.request;
     const { config } = this;
@@ -133,14 +133,18 @@ class RemoteExecution implements RunExecution {
         if (!reply) continue;
         if (reply.$case === "started" || reply.$case === "events") started = true;
         if (reply.$case === "events") {
+          const drafts: EventDraft[] = [];
           for (const event of reply.value.events) {
             if (event.sequence !== this.lastSequence + 1) {
+              // What came before the gap is handed over first: it was received whole.
+              if (drafts.length > 0) yield drafts;
               throw lost(config.remote_node, `event sequence gap: expected ${this.lastSequence + 1}, got ${event.sequence}`, { expected: this.lastSequence + 1, got: event.sequence });
             }
             this.lastSequence = event.sequence;
             if (!event.payload) continue;
-            yield event.providerSessionId ? { payload: event.payload, providerSessionId: event.providerSessionId } : { payload: event.payload };
+            drafts.push(event.providerSessionId ? { payload: event.payload, providerSessionId: event.providerSessionId } : { payload: event.payload });
           }
+          if (drafts.length > 0) yield drafts;
         } else if (reply.$case === "exit") {
           this.exitSeen = true;
           started = true;

@@ -201,21 +201,23 @@ export class Run {
         resolution: this.init.resolution,
         spec: { ...request.spec, resumeProviderSessionId },
       });
-      for await (const draft of this.execution) {
-        if (this.currentPhase() === "running") {
-          // Backpressure: wait while the StreamRun caller is too far behind (never once stopping).
-          if (!this.log.hasReaderRoom) await this.log.waitForRoom(this.stopping.signal);
-          if (!this.log.hasRoom()) {
-            throw new AsmError({ kind: "buffer_overflow", reasonCode: "run_log_full", message: `run ${this.runId} produced more than ${this.init.maxEvents} events` });
+      drafts: for await (const batch of this.execution) {
+        for (const draft of batch) {
+          if (this.currentPhase() === "running") {
+            // Backpressure: wait while the StreamRun caller is too far behind (never once stopping).
+            if (!this.log.hasReaderRoom) await this.log.waitForRoom(this.stopping.signal);
+            if (!this.log.hasRoom()) {
+              throw new AsmError({ kind: "buffer_overflow", reasonCode: "run_log_full", message: `run ${this.runId} produced more than ${this.init.maxEvents} events` });
+            }
           }
+          if (this.currentPhase() !== "running") {
+            // Stopping: keep what the CLI says while it winds down, but the run's own error is terminal.
+            if (!isTerminal(draft)) this.accept(draft);
+            continue;
+          }
+          this.accept(draft);
+          if (this.currentPhase() === "ended") break drafts;
         }
-        if (this.currentPhase() !== "running") {
-          // Stopping: keep what the CLI says while it winds down, but the run's own error is terminal.
-          if (!isTerminal(draft)) this.accept(draft);
-          continue;
-        }
-        this.accept(draft);
-        if (this.currentPhase() === "ended") break;
       }
       if (this.phase === "running") {
         // The execution ended without a terminal event; it is the backend's job to send one.

@@ -40,9 +40,14 @@ export class EventOutbox {
     this.schedule();
   }
 
+  /** Whether the producer may push more now: fewer than two batches waiting (or the outbox was closed). */
+  get hasRoom(): boolean {
+    return this.closed || this.pending.length < this.limits.batchMaxEvents * 2;
+  }
+
   /** Resolves when the producer may push more (or the outbox was closed). */
   room(): Promise<void> {
-    if (this.closed || this.pending.length < this.limits.batchMaxEvents * 2) return Promise.resolve();
+    if (this.hasRoom) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
@@ -103,7 +108,7 @@ export class EventOutbox {
   }
 
   private release(): void {
-    if (this.closed || this.pending.length < this.limits.batchMaxEvents * 2) {
+    if (this.hasRoom) {
       const waiters = this.waiters;
       this.waiters = [];
       for (const w of waiters) w();

@@ -12,7 +12,6 @@ import {
   resolveLane,
   runOptionsFromProto,
   type Backend,
-  type Event,
   type ExecuteRequest,
   type ExecuteResponse,
   type ExecutionRequest,
@@ -136,7 +135,7 @@ export class ExecuteStream {
       return;
     }
     this.execution = this.deps.backend.start(request);
-    void this.pump(start, request);
+    void this.pump();
   }
 
   /** Checks the start message and builds the execution request; throws typed errors. */
@@ -167,37 +166,42 @@ export class ExecuteStream {
     return request;
   }
 
-  private async pump(start: StartRun, request: ExecutionRequest): Promise<void> {
+  private async pump(): Promise<void> {
     const execution = this.execution!;
     let sequence = 0;
     let error: AsmError | undefined;
     try {
-      for await (const draft of execution) {
-        if (this.detached) {
-          // No controller: hold the CLI (its pipe fills and blocks it) until the lease is over.
-          await this.leaseOver;
-          break;
+      let sentProviderSessionId = "";
+      drafts: for await (const batch of execution) {
+        for (const draft of batch) {
+          if (this.detached) {
+            // No controller: hold the CLI (its pipe fills and blocks it) until the lease is over.
+            await this.leaseOver;
+            break drafts;
+          }
+          sequence += 1;
+          const p = draft.payload;
+          if (p.$case === "runStarted") {
+            this.call.write({ reply: { $case: "started", value: { pid: p.value.pid, command: p.value.command, args: p.value.args, cwd: p.value.cwd } } });
+          }
+          // Only what the controller keeps goes over the wire (see EventBatch): the stream is the
+          // run, and the controller stamps ids, times and metadata itself.
+          const providerSessionId = draft.providerSessionId && draft.providerSessionId !== sentProviderSessionId ? draft.providerSessionId : "";
+          if (providerSessionId) sentProviderSessionId = providerSessionId;
+          this.outbox.push({
+            id: "",
+            runId: "",
+            sessionId: "",
+            sequence,
+            timestamp: undefined,
+            provider: "",
+            kind: kindOf(p),
+            providerSessionId,
+            metadata: undefined,
+            payload: p,
+          });
         }
-        sequence += 1;
-        const p = draft.payload;
-        if (p.$case === "runStarted") {
-          this.call.write({ reply: { $case: "started", value: { pid: p.value.pid, command: p.value.command, args: p.value.args, cwd: p.value.cwd } } });
-        }
-        const event: Event = {
-          // The controller renumbers and re-identifies every event; the executor's sequence is what counts.
-          id: "",
-          runId: start.runId,
-          sessionId: start.sessionId,
-          sequence,
-          timestamp: new Date(),
-          provider: request.adapter.provider,
-          kind: kindOf(p),
-          providerSessionId: draft.providerSessionId ?? "",
-          metadata: start.metadata,
-          payload: p,
-        };
-        this.outbox.push(event);
-        await this.outbox.room();
+        if (!this.outbox.hasRoom) await this.outbox.room();
       }
     } catch (err) {
       error = AsmError.from(err);

@@ -14,9 +14,12 @@ export interface ExecutionRequest {
 
 /**
  * One executing run, as a backend sees it: an async iterable of normalized event drafts that ends
- * when the CLI is done (throwing an AsmError when it failed), plus the control surface.
+ * when the CLI is done (throwing an AsmError when it failed), plus the control surface. Drafts come
+ * in batches, in order: each batch holds one or more drafts the backend had at hand together (the
+ * lines of one read from the CLI, one message from an executor), so a busy run costs one step of
+ * the iteration per batch rather than per event.
  */
-export interface RunExecution extends AsyncIterable<EventDraft> {
+export interface RunExecution extends AsyncIterable<EventDraft[]> {
   /** Tells the CLI the decision on an approval it asked for. */
   answerApproval(approvalId: string, allow: boolean, reason: string): Promise<void>;
   /** Interrupts through the CLI's protocol, then signals with escalation; resolves when the CLI is gone. */

@@ -4,7 +4,7 @@ import { RunStatus } from "../../gen/asm/v1/common_pb.js";
 import { AsmError } from "../errors/asm-error.js";
 import { isTerminal, payload } from "../events/event-payload.js";
 import type { Logger } from "../logging/logger.js";
-import { CliProcess, type CliExit } from "../process/index.js";
+import { CliProcess, type CliExit, type CliOutput } from "../process/index.js";
 import type { EventDraft, ProviderAdapter } from "../providers/provider-adapter.js";
 import type { Backend, ExecutionRequest, RunExecution } from "./backend.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
@@ -70,6 +70,9 @@ export function baseCliEnv(hostEnv: NodeJS.ProcessEnv, extra: readonly string[] 
   return env;
 }
 
+/** Most drafts handed over in one batch (the rest of a long burst goes in the next). */
+const MAX_DRAFTS_PER_BATCH = 256;
+
 /** The core lane on this host: spawns the provider CLI through the process supervisor. */
 export class LocalCoreBackend implements Backend {
   private readonly pool: WarmPool;
@@ -118,7 +121,7 @@ class LocalCoreExecution implements RunExecution {
     return this.request.warm !== undefined && this.request.adapter.canStayWarm(this.request.spec.settings);
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<EventDraft> {
+  async *[Symbol.asyncIterator](): AsyncIterator<EventDraft[]> {
     const { adapter, spec } = this.request;
     if (this.closing || this.abandoned) return;
     const cliPath = resolveCliPath(this.request, this.opts.hostEnv);
@@ -153,16 +156,18 @@ class LocalCoreExecution implements RunExecution {
     this.warm = warm;
     const { proc, adapterRun } = warm;
     try {
-      yield {
-        payload: payload("runStarted", {
-          providerSessionId: warm.providerSessionId ?? spec.resumeProviderSessionId ?? "",
-          command: command.command,
-          args: command.args,
-          cwd: command.cwd,
-          pid: proc.pid,
-          warm: reused,
-        }),
-      };
+      yield [
+        {
+          payload: payload("runStarted", {
+            providerSessionId: warm.providerSessionId ?? spec.resumeProviderSessionId ?? "",
+            command: command.command,
+            args: command.args,
+            cwd: command.cwd,
+            pid: proc.pid,
+            warm: reused,
+          }),
+        },
+      ];
       for (const line of startLines) await proc.write(line);
       if (!command.keepStdinOpen) proc.endInput();
       let sawTerminal = false;
@@ -172,35 +177,50 @@ class LocalCoreExecution implements RunExecution {
           this.outputEnded = true;
           break;
         }
-        const out = next.value;
-        if ("overflow" in out) {
+        // The rest of what was read with this line goes into the same batch, up to the turn's end.
+        const drafts: EventDraft[] = [];
+        let overflow: { bytes: number } | undefined;
+        let turnEnded = false;
+        for (let out: CliOutput | undefined = next.value; out !== undefined; out = drafts.length < MAX_DRAFTS_PER_BATCH ? proc.nextQueued() : undefined) {
+          if ("overflow" in out) {
+            overflow = out;
+            break;
+          }
+          if (out.stream === "stderr") {
+            drafts.push({ payload: payload("stderr", { content: out.line }) });
+            continue;
+          }
+          const parsed = adapterRun.parseLine(out.line);
+          for (const reply of parsed.reply ?? []) await proc.write(reply);
+          // A line that only reveals the provider session id (e.g. claude's init) stamps the next event.
+          warm.providerSessionId = parsed.providerSessionId || warm.providerSessionId;
+          if (parsed.turnEnded) {
+            // Before the terminal event is handed over: the run stops pulling once it has it.
+            this.turnDone = true;
+            this.markTurnEnded();
+          }
+          const providerSessionId = warm.providerSessionId;
+          for (const event of parsed.events) {
+            if (isTerminal(event)) sawTerminal = true;
+            drafts.push(providerSessionId && !event.providerSessionId ? { ...event, providerSessionId } : event);
+          }
+          if (parsed.turnEnded) {
+            // What follows the turn's end belongs to the next turn (a warm process keeps it queued).
+            turnEnded = true;
+            break;
+          }
+        }
+        if (drafts.length > 0) yield drafts;
+        if (overflow) {
           throw new AsmError({
             kind: "buffer_overflow",
             provider: adapter.provider,
             reasonCode: "line_too_long",
-            message: `${adapter.provider} CLI wrote a ${out.bytes}-byte line, over the ${this.opts.maxLineBytes}-byte limit`,
-            details: { bytes: out.bytes, limit: this.opts.maxLineBytes },
+            message: `${adapter.provider} CLI wrote a ${overflow.bytes}-byte line, over the ${this.opts.maxLineBytes}-byte limit`,
+            details: { bytes: overflow.bytes, limit: this.opts.maxLineBytes },
           });
         }
-        if (out.stream === "stderr") {
-          yield { payload: payload("stderr", { content: out.line }) };
-          continue;
-        }
-        const parsed = adapterRun.parseLine(out.line);
-        for (const reply of parsed.reply ?? []) await proc.write(reply);
-        // A line that only reveals the provider session id (e.g. claude's init) stamps the next event.
-        warm.providerSessionId = parsed.providerSessionId || warm.providerSessionId;
-        if (parsed.turnEnded) {
-          // Before the terminal event is handed over: the run stops pulling once it has it.
-          this.turnDone = true;
-          this.markTurnEnded();
-        }
-        for (const event of parsed.events) {
-          if (isTerminal(event)) sawTerminal = true;
-          const providerSessionId = warm.providerSessionId;
-          yield providerSessionId && !event.providerSessionId ? { ...event, providerSessionId } : event;
-        }
-        if (parsed.turnEnded) {
+        if (turnEnded) {
           if (this.keepsWarm && proc.running) return;
           proc.endInput();
         }
@@ -212,9 +232,9 @@ class LocalCoreExecution implements RunExecution {
     }
   }
 
-  private async *exitEvents(exit: CliExit): AsyncGenerator<EventDraft> {
+  private async *exitEvents(exit: CliExit): AsyncGenerator<EventDraft[]> {
     if (exit.classification === "success") {
-      yield { payload: payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }) };
+      yield [{ payload: payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }) }];
       return;
     }
     throw exit.error ?? new AsmError({ kind: "transport_error", provider: this.request.adapter.provider, message: "CLI failed", reasonCode: "cli_failed" });

@@ -447,6 +447,15 @@ export class CliProcess {
     return this.terminating;
   }
 
+  /**
+   * The next output line already read, without waiting; undefined when none is queued. For the
+   * consumer of `output()` only, between its steps: it takes the rest of a burst in one go.
+   */
+  nextQueued(): CliOutput | undefined {
+    if (this.discardOutput) return undefined;
+    return this.dequeue();
+  }
+
   // ---- internals ----
 
   private queueLength(): number {

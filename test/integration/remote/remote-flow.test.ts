@@ -3,7 +3,7 @@ import type { ClientReadableStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provider, type Event, type StreamRunResponse } from "@asm/shared";
 import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../../helpers/remote-setup.js";
-import { eventsOf } from "../../helpers/grpc-client.js";
+import { collectEvents, eventsOf } from "../../helpers/grpc-client.js";
 import { createSession } from "../../helpers/sessions.js";
 import { eventually, readRecord } from "../../helpers/test-controller.js";
 
@@ -76,6 +76,32 @@ describe("end-to-end flow control through the executor", () => {
     await sleep(1500);
     expect(readRecord(record).some((x) => x.t === "exit")).toBe(false);
     expect(events.length).toBeLessThan(n / 2);
+    stream.resume();
+    await ended;
+    checkComplete(events, n);
+  });
+
+  it("a client that stops reading holds up only its own run, not the others on the same executor link", async () => {
+    const record = join(r.executor.workspace, "held.jsonl");
+    const held = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
+    const other = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude });
+    const n = 40_000;
+    const stream = r.t.client.streamRun({ sessionId: held, prompt: `[[scenario:flood]] [[n:${n}]]`, runId: "held-reader", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
+    const events: Event[] = [];
+    stream.on("data", (res: StreamRunResponse) => events.push(...eventsOf(res)));
+    const ended = new Promise<void>((resolve, reject) => {
+      stream.on("end", resolve);
+      stream.on("error", reject);
+    });
+    stream.pause();
+    expect(await eventually(() => readRecord(record).some((x) => x.t === "start"), 10_000)).toBe(true);
+    await sleep(1000); // the held run's chain fills up: the controller stops reading its Execute stream
+    // Runs on the same link carry on, several of them, each to its end.
+    for (let i = 0; i < 3; i++) {
+      const others = await collectEvents(r.t.client.streamRun({ sessionId: other, prompt: "[[scenario:flood]] [[n:5000]]", runId: `beside-held-${i}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+      checkComplete(others, 5000);
+    }
+    expect(readRecord(record).some((x) => x.t === "exit")).toBe(false);
     stream.resume();
     await ended;
     checkComplete(events, n);

@@ -161,9 +161,12 @@ export interface RunSpawned {
 
 /**
  * Normalized events, in order. Their `sequence` is the executor's counter,
- * contiguous from 1 per run, so the controller can detect a gap. `id` is
- * empty and `metadata` unset: the controller assigns its own id, sequence
- * and metadata to every event it keeps.
+ * contiguous from 1 per run, so the controller can detect a gap. Only what the
+ * controller keeps is sent: `sequence`, `kind`, the payload, and
+ * `provider_session_id` on the first event that carries a new value (empty
+ * means unchanged). `id`, `run_id`, `session_id`, `provider`, `timestamp` and
+ * `metadata` are left unset: the stream is the run, and the controller assigns
+ * its own id, sequence, time and metadata to every event it keeps.
  */
 export interface EventBatch {
   events: Event[];
