@@ -14,6 +14,8 @@
  * The behaviour of a turn is chosen by markers in the prompt text:
  *   [[scenario:NAME]]  text (default) | tool | slow | hang | stubborn | crash | exit0 | flood |
  *                      garbage | longline | silent | error | history | firehose | approvals
+ *                      (longline: [[n:BYTES]] one line of about that size; [[before:K]] K short
+ *                      assistant lines "b0".."bK-1" first)
  *   [[n:N]] [[ms:M]] [[cmd:SHELL]] [[code:N]] [[echo]]
  *
  * Benchmark scenarios (test/bench/streaming.ts):
@@ -579,6 +581,8 @@ const scenarioGarbage: Scenario = async (state, mk) => {
 
 const scenarioLongline: Scenario = async (state, mk) => {
   const n = intParam(mk, "n", 2_000_000);
+  // [[before:K]]: K short assistant lines ("b0".."bK-1") written right before the long one.
+  for (let i = 0; i < intParam(mk, "before", 0); i++) await emit(assistantLine(state, [{ type: "text", text: `b${i}` }]));
   const id = newMessageId();
   state.numTurns = 1;
   const base = assistantLine(state, [{ type: "text", text: "" }], id);

@@ -86,10 +86,13 @@ describe("bad CLIs and bad output", () => {
     expect(events.at(-1)!.payload?.$case).toBe("result");
   });
 
-  it("a line over the cap is buffer_overflow", async () => {
+  it("a line over the cap is buffer_overflow; what the CLI wrote before it is delivered first", async () => {
     const sessionId = await createFakeSession(t);
-    const events = await run(sessionId, "[[scenario:longline]] [[n:200000]]");
+    const events = await run(sessionId, "[[scenario:longline]] [[n:200000]] [[before:20]]");
     expect(errorOf(events)).toMatchObject({ kind: "buffer_overflow", reasonCode: "line_too_long" });
+    const texts = events.flatMap((e) => (e.payload?.$case === "assistantMessage" ? [e.payload.value.text] : []));
+    expect(texts).toEqual(Array.from({ length: 20 }, (_, i) => `b${i}`));
+    expect(events.at(-1)!.payload?.$case).toBe("error");
   });
 
   it("a non-zero exit carries the exit code and a bounded stderr tail", async () => {
