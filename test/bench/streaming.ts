@@ -21,7 +21,7 @@ import { buildArtifacts, ROOT, startBenchStack, type BenchStack } from "./stream
 const num = (name: string, dflt: number): number => Number(process.env[name] ?? dflt);
 const CONFIG = {
   throughputEvents: num("ASM_BENCH_EVENTS", 100_000),
-  throughputRepeats: num("ASM_BENCH_REPEATS", 3),
+  throughputRepeats: num("ASM_BENCH_REPEATS", 5),
   latencyRate: 200,
   latencySeconds: num("ASM_BENCH_LATENCY_SECONDS", 5),
   /** Deltas at the start of a latency run left out (connection and JIT warm-up). */

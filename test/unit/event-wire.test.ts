@@ -104,6 +104,23 @@ describe("event wire encoding", () => {
   });
 });
 
+describe("event wire encoding: sequence and time", () => {
+  it.each([
+    ["a whole second", 1, new Date(1_700_000_000_000)],
+    ["no timestamp", 1, undefined],
+    ["sequence 0", 0, new Date(1_700_000_000_123)],
+    ["the epoch", 1, new Date(0)],
+    ["before the epoch", 2, new Date(-1_234_567)],
+    ["past 2106 (seconds beyond 32 bits)", 3, new Date(2 ** 32 * 1000 + 5)],
+    ["a sequence beyond 32 bits", 2 ** 32 + 7, new Date(1_700_000_000_999)],
+    ["the largest safe sequence", Number.MAX_SAFE_INTEGER, new Date(1_700_000_000_001)],
+  ])("%s decodes as the generated encoder's", (_name, sequence, timestamp) => {
+    const e = { ...ev(1, payload("assistantDelta", { content: "t", index: 0 })), sequence, timestamp };
+    const [message] = encodeEventMessages([e], { batched: false, maxMessageBytes: 1 });
+    expect(StreamRunResponse.decode(message!).event).toEqual(roundTrip(e));
+  });
+});
+
 describe("event wire encoding: the per-run cache", () => {
   it("events that share a metadata object but differ in run, session, provider or provider session are each encoded right", () => {
     const base = ev(2, payload("assistantDelta", { content: "a", index: 0 }));

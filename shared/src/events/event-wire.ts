@@ -9,6 +9,8 @@ import { Event } from "../../gen/asm/v1/events_pb.js";
  *   event's own fields; protobuf lets fields come in any order, so the result decodes exactly as
  *   `Event.encode` would. The cache is keyed by the run's metadata object, which all its events
  *   share (and which nobody mutates);
+ * - sequence and timestamp are written as the plain varints they are (the generated encoder takes
+ *   its generic 64-bit path for them);
  * - events are written through one reused writer (a fresh writer per event grows and zeroes its
  *   buffer every time, which costs more than the encoding itself), a whole batch in one pass when
  *   it fits in one message.
@@ -18,6 +20,10 @@ import { Event } from "../../gen/asm/v1/events_pb.js";
  */
 
 const SINGLE_EVENT_TAG = (1 << 3) | 2;
+const EVENT_SEQUENCE_TAG = (4 << 3) | 0;
+const EVENT_TIMESTAMP_TAG = (5 << 3) | 2;
+const TIMESTAMP_SECONDS_TAG = (1 << 3) | 0;
+const TIMESTAMP_NANOS_TAG = (2 << 3) | 0;
 const BATCHED_EVENTS_TAG = (2 << 3) | 2;
 
 /** The fields every event of a run repeats, encoded once (as an Event with only those fields set). */
@@ -62,7 +68,25 @@ function writeEvent(w: BinaryWriter, event: Event): void {
     return;
   }
   const { id, sequence, timestamp, kind, payload } = event;
-  Event.encode({ id, runId: "", sessionId: "", sequence, timestamp, provider: "", kind, providerSessionId: "", metadata: undefined, payload }, w);
+  const ms = timestamp?.getTime() ?? 0;
+  // Sequence and time as plain varints: the generated int64 path parses numbers through strings.
+  // Values past 2^32 (never, in practice) take that path.
+  const plain = sequence < 2 ** 32 && ms >= 0 && ms / 1000 < 2 ** 32;
+  Event.encode(
+    { id, runId: "", sessionId: "", sequence: plain ? 0 : sequence, timestamp: plain ? undefined : timestamp, provider: "", kind, providerSessionId: "", metadata: undefined, payload },
+    w,
+  );
+  if (plain) {
+    if (sequence !== 0) w.uint32(EVENT_SEQUENCE_TAG).uint32(sequence);
+    if (timestamp) {
+      const seconds = Math.trunc(ms / 1000);
+      const nanos = (ms % 1000) * 1_000_000;
+      w.uint32(EVENT_TIMESTAMP_TAG).fork();
+      if (seconds !== 0) w.uint32(TIMESTAMP_SECONDS_TAG).uint32(seconds);
+      if (nanos !== 0) w.uint32(TIMESTAMP_NANOS_TAG).int32(nanos);
+      w.join();
+    }
+  }
   w.raw(runFieldsOf(event, metadata));
 }
 
