@@ -229,6 +229,11 @@ function markdown(report: Record<string, unknown>, results: Record<string, Recor
         .map((name) => `${name} ${median(per.map((c) => c[name]!)).toFixed(1)}`)
         .join(", ");
     };
+    /** Median over runs of the CPU µs per event summed over the path's processes and the client. */
+    const cpuTotal = (path: string): number => {
+      const per = runs[path]?.map((r) => r.cpuMsPer1kEvents).filter((c): c is Record<string, number> => c !== undefined) ?? [];
+      return per.length === 0 ? 0 : median(per.map((c) => Object.values(c).reduce((a, b) => a + b, 0)));
+    };
     lines.push(
       `## Throughput (small text deltas, median of ${CONFIG.throughputRepeats} runs of ${(tp.eventsPerRun as number).toLocaleString("en-US")})`,
       "",
@@ -243,6 +248,14 @@ function markdown(report: Record<string, unknown>, results: Record<string, Recor
       `| (informational) remote, one event per message | ${perSec(med.remoteOnePerMessage!)} | ${cpu("remoteOnePerMessage")} |`,
       "",
       `Overhead (baseline rate / path rate): raw pipe ÷ local ${ov.rawPipeOverLocal}×, raw pipe ÷ remote ${ov.rawPipeOverRemote}×, batched gRPC baseline ÷ local ${ov.grpcBaselineOverLocal}×, batched gRPC baseline ÷ remote ${ov.grpcBaselineOverRemote}×.`,
+      "",
+      `CPU budget: every process of a path shares this machine's ${m.cpus} CPUs, so the CPU time per event summed over them (the CLI's own not counted) bounds the rate at ${m.cpus} s ÷ that sum: ${(["grpcBaselineBatched", "local", "remote"] as const)
+        .map((path) => {
+          const total = cpuTotal(path);
+          return total > 0 ? `${path === "grpcBaselineBatched" ? "batched gRPC baseline" : path} ${(total).toFixed(1)} µs → at most ${perSec((m.cpus * 1e6) / total)}/s` : "";
+        })
+        .filter(Boolean)
+        .join("; ")}.`,
       "",
     );
   }

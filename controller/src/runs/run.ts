@@ -88,7 +88,10 @@ export class Run {
     this.provider = init.provider;
     this.log = new RunEventLog({ maxEvents: init.maxEvents, primaryWindow: init.primaryWindow });
     this.log_ = init.logger.child({ runId: init.runId, sessionId: init.sessionId });
-    this.metadata = observabilityOf(init.resolution, init.provider, init.executor);
+    // Frozen: every event shares it, and the wire encoding caches its bytes (shared/src/events/event-wire.ts).
+    const metadata = observabilityOf(init.resolution, init.provider, init.executor);
+    Object.freeze(metadata.capabilities);
+    this.metadata = Object.freeze(metadata);
     this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
     if (init.settings.queueTimeoutMs !== undefined) {
       this.arm(init.settings.queueTimeoutMs, () => {

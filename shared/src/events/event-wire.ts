@@ -8,7 +8,7 @@ import { Event } from "../../gen/asm/v1/events_pb.js";
  *   and the observability metadata, a dozen strings) are encoded once per run and appended to each
  *   event's own fields; protobuf lets fields come in any order, so the result decodes exactly as
  *   `Event.encode` would. The cache is keyed by the run's metadata object, which all its events
- *   share (and which nobody mutates);
+ *   share (the run freezes it);
  * - sequence and timestamp are written as the plain varints they are (the generated encoder takes
  *   its generic 64-bit path for them);
  * - events are written through one reused writer (a fresh writer per event grows and zeroes its
