@@ -89,11 +89,16 @@ export function traceRun(client: Client, sessionId: string, prompt: string, hook
   });
 }
 
-/** Throughput of N deltas, first delta to last delta as the client receives them (in batches of up to `maxBatchEvents` when > 1). */
+/**
+ * Throughput of N deltas, first delta to last delta as the client receives them (in batches of up
+ * to `maxBatchEvents` when > 1), with the CPU the CLI spent producing them (from its final text).
+ */
 export async function apiThroughput(client: Client, sessionId: string, n: number, maxBatchEvents = 0): Promise<RateSample> {
   const t = await traceRun(client, sessionId, `[[scenario:firehose]] [[n:${n}]]`, {}, maxBatchEvents);
   if (t.deltas !== n) throw new Error(`expected ${n} deltas, got ${t.deltas}`);
-  return rateSample(t.deltas, t.firstDeltaAt, t.lastDeltaAt);
+  const cliCpuUs = Number(/cpu_us:(\d+)/.exec(t.resultText)?.[1] ?? Number.NaN);
+  const sample = rateSample(t.deltas, t.firstDeltaAt, t.lastDeltaAt);
+  return Number.isFinite(cliCpuUs) ? { ...sample, cpuMsPer1kEvents: { cli: Math.round((cliCpuUs / n) * 100) / 100 } } : sample;
 }
 
 /** Per-event latency at a fixed rate: client receive time minus the CLI's write time (same clock). */

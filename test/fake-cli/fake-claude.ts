@@ -22,7 +22,8 @@
  *   firehose   [[n:N]] `--include-partial-messages` text deltas (`stream_event` content_block_delta
  *              text_delta lines), as fast as stdout takes them, or [[rate:R]] per second; with
  *              [[ts]] each delta's text is the wall-clock write time in ms
- *              (performance.timeOrigin + performance.now(), 3 decimals) followed by a space.
+ *              (performance.timeOrigin + performance.now(), 3 decimals) followed by a space. The
+ *              final text is `firehose:N cpu_us:C`, C the CPU µs the CLI spent writing them.
  *   approvals  [[n:N]] sequential can_use_tool requests; the result text is the JSON
  *              {"approvalMs":[...]}: for each, ms from writing the request to reading its answer.
  *
@@ -645,6 +646,7 @@ const scenarioFirehose: Scenario = async (state, mk) => {
   await emitLine(streamEventLine({ type: "message_start", message: { id: messageId, type: "message", role: "assistant", model: state.model, content: [] } }));
   await emitLine(streamEventLine({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }));
   const text = (i: number): string => (stamp ? `${(performance.timeOrigin + performance.now()).toFixed(3)} ` : `t${i} `);
+  const cpu0 = process.cpuUsage();
   if (rate === 0) {
     const CHUNK = 256;
     for (let i = 0; i < n; ) {
@@ -665,7 +667,9 @@ const scenarioFirehose: Scenario = async (state, mk) => {
   state.check();
   await emitLine(streamEventLine({ type: "content_block_stop", index: 0 }));
   await emitLine(streamEventLine({ type: "message_stop" }));
-  await sayText(state, `firehose:${n}`);
+  const cpu = process.cpuUsage(cpu0);
+  // The CPU this process spent writing the deltas, for the benchmark's CPU budget.
+  await sayText(state, `firehose:${n} cpu_us:${cpu.user + cpu.system}`);
   await finishSuccess(state);
 };
 
