@@ -55,56 +55,67 @@ function checkComplete(events: Event[], n: number): void {
   expect(events.at(-1)!.payload?.$case).toBe("result");
 }
 
+interface HeldRun {
+  events: Event[];
+  record: string;
+  /** Resumes reading and resolves once the stream has ended. */
+  release(): Promise<void>;
+}
+
+/**
+ * Starts a flood of `n` events on the executor with its client paused from the start; resolves
+ * once the CLI has started (it records to `<name>.jsonl` in the executor's workspace).
+ */
+async function startHeldRun(name: string, n: number, maxBatchEvents: number): Promise<HeldRun> {
+  const record = join(r.executor.workspace, `${name}.jsonl`);
+  const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
+  const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId: name, overrides: undefined, keepRunning: false, maxBatchEvents });
+  const events: Event[] = [];
+  stream.on("data", (res: StreamRunResponse) => events.push(...eventsOf(res)));
+  const ended = new Promise<void>((resolve, reject) => {
+    stream.on("end", resolve);
+    stream.on("error", reject);
+  });
+  stream.pause();
+  expect(await eventually(() => readRecord(record).some((x) => x.t === "start"), 10_000)).toBe(true);
+  return {
+    events,
+    record,
+    release: () => {
+      stream.resume();
+      return ended;
+    },
+  };
+}
+
 describe("end-to-end flow control through the executor", () => {
   it.each([
     ["one event per message", 0],
     ["batched", 256],
   ])("a client that stops reading stops the remote CLI (its pipe blocks); nothing is dropped (%s)", async (_form, maxBatchEvents) => {
     const n = 40_000;
-    const record = join(r.executor.workspace, `stalled-${maxBatchEvents}.jsonl`);
-    const sessionId = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
-    const stream = r.t.client.streamRun({ sessionId, prompt: `[[scenario:flood]] [[n:${n}]]`, runId: `stalled-reader-${maxBatchEvents}`, overrides: undefined, keepRunning: false, maxBatchEvents });
-    const events: Event[] = [];
-    stream.on("data", (res: StreamRunResponse) => events.push(...eventsOf(res)));
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on("end", resolve);
-      stream.on("error", reject);
-    });
-    stream.pause();
-    expect(await eventually(() => readRecord(record).some((x) => x.t === "start"), 10_000)).toBe(true);
+    const held = await startHeldRun(`stalled-reader-${maxBatchEvents}`, n, maxBatchEvents);
     // While nobody reads, the whole chain fills up and the CLI blocks on its stdout: it cannot finish.
     await sleep(1500);
-    expect(readRecord(record).some((x) => x.t === "exit")).toBe(false);
-    expect(events.length).toBeLessThan(n / 2);
-    stream.resume();
-    await ended;
-    checkComplete(events, n);
+    expect(readRecord(held.record).some((x) => x.t === "exit")).toBe(false);
+    expect(held.events.length).toBeLessThan(n / 2);
+    await held.release();
+    checkComplete(held.events, n);
   });
 
   it("a client that stops reading holds up only its own run, not the others on the same executor link", async () => {
-    const record = join(r.executor.workspace, "held.jsonl");
-    const held = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude, env: { FAKE_CLI_RECORD: record } });
-    const other = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude });
     const n = 40_000;
-    const stream = r.t.client.streamRun({ sessionId: held, prompt: `[[scenario:flood]] [[n:${n}]]`, runId: "held-reader", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
-    const events: Event[] = [];
-    stream.on("data", (res: StreamRunResponse) => events.push(...eventsOf(res)));
-    const ended = new Promise<void>((resolve, reject) => {
-      stream.on("end", resolve);
-      stream.on("error", reject);
-    });
-    stream.pause();
-    expect(await eventually(() => readRecord(record).some((x) => x.t === "start"), 10_000)).toBe(true);
+    const held = await startHeldRun("held-reader", n, 0);
+    const other = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude });
     await sleep(1000); // the held run's chain fills up: the controller stops reading its Execute stream
     // Runs on the same link carry on, several of them, each to its end.
     for (let i = 0; i < 3; i++) {
       const others = await collectEvents(r.t.client.streamRun({ sessionId: other, prompt: "[[scenario:flood]] [[n:5000]]", runId: `beside-held-${i}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
       checkComplete(others, 5000);
     }
-    expect(readRecord(record).some((x) => x.t === "exit")).toBe(false);
-    stream.resume();
-    await ended;
-    checkComplete(events, n);
+    expect(readRecord(held.record).some((x) => x.t === "exit")).toBe(false);
+    await held.release();
+    checkComplete(held.events, n);
   });
 
   it(
