@@ -24,6 +24,11 @@ function newLog(opts: { maxEvents?: number; primaryWindow?: number } = {}): RunE
   return new RunEventLog({ maxEvents: opts.maxEvents ?? 1000, primaryWindow: opts.primaryWindow ?? 1000 });
 }
 
+/** One event at a time, as an unbatched StreamRun reads the log (readBatches, one per batch). */
+async function* read(log: RunEventLog, after: number, opts: { signal?: AbortSignal; primary?: boolean } = {}): AsyncGenerator<Event> {
+  for await (const batch of log.readBatches(after, { ...opts, maxEvents: 1 })) yield batch[0]!;
+}
+
 /** Appends events numbered from lastSequence + 1. */
 function appendN(log: RunEventLog, n: number): void {
   for (let i = 0; i < n; i++) log.append(ev(log.lastSequence + 1));
@@ -122,7 +127,7 @@ describe("RunEventLog: readers", () => {
     const log = newLog();
     appendN(log, 2);
     const seen: number[] = [];
-    const done = drain(log.read(0), seen);
+    const done = drain(read(log, 0), seen);
     await settle();
     expect(seen).toEqual([1, 2]);
     appendN(log, 1);
@@ -138,7 +143,7 @@ describe("RunEventLog: readers", () => {
     log.append(first);
     log.append(terminal(2));
     const got: Event[] = [];
-    for await (const e of log.read(0)) got.push(e);
+    for await (const e of read(log, 0)) got.push(e);
     expect(got[0]).toBe(first);
     expect(got.map((e) => e.payload?.$case)).toEqual(["assistantDelta", "runCompleted"]);
   });
@@ -146,7 +151,7 @@ describe("RunEventLog: readers", () => {
   it("many concurrent readers see the same sequence", async () => {
     const log = newLog();
     appendN(log, 3);
-    const readers = Array.from({ length: 8 }, () => drain(log.read(0)));
+    const readers = Array.from({ length: 8 }, () => drain(read(log, 0)));
     for (let i = 0; i < 20; i++) {
       appendN(log, 1 + (i % 3));
       if (i % 2 === 0) await tick();
@@ -160,7 +165,7 @@ describe("RunEventLog: readers", () => {
   it("a reader from the middle starts after the given sequence", async () => {
     const log = newLog();
     appendN(log, 5);
-    const done = drain(log.read(3));
+    const done = drain(read(log, 3));
     appendN(log, 1);
     log.append(terminal(7));
     expect(await done).toEqual([4, 5, 6, 7]);
@@ -170,23 +175,23 @@ describe("RunEventLog: readers", () => {
     const log = newLog();
     appendN(log, 2);
     log.append(terminal(3));
-    expect(await drain(log.read(3))).toEqual([]);
-    expect(await drain(log.read(100))).toEqual([]);
-    expect(await drain(log.read(Number.MAX_SAFE_INTEGER + 10))).toEqual([]);
+    expect(await drain(read(log, 3))).toEqual([]);
+    expect(await drain(read(log, 100))).toEqual([]);
+    expect(await drain(read(log, Number.MAX_SAFE_INTEGER + 10))).toEqual([]);
   });
 
   it("a negative start replays from the beginning", async () => {
     const log = newLog();
     appendN(log, 1);
     log.append(terminal(2));
-    expect(await drain(log.read(-3))).toEqual([1, 2]);
+    expect(await drain(read(log, -3))).toEqual([1, 2]);
   });
 
   it("an abort signal ends a waiting reader", async () => {
     const log = newLog();
     appendN(log, 1);
     const ac = new AbortController();
-    const done = drain(log.read(0, { signal: ac.signal }));
+    const done = drain(read(log, 0, { signal: ac.signal }));
     await settle();
     ac.abort();
     expect(await done).toEqual([1]);
@@ -205,7 +210,7 @@ describe("RunEventLog: primary reader backpressure", () => {
 
   it("waitForRoom waits while the primary reader is a window behind, until it advances", async () => {
     const log = newLog({ primaryWindow: 2 });
-    const reader = log.read(0, { primary: true });
+    const reader = read(log, 0, { primary: true });
     appendN(log, 1);
     expect((await reader.next()).value?.sequence).toBe(1);
 
@@ -228,7 +233,7 @@ describe("RunEventLog: primary reader backpressure", () => {
 
   it("a secondary reader does not throttle the producer", async () => {
     const log = newLog({ primaryWindow: 1 });
-    const reader = log.read(0);
+    const reader = read(log, 0);
     appendN(log, 1);
     await reader.next();
     appendN(log, 5);
@@ -240,7 +245,7 @@ describe("RunEventLog: primary reader backpressure", () => {
 
   it("an abort signal releases a waiting producer", async () => {
     const log = newLog({ primaryWindow: 1 });
-    const reader = log.read(0, { primary: true });
+    const reader = read(log, 0, { primary: true });
     appendN(log, 1);
     await reader.next();
     appendN(log, 1);
@@ -261,7 +266,7 @@ describe("RunEventLog: primary reader backpressure", () => {
 
   it("releasePrimary releases a waiting producer and stops throttling", async () => {
     const log = newLog({ primaryWindow: 1 });
-    const reader = log.read(0, { primary: true });
+    const reader = read(log, 0, { primary: true });
     appendN(log, 1);
     await reader.next();
     appendN(log, 1);
@@ -280,7 +285,7 @@ describe("RunEventLog: primary reader backpressure", () => {
 
   it("the primary reader going away releases a waiting producer", async () => {
     const log = newLog({ primaryWindow: 1 });
-    const reader = log.read(0, { primary: true });
+    const reader = read(log, 0, { primary: true });
     appendN(log, 1);
     await reader.next();
     appendN(log, 1);
@@ -298,7 +303,7 @@ describe("RunEventLog: primary reader backpressure", () => {
     let consumed = 0;
     const consumer = (async () => {
       const seen: number[] = [];
-      for await (const e of log.read(0, { primary: true })) {
+      for await (const e of read(log, 0, { primary: true })) {
         seen.push(e.sequence);
         consumed = e.sequence;
         await tick();

@@ -79,17 +79,10 @@ export class RunEventLog {
 
   /**
    * Replays events after `after`, then follows live until the terminal event or until `signal`
-   * aborts, one event at a time. With `primary`, this reader's position throttles the producer.
-   */
-  async *read(after: number, opts: { signal?: AbortSignal; primary?: boolean } = {}): AsyncGenerator<Event> {
-    for await (const batch of this.readBatches(after, { ...opts, maxEvents: 1 })) yield batch[0]!;
-  }
-
-  /**
-   * As `read`, but hands out everything already in the log that this reader has not had, up to
-   * `maxEvents` at a time, and waits only when it has had everything. A reader that keeps up gets
-   * one event per batch; one that falls behind catches up in batches. A primary reader's position
-   * moves past a batch when the batch is handed out.
+   * aborts. Hands out everything already in the log that this reader has not had, up to
+   * `maxEvents` at a time, and waits only when it has had everything: a reader that keeps up gets
+   * one event per batch; one that falls behind catches up in batches. With `primary`, this reader's
+   * position throttles the producer; it moves past a batch when the batch is handed out.
    */
   async *readBatches(after: number, opts: { signal?: AbortSignal; primary?: boolean; maxEvents: number }): AsyncGenerator<Event[]> {
     const { signal, primary = false } = opts;
