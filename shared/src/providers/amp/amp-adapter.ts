@@ -5,6 +5,7 @@ import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
 import { payload } from "../../events/event-payload.js";
 import { parseOrThrow } from "../../options/parse-options.js";
 import type { RunSettings } from "../../options/run-settings.js";
+import { userContentEvents } from "../claude/user-content-events.js";
 import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
 import * as L from "./amp-lines.js";
 
@@ -203,21 +204,7 @@ class AmpRun implements AdapterRun {
   private user(json: unknown, text: string): ParsedLine {
     const parsed = L.UserLine.safeParse(json);
     if (!parsed.success) return raw(text);
-    const content = parsed.data.message.content;
-    if (typeof content === "string") return { events: [{ payload: payload("userMessage", { text: content, content: [content] }) }] };
-    const events: EventDraft[] = [];
-    const texts: string[] = [];
-    for (const block of content) {
-      const tr = L.ToolResultBlock.safeParse(block);
-      if (tr.success) {
-        events.push({ payload: payload("toolResult", { toolCallId: tr.data.tool_use_id, content: contentText(tr.data.content), isError: tr.data.is_error ?? false }) });
-        continue;
-      }
-      const t = L.TextBlock.safeParse(block);
-      if (t.success) texts.push(t.data.text);
-    }
-    if (texts.length > 0) events.push({ payload: payload("userMessage", { text: texts.join(""), content }) });
-    return { events };
+    return { events: userContentEvents(parsed.data.message.content) };
   }
 
   private result(json: unknown, text: string): ParsedLine {

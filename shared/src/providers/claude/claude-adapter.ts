@@ -1,4 +1,3 @@
-import { contentText } from "../content-text.js";
 import { failureKind } from "../failure-kind.js";
 import { z } from "zod";
 import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
@@ -6,6 +5,7 @@ import { AsmError } from "../../errors/asm-error.js";
 import { payload } from "../../events/event-payload.js";
 import { parseOrThrow } from "../../options/parse-options.js";
 import type { PermissionModeName, RunSettings } from "../../options/run-settings.js";
+import { userContentEvents } from "./user-content-events.js";
 import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
 import * as L from "./claude-lines.js";
 
@@ -139,23 +139,7 @@ class ClaudeRun implements AdapterRun {
   private user(json: unknown, text: string): ParsedLine {
     const parsed = L.UserLine.safeParse(json);
     if (!parsed.success) return raw(text);
-    const content = parsed.data.message.content;
-    if (typeof content === "string") {
-      return { events: [{ payload: payload("userMessage", { text: content, content: [content] }) }], providerSessionId: parsed.data.session_id };
-    }
-    const events: EventDraft[] = [];
-    const texts: string[] = [];
-    for (const block of content) {
-      const tr = L.ToolResultBlock.safeParse(block);
-      if (tr.success) {
-        events.push({ payload: payload("toolResult", { toolCallId: tr.data.tool_use_id, content: contentText(tr.data.content), isError: tr.data.is_error ?? false }) });
-        continue;
-      }
-      const t = L.TextBlock.safeParse(block);
-      if (t.success) texts.push(t.data.text);
-    }
-    if (texts.length > 0) events.push({ payload: payload("userMessage", { text: texts.join(""), content }) });
-    return { events, providerSessionId: parsed.data.session_id };
+    return { events: userContentEvents(parsed.data.message.content), providerSessionId: parsed.data.session_id };
   }
 
   private system(json: unknown, text: string): ParsedLine {
