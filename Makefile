@@ -8,21 +8,24 @@ export npm_config_update_notifier := false
 
 STAMP := node_modules/.asm-setup-stamp
 
-.PHONY: help setup build executor-bundle proto proto-check lint test demo bench certs clean
+.PHONY: help setup build executor-bundle proto proto-check lint test demo bench certs transcripts clean
 
 help:
 	@echo "make demo        run a session end to end through the controller's gRPC API"
 	@echo "make test        run the whole test suite (installs what it needs)"
 	@echo "make bench       benchmarks; reports in .build/bench/"
 	@echo "make certs       development PKI in certs/dev (CERTS_ARGS='--executor NAME --force ...')"
+	@echo "make transcripts re-record test/fixtures/transcripts/{claude,codex,gemini} from the pinned CLIs (TRANSCRIPTS='claude codex/as-text ...' for some)"
 	@echo "make build       type-check and compile every workspace, and build the executor bundle"
 	@echo "make executor-bundle  executor-agent/dist/asm-executor.cjs: the executor in one file for plain node"
 	@echo "make lint        buf lint + strict type-check of code and tests"
 	@echo "make proto       regenerate shared/gen from proto/"
 	@echo "make proto-check regenerate into a temporary place and fail on any difference"
 
+# npm ci: exactly the lock file, which is never rewritten (it records every platform's optional
+# packages, e.g. @bufbuild/buf-*). After changing a dependency, run `npm install` and commit the lock.
 $(STAMP): package.json package-lock.json shared/package.json controller/package.json executor-agent/package.json
-	$(NPM) install --no-audit --no-fund --loglevel=error
+	$(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -65,6 +68,10 @@ demo: build
 bench: build
 	test/run-isolated.sh npx tsx test/bench/warm-start.ts
 	test/run-isolated.sh npx tsx test/bench/streaming.ts
+
+# Drives the pinned real CLIs offline against the mock model servers, inside the loopback-only namespace.
+transcripts: setup
+	test/run-isolated.sh npx tsx test/transcripts/record-transcripts.ts $(TRANSCRIPTS)
 
 certs: build
 	node controller/dist/cli/make-certs.js $(CERTS_ARGS)

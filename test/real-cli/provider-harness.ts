@@ -14,8 +14,11 @@ export interface ProviderHarness {
   cliPath: string;
   /** The permission mode under which a shell tool runs without asking. */
   autoAllowMode: PermissionMode;
-  /** A fresh HOME (and whatever config the CLI needs there) plus the env that points the CLI at the mock. */
-  environment(mock: AnyModelMock): { env: Record<string, string>; home: string };
+  /**
+   * A HOME (fresh unless given; with whatever config the CLI needs there) plus the env that points
+   * the CLI at the mock.
+   */
+  environment(mock: AnyModelMock, home?: string): { env: Record<string, string>; home: string };
   /** Provider options every run needs (e.g. codex's config overrides). */
   providerOptions?: Record<string, unknown>;
   model?: string;
@@ -40,8 +43,7 @@ export const claudeHarness: ProviderHarness = {
   cliPath: bin("claude"),
   autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
   deniedToolOutput: (reason) => new RegExp(reason),
-  environment(mock) {
-    const home = freshHome("claude");
+  environment(mock, home = freshHome("claude")) {
     return {
       home,
       env: {
@@ -65,8 +67,7 @@ export const codexHarness: ProviderHarness = {
   autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
   model: "gpt-5.5",
   deniedToolOutput: () => /[Rr]ejected/,
-  environment(mock) {
-    const home = freshHome("codex");
+  environment(mock, home = freshHome("codex")) {
     const codexHome = join(home, ".codex");
     mkdirSync(codexHome, { recursive: true });
     writeFileSync(
@@ -100,8 +101,7 @@ export const geminiHarness: ProviderHarness = {
   model: "gemini-2.5-flash",
   continuationMode: PermissionMode.PERMISSION_MODE_BYPASS,
   deniedToolOutput: () => /cancel/i,
-  environment(mock) {
-    const home = freshHome("gemini");
+  environment(mock, home = freshHome("gemini")) {
     mkdirSync(join(home, ".gemini"), { recursive: true });
     writeFileSync(
       join(home, ".gemini", "settings.json"),

@@ -1,0 +1,36 @@
+/**
+ * What a recording scenario is: a named script that starts one provider CLI (or two, for a
+ * resume), talks to it the way its protocol expects, and leaves a transcript behind.
+ */
+import type { AnyModelMock } from "../mock-models/index.js";
+import type { CliRecording } from "./cli-recording.js";
+
+export interface ScenarioContext {
+  mock: AnyModelMock;
+  /** The scenario's own working directory (the CLI's cwd) and HOME, empty at the start. */
+  work: string;
+  home: string;
+  /** Starts the CLI with these arguments in `work`, with the hermetic environment plus `env`. */
+  start(args: string[], opts?: { stdin?: "open" | "closed"; env?: Record<string, string> }): CliRecording;
+  /** A note in the transcript (`! text`), e.g. what the scenario checked on disk. */
+  note(text: string): void;
+}
+
+export interface TranscriptScenario {
+  /** File name without extension, e.g. `sj-approval-allow`. */
+  name: string;
+  /** One line for the fixtures README: what the transcript shows. */
+  shows: string;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+export interface ProviderRecordings {
+  provider: "claude" | "codex" | "gemini";
+  scenarios: TranscriptScenario[];
+}
+
+/** A JSON-RPC response to request `id` (codex app-server and ACP both answer this way). */
+export const isResponse =
+  (id: number) =>
+  (j: any): boolean =>
+    j?.id === id && (j.result !== undefined || j.error !== undefined) && j.method === undefined;
