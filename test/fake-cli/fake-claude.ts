@@ -1,8 +1,8 @@
 /**
  * Scripted fake of the Claude Code CLI (`claude`) for process-edge tests.
  *
- * Speaks the stream-json protocol recorded in
- * /work/shared/reference/cli-transcripts/claude-sj-*.log:
+ * Speaks the stream-json protocol recorded from the real CLI in
+ * test/fixtures/transcripts/claude/sj-*.log:
  *
  *   claude --output-format stream-json --verbose --input-format stream-json \
  *          --permission-mode <mode> [--permission-prompt-tool stdio] [--resume <id>] [--model <m>]
@@ -568,9 +568,24 @@ const scenarioExit0: Scenario = async (state) => {
   await sleepForever(null);
 };
 
+/**
+ * n assistant lines "f0".."f{n-1}" as fast as stdout takes them. With a record file, each time
+ * stdout stops taking lines (a write returned false: the pipe is full) the record gets
+ * `{t:"blocked", line}` and, once it drains, `{t:"drained", line}`: a test sees backpressure reach
+ * the CLI, and how far the CLI got while it was blocked.
+ */
 const scenarioFlood: Scenario = async (state, mk) => {
   const n = intParam(mk, "n", 1000);
-  for (let i = 0; i < n; i++) await sayText(state, `f${i}`);
+  state.numTurns = 1;
+  for (let i = 0; i < n; i++) {
+    state.check();
+    if (!writeLine(JSON.stringify(assistantLine(state, [{ type: "text", text: `f${i}` }])))) {
+      record({ t: "blocked", line: i });
+      await drain();
+      record({ t: "drained", line: i });
+    }
+    state.lastText = `f${i}`;
+  }
   await finishSuccess(state);
 };
 
@@ -1063,7 +1078,11 @@ function handleControlRequest(msg: Record<string, unknown>): void {
       );
       return;
     case "interrupt":
-      if (stubbornActive) return; // wedged: ignores the request entirely
+      if (stubbornActive) {
+        // Wedged: ignores the request entirely (recorded, so a test knows it arrived).
+        record({ t: "ignored", request: "interrupt" });
+        return;
+      }
       controlSuccess(requestId, { still_queued: [] });
       abortCurrent("interrupt");
       return;
@@ -1146,13 +1165,15 @@ function onStdinEnd(): void {
     abortCurrent("stdin_closed");
   }
   maybeExit();
+  // Whether closing stdin set the exit going: a test of a wedged CLI waits for this, not for time.
+  record({ t: "stdin_end", exiting });
 }
 
 // ---------------------------------------------------------------------------
 // Signals
 
 process.on("SIGINT", () => {
-  record({ t: "signal", sig: "SIGINT" });
+  record({ t: "signal", sig: "SIGINT", ignored: stubbornActive });
   if (stubbornActive) return;
   exitAfterTurn = true;
   queue.length = 0;
@@ -1160,7 +1181,7 @@ process.on("SIGINT", () => {
 });
 
 process.on("SIGTERM", () => {
-  record({ t: "signal", sig: "SIGTERM" });
+  record({ t: "signal", sig: "SIGTERM", ignored: stubbornActive });
   if (stubbornActive) return;
   exitRecorded = true;
   record({ t: "exit", code: null, signal: "SIGTERM" });

@@ -1,36 +1,61 @@
-import { readFileSync } from "node:fs";
+/**
+ * Readers of the provider transcripts in test/fixtures/transcripts/ (see its README):
+ * - claude, codex, gemini: recorded from the pinned real CLIs by `make transcripts`, one `.log` per
+ *   scenario: `> line` written to the CLI, `< line` read from its stdout, `! note` the recorder's
+ *   notes (spawn, env, signals, stdin closed, exit, stderr, files the run left);
+ * - amp, cursor: hand-recorded from the documented formats, one `.jsonl` of stdout per file.
+ */
+import { readdirSync, readFileSync } from "node:fs";
 
-// The recorded transcripts live beside the repository (../shared/reference in the workspace and in CI).
-const TRANSCRIPTS = new URL("../../../shared/reference/cli-transcripts/", import.meta.url);
+const FIXTURES = new URL("../fixtures/transcripts/", import.meta.url);
 
-export function readTranscript(name: string): string {
-  return readFileSync(new URL(name, TRANSCRIPTS), "utf8");
-}
-
-/** Every non-empty line of a JSONL transcript (one CLI stdout line per line). */
-export function jsonlLines(name: string): string[] {
-  return readTranscript(name)
-    .split("\n")
-    .filter((l) => l.trim() !== "");
-}
+export type RecordedProvider = "claude" | "codex" | "gemini";
 
 export interface LogLine {
   dir: "<" | ">" | "!";
   text: string;
 }
 
-/** Parses a `.log` transcript: `<ms> < json` (CLI stdout), `<ms> > json` (written to the CLI), `! note`. */
-export function logLines(name: string): LogLine[] {
+/** The scenarios recorded for a provider (the `.log` files of its folder), sorted. */
+export function recordedScenarios(provider: RecordedProvider): string[] {
+  return readdirSync(new URL(`${provider}/`, FIXTURES))
+    .filter((f) => f.endsWith(".log"))
+    .map((f) => f.slice(0, -".log".length))
+    .sort();
+}
+
+/** Every entry of a recorded transcript, in order. */
+export function transcript(provider: RecordedProvider, scenario: string): LogLine[] {
   const out: LogLine[] = [];
-  for (const line of readTranscript(name).split("\n")) {
-    const m = /^\s*(?:\d+\s+)?([<>!]) (.*)$/.exec(line);
-    if (m) out.push({ dir: m[1] as LogLine["dir"], text: m[2]! });
+  for (const line of readFileSync(new URL(`${provider}/${scenario}.log`, FIXTURES), "utf8").split("\n")) {
+    if (line === "") continue;
+    const m = /^([<>!]) (.*)$/.exec(line);
+    if (!m) throw new Error(`${provider}/${scenario}.log: not a transcript line: ${line.slice(0, 80)}`);
+    out.push({ dir: m[1] as LogLine["dir"], text: m[2]! });
   }
   return out;
 }
 
-export const stdoutOfLog = (name: string): string[] => logLines(name).filter((l) => l.dir === "<").map((l) => l.text);
-export const stdinOfLog = (name: string): string[] => logLines(name).filter((l) => l.dir === ">").map((l) => l.text);
+/** The CLI's stdout lines. */
+export const stdoutOf = (provider: RecordedProvider, scenario: string): string[] => transcript(provider, scenario).filter((l) => l.dir === "<").map((l) => l.text);
+/** The lines written to the CLI's stdin. */
+export const stdinOf = (provider: RecordedProvider, scenario: string): string[] => transcript(provider, scenario).filter((l) => l.dir === ">").map((l) => l.text);
+/** The recorder's notes (`spawn …`, `env …`, `exit code=… signal=…`, `stderr …`, …). */
+export const notesOf = (provider: RecordedProvider, scenario: string): string[] => transcript(provider, scenario).filter((l) => l.dir === "!").map((l) => l.text);
+
+/** The argument list of each spawn in a transcript (`! spawn ["claude", …]`), the binary's name left out. */
+export function spawnArgs(provider: RecordedProvider, scenario: string): string[][] {
+  return notesOf(provider, scenario)
+    .filter((n) => n.startsWith("spawn "))
+    .map((n) => (JSON.parse(n.slice("spawn ".length)) as string[]).slice(1));
+}
+
+/** Every non-empty line of a hand-recorded JSONL transcript (`amp/text.jsonl`, `cursor/tool.jsonl`, …). */
+export function handRecorded(provider: "amp" | "cursor", name: string): string[] {
+  return readFileSync(new URL(`${provider}/${name}.jsonl`, FIXTURES), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
+}
 
 export function isJson(text: string): boolean {
   try {

@@ -61,6 +61,8 @@ export interface NormalizerOptions {
   port: number;
   /** The repository's root (stack traces name files of the installed CLIs under it). */
   repoRoot: string;
+  /** The machine's name. Default: this machine's. */
+  hostname?: string;
 }
 
 export class TranscriptNormalizer {
@@ -78,8 +80,9 @@ export class TranscriptNormalizer {
       [`localhost:${opts.port}`, "localhost:<mock-port>"],
       [tmpdir(), "/tmp"],
     ];
-    const name = hostname();
-    if (name.length >= 4) this.replacements.push([name, "<hostname>"]);
+    // A very short or generic name would replace words that are not the machine's name.
+    const name = opts.hostname ?? hostname();
+    if (name.length >= 4 && name !== "localhost") this.replacements.push([name, "<hostname>"]);
 
   }
 

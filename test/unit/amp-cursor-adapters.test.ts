@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   checkRunSettings,
@@ -20,14 +19,12 @@ import {
 } from "@asm/shared";
 import { ampAdapter } from "../../shared/src/providers/amp/amp-adapter.js";
 import { cursorAdapter } from "../../shared/src/providers/cursor/cursor-adapter.js";
+import { handRecorded } from "../helpers/transcripts.js";
 
 // Hand-recorded from the documented formats (see test/fixtures/transcripts/README.md).
-const FIXTURES = new URL("../fixtures/transcripts/", import.meta.url);
-
-function fixtureLines(name: string): string[] {
-  return readFileSync(new URL(name, FIXTURES), "utf8")
-    .split("\n")
-    .filter((l) => l.trim() !== "");
+function fixtureLines(path: string): string[] {
+  const [provider, name] = path.split("/") as ["amp" | "cursor", string];
+  return handRecorded(provider, name);
 }
 
 function spec(options: RunOptionsInput = {}, extra: Partial<RunSpec> = {}): RunSpec {
@@ -87,8 +84,8 @@ function reduce(provider: string, payloads: readonly EventPayload[]) {
 
 const rawOf = (line: string): ParsedLine => ({ events: [{ payload: { $case: "raw", value: { stream: "stdout", content: line } } }] });
 
-const AMP_FIXTURES = ["amp-text.jsonl", "amp-tool.jsonl", "amp-error.jsonl", "amp-events.jsonl", "amp-cancelled.jsonl", "amp-failed.jsonl"];
-const CURSOR_FIXTURES = ["cursor-text.jsonl", "cursor-tool.jsonl", "cursor-error.jsonl"];
+const AMP_FIXTURES = ["amp/text", "amp/tool", "amp/error", "amp/events", "amp/cancelled", "amp/failed"];
+const CURSOR_FIXTURES = ["cursor/text", "cursor/tool", "cursor/error"];
 const ALL = [...AMP_FIXTURES.map((f) => [f, ampAdapter] as const), ...CURSOR_FIXTURES.map((f) => [f, cursorAdapter] as const)];
 
 describe("amp and cursor adapters: every recorded line parses", () => {
@@ -134,7 +131,7 @@ describe("amp adapter: Claude-compatible stream-json", () => {
   const THREAD = "T-7f3c2a10-5b8e-4d21-9c64-2e1f0a9b8d37";
 
   it("text turn: prompt echo, message, unknown line, cost from the message usage, result", () => {
-    const lines = fixtureLines("amp-text.jsonl");
+    const lines = fixtureLines("amp/text");
     const { perLine, payloads } = parseAll(ampAdapter, lines);
     expect(perLine[0]).toEqual({ events: [], providerSessionId: THREAD });
     expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "assistantMessage", "raw", "costUpdate", "result"]);
@@ -161,7 +158,7 @@ describe("amp adapter: Claude-compatible stream-json", () => {
   });
 
   it("tool turn: tool_use and tool_result blocks, usage summed over the assistant messages", () => {
-    const { payloads } = parseAll(ampAdapter, fixtureLines("amp-tool.jsonl"));
+    const { payloads } = parseAll(ampAdapter, fixtureLines("amp/tool"));
     expect(payloads.map((p) => p.$case)).toEqual([
       "userMessage",
       "assistantMessage",
@@ -188,7 +185,7 @@ describe("amp adapter: Claude-compatible stream-json", () => {
   });
 
   it("error turn: an authentication failure is auth_error and fails the run", () => {
-    const { perLine, payloads } = parseAll(ampAdapter, fixtureLines("amp-error.jsonl"));
+    const { perLine, payloads } = parseAll(ampAdapter, fixtureLines("amp/error"));
     expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "raw", "error"]);
     const error = single(payloads, "error").error!;
     expect(error).toMatchObject({ kind: "auth_error", domain: "provider", provider: "amp", reasonCode: "error_during_execution", retryable: false });
@@ -202,7 +199,7 @@ describe("amp adapter: Claude-compatible stream-json", () => {
 
 describe("amp adapter: event-style lines", () => {
   it("message_streamed deltas, a tool call, token usage and run_completed", () => {
-    const { payloads } = parseAll(ampAdapter, fixtureLines("amp-events.jsonl"));
+    const { payloads } = parseAll(ampAdapter, fixtureLines("amp/events"));
     expect(payloads.map((p) => p.$case)).toEqual(["assistantDelta", "assistantDelta", "toolUse", "toolResult", "raw", "assistantDelta", "costUpdate", "result"]);
     expect(only(payloads, "assistantDelta").map((d) => d.content)).toEqual(["Listing ", "the directory.", " Two files."]);
     expect(single(payloads, "toolUse")).toEqual({ toolName: "Bash", toolCallId: "tc_01", input: { cmd: "ls" } });
@@ -217,7 +214,7 @@ describe("amp adapter: event-style lines", () => {
   });
 
   it("run_cancelled ends the run as user_cancelled after the failed tool", () => {
-    const { perLine, payloads } = parseAll(ampAdapter, fixtureLines("amp-cancelled.jsonl"));
+    const { perLine, payloads } = parseAll(ampAdapter, fixtureLines("amp/cancelled"));
     expect(payloads.map((p) => p.$case)).toEqual(["assistantDelta", "assistantDelta", "toolUse", "costUpdate", "raw", "toolResult", "error"]);
     expect(single(payloads, "toolResult")).toEqual({ toolCallId: "tc_02", content: "interrupted", isError: true });
     expect(single(payloads, "error").error).toMatchObject({ kind: "user_cancelled", reasonCode: "run_cancelled", message: "interrupted by user (SIGINT)", provider: "amp" });
@@ -228,7 +225,7 @@ describe("amp adapter: event-style lines", () => {
   });
 
   it("error_occurred is the terminal; the run_failed after it stays raw and does not end the turn again", () => {
-    const lines = fixtureLines("amp-failed.jsonl");
+    const lines = fixtureLines("amp/failed");
     const { perLine, payloads } = parseAll(ampAdapter, lines);
     expect(payloads.map((p) => p.$case)).toEqual(["assistantDelta", "error", "raw"]);
     expect(single(payloads, "error").error).toMatchObject({ kind: "rate_limit", retryable: true, reasonCode: "rate_limit", message: "429 Too Many Requests: rate limit exceeded, retry after 30s" });
@@ -289,7 +286,7 @@ describe("cursor adapter: partial output", () => {
   const SESSION = "b7d0c5e2-3f41-4a8e-9d12-6c0e8f7a5b19";
 
   it("text turn: deltas for the pieces, nothing for the model_call_id repeat, one final message, no doubled text", () => {
-    const lines = fixtureLines("cursor-text.jsonl");
+    const lines = fixtureLines("cursor/text");
     const { perLine, payloads } = parseAll(cursorAdapter, lines);
     expect(perLine[0]).toEqual({ events: [], providerSessionId: SESSION });
     expect(payloads.map((p) => p.$case)).toEqual([
@@ -332,7 +329,7 @@ describe("cursor adapter: partial output", () => {
   });
 
   it("tool turn: shell, read and a failing shell call; the reduced text is exactly the CLI's result text", () => {
-    const lines = fixtureLines("cursor-tool.jsonl");
+    const lines = fixtureLines("cursor/tool");
     const { payloads } = parseAll(cursorAdapter, lines);
     expect(payloads.map((p) => p.$case)).toEqual([
       "userMessage",
@@ -373,7 +370,7 @@ describe("cursor adapter: partial output", () => {
   });
 
   it("error turn: reconnecting fails the tool in flight, retry stays raw, the failed result is rate_limit", () => {
-    const lines = fixtureLines("cursor-error.jsonl");
+    const lines = fixtureLines("cursor/error");
     const { perLine, payloads } = parseAll(cursorAdapter, lines);
     expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "assistantDelta", "toolUse", "toolResult", "raw", "raw", "raw", "error"]);
     const reconnecting = lines.findIndex((l) => l.includes('"reconnecting"'));

@@ -1,22 +1,51 @@
+/**
+ * The claude adapter against the transcripts recorded from the pinned Claude Code CLI
+ * (test/fixtures/transcripts/claude/, see its README), plus synthetic lines for what no recording shows.
+ */
 import { describe, expect, it } from "vitest";
 import {
   ApprovalDecision,
   AsmError,
+  RunStatus,
   kindOf,
   reduceEvents,
   mergeRunOptions,
   type AdapterRun,
+  type Event,
   type EventPayload,
   type ParsedLine,
   type PayloadCase,
   type PayloadOf,
+  type Result,
   type RunOptionsInput,
   type RunSpec,
 } from "@asm/shared";
 import { claudeAdapter } from "../../shared/src/providers/claude/claude-adapter.js";
 import { StreamEventLine, textDeltaOf } from "../../shared/src/providers/claude/claude-lines.js";
-import { jsonlLines, logLines, stdoutOfLog, stdinOfLog, isJson } from "../helpers/transcripts.js";
+import { isJson, notesOf, spawnArgs, stdinOf, stdoutOf, transcript, recordedScenarios } from "../helpers/transcripts.js";
 
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+const CLI = "/opt/claude/bin/claude";
+/** The recorder numbers UUIDs by first appearance: the session id is the first one of every file. */
+const SESSION = "00000000-0000-4000-8000-000000000001";
+
+const STREAM_JSON = [
+  "sj-text",
+  "sj-tool-bypass",
+  "sj-approval-allow",
+  "sj-approval-deny",
+  "sj-interrupt-streaming",
+  "sj-interrupt-approval",
+  "sj-error-401",
+  "sj-error-429",
+  "sj-error-500",
+  "sj-resume",
+];
+const ONE_SHOT = ["p-text", "p-tool-default", "p-tool-bypass", "p-sigint", "p-error-401", "p-error-429", "p-error-500", "p-resume"];
+const SCENARIOS = [...STREAM_JSON, ...ONE_SHOT];
 
 function spec(options: RunOptionsInput = {}, extra: Partial<RunSpec> = {}): RunSpec {
   return {
@@ -29,16 +58,72 @@ function spec(options: RunOptionsInput = {}, extra: Partial<RunSpec> = {}): RunS
   };
 }
 
+/** A recorded line, read loosely: the tests look at the fields they name. */
+type Line = any;
+const json = (line: string): Line => JSON.parse(line);
+
+const isInit = (j: Line): boolean => j.type === "system" && j.subtype === "init";
+const isResult = (j: Line): boolean => j.type === "result";
+const isCanUseTool = (j: Line): boolean => j.type === "control_request" && j.request?.subtype === "can_use_tool";
+const isTextDelta = (j: Line): boolean => j.type === "stream_event" && j.event?.delta?.type === "text_delta";
+const isToolUseMessage = (j: Line): boolean => j.type === "assistant" && j.message.content.some((b: Line) => b.type === "tool_use");
+
+function lineWhere(lines: readonly string[], pred: (j: Line) => boolean): string {
+  const found = lines.filter((l) => pred(json(l)));
+  expect(found, `exactly one line matches ${pred.toString()}`).toHaveLength(1);
+  return found[0]!;
+}
+
+/** The `<` lines of each process a scenario spawned, in order. */
+function processes(scenario: string): string[][] {
+  const out: string[][] = [];
+  for (const entry of transcript("claude", scenario)) {
+    if (entry.dir === "!" && entry.text.startsWith("spawn ")) out.push([]);
+    else if (entry.dir === "<") out.at(-1)!.push(entry.text);
+  }
+  return out;
+}
+
+/** The prompts of a scenario in order: stream-json user messages on stdin, or `-p <prompt>` args. */
+function promptsOf(scenario: string): string[] {
+  const sent = stdinOf("claude", scenario)
+    .map(json)
+    .filter((j) => j.type === "user")
+    .map((j) => j.message.content[0].text as string);
+  const given = spawnArgs("claude", scenario).flatMap((args) => (args[0] === "-p" ? [args[1]!] : []));
+  return [...sent, ...given];
+}
+
+/** The text the mock model answers to a `[[reply:text:…]]` or `[[reply:hang:…]]` prompt. */
+function replyOf(prompt: string): string {
+  const m = /\[\[reply:(?:text|hang):(.*?)\]\]/.exec(prompt);
+  if (!m) throw new Error(`no text reply asked for in ${prompt}`);
+  return m[1]!;
+}
+
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
+}
+
 interface Parsed {
-  run: AdapterRun;
   perLine: ParsedLine[];
   payloads: EventPayload[];
+  cases: PayloadCase[];
 }
 
 function parseAll(lines: readonly string[], run: AdapterRun = claudeAdapter.startRun(spec())): Parsed {
   const perLine = lines.map((l) => run.parseLine(l));
-  return { run, perLine, payloads: perLine.flatMap((p) => p.events.map((e) => e.payload)) };
+  const payloads = perLine.flatMap((p) => p.events.map((e) => e.payload));
+  return { perLine, payloads, cases: payloads.map((p) => p.$case) };
 }
+
+/** A single-process scenario's stdout, parsed by one adapter run. */
+const parsedScenario = (scenario: string): Parsed & { lines: string[] } => {
+  const lines = stdoutOf("claude", scenario);
+  expect(spawnArgs("claude", scenario), `${scenario} spawns once`).toHaveLength(1);
+  return { lines, ...parseAll(lines) };
+};
 
 function only<C extends PayloadCase>(payloads: readonly EventPayload[], c: C): PayloadOf<C>[] {
   return payloads.filter((p) => p.$case === c).map((p) => p.value as PayloadOf<C>);
@@ -50,260 +135,501 @@ function single<C extends PayloadCase>(payloads: readonly EventPayload[], c: C):
   return found[0]!;
 }
 
-const ALL_JSONL = ["claude-p-text.jsonl", "claude-p-resume.jsonl", "claude-p-tool-default.jsonl", "claude-sj-allow.raw.jsonl", "claude-sj-interrupt.raw.jsonl"];
-const ALL_LOGS = ["claude-sj-allow.log", "claude-sj-deny.log", "claude-sj-interrupt.log"];
+/** The parsed lines split into turns, each ending on the line that ended it. */
+function turnsOf(perLine: readonly ParsedLine[]): ParsedLine[][] {
+  const turns: ParsedLine[][] = [[]];
+  for (const p of perLine) {
+    turns.at(-1)!.push(p);
+    if (p.turnEnded) turns.push([]);
+  }
+  return turns.filter((t) => t.length > 0);
+}
 
+/** What the reducer makes of the events of some parsed lines, as one run. */
+function reduced(perLine: readonly ParsedLine[]): Result {
+  const events: Event[] = perLine
+    .flatMap((p) => p.events.map((e) => ({ payload: e.payload, providerSessionId: p.providerSessionId ?? "" })))
+    .map(({ payload, providerSessionId }, i) => ({
+      id: `e${i}`,
+      runId: "r",
+      sessionId: "s",
+      sequence: i + 1,
+      timestamp: new Date(0),
+      provider: "claude",
+      kind: kindOf(payload),
+      providerSessionId,
+      metadata: undefined,
+      payload,
+    }));
+  return reduceEvents(events);
+}
 
-describe("claude adapter: every recorded line parses", () => {
-  it.each(ALL_JSONL)("%s: no line throws and each yields a parse result", (name) => {
-    const lines = jsonlLines(name);
-    expect(lines.length).toBeGreaterThan(2);
-    const run = claudeAdapter.startRun(spec());
-    for (const line of lines) {
-      let parsed: ParsedLine | undefined;
-      expect(() => {
-        parsed = run.parseLine(line);
-      }, line.slice(0, 120)).not.toThrow();
-      expect(Array.isArray(parsed?.events)).toBe(true);
+interface StdinReplay {
+  recorded: string;
+  written: string[] | undefined;
+}
+
+/**
+ * Replays a stream-json transcript through the adapter and, at each `>` line, asks the adapter for
+ * what it would write there: the initial input, the next turn, the approval answer (with the
+ * recorded decision), the interrupt.
+ */
+function replayStdin(scenario: string): StdinReplay[] {
+  const out: StdinReplay[] = [];
+  let run: AdapterRun | undefined;
+  let started = false;
+  for (const entry of transcript("claude", scenario)) {
+    if (entry.dir === "!") {
+      if (entry.text.startsWith("spawn ")) [run, started] = [claudeAdapter.startRun(spec()), false];
+      continue;
     }
+    if (!run) throw new Error(`${scenario}: a line before the first spawn`);
+    if (entry.dir === "<") {
+      run.parseLine(entry.text);
+      continue;
+    }
+    const j = json(entry.text);
+    let written: string[] | undefined;
+    if (j.type === "user") {
+      const prompt = j.message.content[0].text as string;
+      written = started ? run.nextTurn?.(prompt) : claudeAdapter.buildCommand(spec({}, { prompt }), CLI).initialInput;
+      started = true;
+    } else if (j.type === "control_response") {
+      const { request_id, response } = j.response;
+      written = run.answerApproval(request_id, response.behavior === "allow", response.message ?? "");
+    } else if (j.type === "control_request" && j.request.subtype === "interrupt") {
+      written = run.interrupt();
+    } else {
+      throw new Error(`${scenario}: unexpected stdin line ${entry.text}`);
+    }
+    out.push({ recorded: entry.text, written });
+  }
+  return out;
+}
+
+const interruptedError = (terminalReason: string) => ({
+  kind: "provider_error",
+  provider: "claude",
+  reasonCode: "error_during_execution",
+  details: { terminal_reason: terminalReason, api_error_status: null },
+});
+
+// ---------------------------------------------------------------------------------------------
+// Every recording
+// ---------------------------------------------------------------------------------------------
+
+describe("claude adapter: every recorded line", () => {
+  it("the recorded folder holds exactly the scenarios this file covers", () => {
+    expect(recordedScenarios("claude")).toEqual([...SCENARIOS].sort());
   });
 
-  it.each(ALL_LOGS)("%s: every `<` line parses; abbreviated (invalid) JSON becomes raw", (name) => {
-    const lines = stdoutOfLog(name);
-    expect(lines.length).toBeGreaterThan(5);
-    const run = claudeAdapter.startRun(spec());
-    let abbreviated = 0;
-    for (const line of lines) {
-      let parsed: ParsedLine | undefined;
-      expect(() => {
-        parsed = run.parseLine(line);
-      }, line.slice(0, 120)).not.toThrow();
-      if (!isJson(line)) {
-        abbreviated += 1;
-        expect(line).toMatch(/…\(\+\d+\)/);
-        expect(parsed?.events.map((e) => e.payload)).toEqual([{ $case: "raw", value: { stream: "stdout", content: line } }]);
+  it.each(SCENARIOS)("%s: every `<` line is JSON, parses without throwing, and is understood", (scenario) => {
+    const procs = processes(scenario);
+    expect(procs).toHaveLength(scenario.endsWith("-resume") ? 2 : 1);
+    for (const lines of procs) {
+      expect(lines.length).toBeGreaterThan(2);
+      const run = claudeAdapter.startRun(spec());
+      for (const line of lines) {
+        const what = line.slice(0, 120);
+        expect(isJson(line), what).toBe(true);
+        let parsed: ParsedLine = { events: [] };
+        expect(() => {
+          parsed = run.parseLine(line);
+        }, what).not.toThrow();
+        const j = json(line);
+        // The session id comes from the line itself, whatever its type.
+        expect(parsed.providerSessionId, what).toBe(j.session_id);
+        // Only result lines end a turn.
+        expect(parsed.turnEnded === true, what).toBe(j.type === "result");
+        // Nothing asm reads falls back to raw, except system lines other than init and status.
+        const kept = j.type === "system" && j.subtype !== "init" && j.subtype !== "status";
+        expect(parsed.events.some((e) => e.payload.$case === "raw"), what).toBe(kept);
       }
     }
-    // Each log abbreviates at least its result line.
-    expect(abbreviated).toBeGreaterThanOrEqual(1);
   });
 });
 
-describe("claude adapter: text transcript", () => {
-  const lines = jsonlLines("claude-p-text.jsonl");
-  const SESSION = "1cdbacd9-96dc-4d45-ba51-680b4f577588";
+// ---------------------------------------------------------------------------------------------
+// Text turn, resume
+// ---------------------------------------------------------------------------------------------
 
-  it("system/init reveals the session id but emits no event", () => {
-    const parsed = claudeAdapter.startRun(spec()).parseLine(lines[0]!);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ type: "system", subtype: "init" });
-    expect(parsed.events).toEqual([]);
-    expect(parsed.providerSessionId).toBe(SESSION);
-    expect(parsed.turnEnded).toBeFalsy();
+describe("claude adapter: text turn (p-text, sj-text)", () => {
+  const TEXT = [
+    ["p-text", ["assistantMessage", "costUpdate", "result"]],
+    ["sj-text", ["assistantDelta", "assistantMessage", "costUpdate", "result"]],
+  ] as const;
+
+  it.each(TEXT)("%s: system/init reveals the session id but emits no event", (scenario) => {
+    const init = lineWhere(stdoutOf("claude", scenario), isInit);
+    expect(claudeAdapter.startRun(spec()).parseLine(init)).toEqual({ events: [], providerSessionId: SESSION });
   });
 
-  it("yields the assistant message, a cost update and a terminal result", () => {
-    const { perLine, payloads } = parseAll(lines);
-    expect(payloads.map((p) => p.$case)).toEqual(["assistantMessage", "costUpdate", "result"]);
+  it.each(TEXT)("%s: yields %j, the turn ending on the result line", (scenario, cases) => {
+    const { lines, perLine, payloads, cases: got } = parsedScenario(scenario);
+    expect(got).toEqual(cases);
+    const reply = replyOf(promptsOf(scenario)[0]!);
+    const resultLine = json(lineWhere(lines, isResult));
 
-    const message = single(payloads, "assistantMessage");
-    expect(message.text).toBe("Hello from mock");
-    expect(message.model).toBe("claude-opus-5-5");
-    expect(message.aborted).toBe(false);
-    expect(message.content).toEqual([{ type: "text", text: "Hello from mock" }]);
-
-    const cost = single(payloads, "costUpdate");
-    expect(cost).toEqual({ inputTokens: 10, outputTokens: 5, totalTokens: 15, costUsd: 0.00014000000000000001 });
-
-    const result = single(payloads, "result");
-    expect(result.stopReason).toBe("end_turn");
-    expect(result.status).toBe("success");
-    expect(result.text).toBe("Hello from mock");
-    expect(result.output).toMatchObject({ duration_ms: 98, num_turns: 1 });
-
-    const last = perLine[perLine.length - 1]!;
-    expect(last.turnEnded).toBe(true);
-    expect(last.providerSessionId).toBe(SESSION);
-    for (const p of perLine) expect(p.providerSessionId).toBe(SESSION);
+    expect(single(payloads, "assistantMessage")).toEqual({
+      text: reply,
+      model: json(lineWhere(lines, isInit)).model,
+      content: [{ type: "text", text: reply }],
+      aborted: false,
+    });
+    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: resultLine.total_cost_usd });
+    expect(single(payloads, "result")).toEqual({
+      status: "success",
+      stopReason: "end_turn",
+      text: reply,
+      object: undefined,
+      output: { duration_ms: 100, num_turns: 1, usage: resultLine.usage },
+    });
+    expect(perLine.map((p) => p.turnEnded === true)).toEqual(lines.map((l) => isResult(json(l))));
   });
 
-  it("resume transcript continues the same provider session", () => {
-    const { perLine, payloads } = parseAll(jsonlLines("claude-p-resume.jsonl"));
-    expect(payloads.map((p) => p.$case)).toEqual(["assistantMessage", "costUpdate", "result"]);
-    expect(single(payloads, "result").stopReason).toBe("end_turn");
-    expect(perLine.map((p) => p.providerSessionId)).toEqual([SESSION, SESSION, SESSION]);
+  it.each(TEXT)("%s: the reducer gives the answer once, completed, with the session id and cost", (scenario) => {
+    const { lines, perLine } = parsedScenario(scenario);
+    const r = reduced(perLine);
+    expect(r.text).toBe(replyOf(promptsOf(scenario)[0]!));
+    expect(r.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
+    expect(r.stopReason).toBe("end_turn");
+    expect(r.providerSessionId).toBe(SESSION);
+    expect(r.cost).toEqual({ inputTokens: 20, outputTokens: 10, costUsd: json(lineWhere(lines, isResult)).total_cost_usd });
   });
 });
 
-describe("claude adapter: tool transcript without a prompt tool (auto-denied)", () => {
-  it("keeps system/permission_denied as raw and reports the failed tool result", () => {
-    const lines = jsonlLines("claude-p-tool-default.jsonl");
-    const { perLine, payloads } = parseAll(lines);
-    expect(payloads.map((p) => p.$case)).toEqual(["assistantMessage", "toolUse", "raw", "toolResult", "assistantMessage", "costUpdate", "result"]);
+describe("claude adapter: resume (p-resume, sj-resume)", () => {
+  const RESUME = [
+    ["p-resume", ["assistantMessage", "costUpdate", "result"]],
+    ["sj-resume", ["assistantDelta", "assistantMessage", "costUpdate", "result"]],
+  ] as const;
 
-    const deniedIndex = lines.findIndex((l) => l.includes('"subtype":"permission_denied"'));
-    expect(perLine[deniedIndex]!.events).toEqual([{ payload: { $case: "raw", value: { stream: "stdout", content: lines[deniedIndex] } } }]);
-    expect(perLine[deniedIndex]!.providerSessionId).toBe("b3934c3b-db80-4237-9cf2-9d0d909f5da3");
+  it.each(RESUME)("%s: the second process is spawned with --resume <first session id> and keeps that provider session id", (scenario) => {
+    const [first, second] = processes(scenario);
+    const firstSession = json(lineWhere(first!, isResult)).session_id as string;
+    expect(firstSession).toBe(SESSION);
 
-    const toolUse = single(payloads, "toolUse");
-    expect(toolUse).toEqual({ toolName: "Bash", toolCallId: "toolu_mock_1", input: { command: "touch made.txt", description: "Run a command" } });
+    const [args0, args1] = spawnArgs("claude", scenario);
+    const prompts = promptsOf(scenario);
+    const withoutPrompts = (args: string[]): string[] => args.filter((a) => !prompts.includes(a));
+    expect(args0).not.toContain("--resume");
+    expect(withoutPrompts(args1!)).toEqual([...withoutPrompts(args0!), "--resume", firstSession]);
+
+    for (const lines of [first!, second!]) {
+      const ids = new Set(parseAll(lines).perLine.map((p) => p.providerSessionId).filter((id) => id !== undefined));
+      expect([...ids]).toEqual([firstSession]);
+    }
+  });
+
+  it.each(RESUME)("%s: the resumed turn yields %j and answers from the first turn's history", (scenario, cases) => {
+    const [, second] = processes(scenario);
+    const { perLine, payloads, cases: got } = parseAll(second!);
+    expect(got).toEqual(cases);
+    const [p1, p2] = promptsOf(scenario);
+    const echo = `history: ${p1} | ${p2}`;
+    expect(single(payloads, "result")).toMatchObject({ status: "success", stopReason: "end_turn", text: echo });
+    expect(reduced(perLine).text).toBe(echo);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Tools and approvals
+// ---------------------------------------------------------------------------------------------
+
+describe("claude adapter: tool without a prompt tool, auto-denied (p-tool-default)", () => {
+  it("keeps system/permission_denied raw and reports the failed tool result", () => {
+    const { lines, perLine, payloads, cases } = parsedScenario("p-tool-default");
+    expect(cases).toEqual(["toolUse", "raw", "toolResult", "assistantMessage", "costUpdate", "result"]);
+
+    const deniedAt = lines.findIndex((l) => json(l).subtype === "permission_denied");
+    const denied = json(lines[deniedAt]!);
+    expect(perLine[deniedAt]).toEqual({ events: [{ payload: { $case: "raw", value: { stream: "stdout", content: lines[deniedAt] } } }], providerSessionId: SESSION });
+
+    const toolUseId = json(lineWhere(lines, isToolUseMessage)).message.content[0].id;
+    expect(denied.tool_use_id).toBe(toolUseId);
+    expect(single(payloads, "toolUse")).toEqual({ toolName: "Bash", toolCallId: toolUseId, input: { command: "touch made.txt", description: "Run a command" } });
     const toolResult = single(payloads, "toolResult");
-    expect(toolResult.toolCallId).toBe("toolu_mock_1");
-    expect(toolResult.isError).toBe(true);
+    expect(toolResult).toEqual({ toolCallId: toolUseId, content: denied.message, isError: true });
     expect(toolResult.content).toContain("needs approval");
+    expect(single(payloads, "result").text).toBe(`done: ${denied.message}`);
+    expect(notesOf("claude", "p-tool-default")).toContain("made.txt exists after the run: no");
   });
 });
 
-describe("claude adapter: interactive approval (allow)", () => {
-  const lines = jsonlLines("claude-sj-allow.raw.jsonl");
-  const REQUEST_ID = "b8037ef4-1e3c-492c-ba38-b092ce2ea930";
-
-  it("yields tool_use, approval_requested, tool_result in order", () => {
-    const { payloads } = parseAll(lines);
-    expect(payloads.map((p) => p.$case)).toEqual(["assistantMessage", "toolUse", "approvalRequested", "toolResult", "assistantMessage", "costUpdate", "result"]);
-
-    expect(single(payloads, "toolUse")).toEqual({ toolName: "Bash", toolCallId: "toolu_mock_2", input: { command: "touch made2.txt", description: "Run a command" } });
-
-    const approval = single(payloads, "approvalRequested");
-    const request = JSON.parse(lines.find((l) => l.includes('"can_use_tool"'))!) as { request_id: string };
-    expect(approval.approvalId).toBe(request.request_id);
-    expect(approval.approvalId).toBe(REQUEST_ID);
-    expect(approval.subject).toBe("Bash");
-    expect(approval.toolCallId).toBe("toolu_mock_2");
-    expect(approval.details?.tool_input.command).toBe("touch made2.txt");
-    expect(approval.details?.description).toBe("Run a command");
-
-    expect(single(payloads, "toolResult")).toEqual({ toolCallId: "toolu_mock_2", content: "(Bash completed with no output)", isError: false });
-    expect(only(payloads, "assistantMessage").map((m) => m.text)).toEqual(["I will run a command.", "done: (Bash completed with no output)"]);
-    expect(single(payloads, "result").stopReason).toBe("end_turn");
-  });
-
-  it("the control_response lines (initialize ack) produce no events", () => {
-    const run = claudeAdapter.startRun(spec());
-    const ack = lines[0]!;
-    expect(JSON.parse(ack)).toMatchObject({ type: "control_response" });
-    expect(run.parseLine(ack)).toEqual({ events: [] });
-  });
-
-  it("answers allow exactly as recorded: updatedInput is the requested input", () => {
-    const log = logLines("claude-sj-allow.log");
-    const run = claudeAdapter.startRun(spec());
-    const canUseTool = log.find((l) => l.dir === "<" && l.text.includes('"can_use_tool"'))!.text;
-    run.parseLine(canUseTool);
-    const recordedAnswer = log.find((l) => l.dir === ">" && l.text.includes('"behavior"'))!.text;
-
-    const answer = run.answerApproval(REQUEST_ID, true, "");
-    expect(answer).toHaveLength(1);
-    expect(JSON.parse(answer[0]!)).toEqual(JSON.parse(recordedAnswer));
-    expect(JSON.parse(answer[0]!)).toEqual({
-      type: "control_response",
-      response: { subtype: "success", request_id: REQUEST_ID, response: { behavior: "allow", updatedInput: { command: "touch made2.txt", description: "Run a command" } } },
-    });
+describe("claude adapter: tool under bypassPermissions (p-tool-bypass, sj-tool-bypass)", () => {
+  it.each([
+    ["p-tool-bypass", ["toolUse", "toolResult", "assistantMessage", "costUpdate", "result"]],
+    ["sj-tool-bypass", ["toolUse", "toolResult", "assistantDelta", "assistantMessage", "costUpdate", "result"]],
+  ] as const)("%s: the tool runs unasked: %j", (scenario, cases) => {
+    const { lines, payloads, cases: got } = parsedScenario(scenario);
+    expect(got).toEqual(cases);
+    const toolUseId = json(lineWhere(lines, isToolUseMessage)).message.content[0].id;
+    expect(single(payloads, "toolUse")).toEqual({ toolName: "Bash", toolCallId: toolUseId, input: { command: "touch bypassed.txt", description: "Run a command" } });
+    expect(single(payloads, "toolResult")).toEqual({ toolCallId: toolUseId, content: "(Bash completed with no output)", isError: false });
+    expect(single(payloads, "result")).toMatchObject({ status: "success", text: "done: (Bash completed with no output)", output: { num_turns: 2 } });
+    expect(notesOf("claude", scenario)).toContain("bypassed.txt exists after the run: yes");
   });
 });
 
-describe("claude adapter: interactive approval (deny)", () => {
-  it("answers deny exactly as recorded, with the reason as message", () => {
-    const log = logLines("claude-sj-deny.log");
-    const run = claudeAdapter.startRun(spec());
-    const canUseTool = log.find((l) => l.dir === "<" && l.text.includes('"can_use_tool"'))!.text;
-    const id = (JSON.parse(canUseTool) as { request_id: string }).request_id;
-    expect(single(run.parseLine(canUseTool).events.map((e) => e.payload), "approvalRequested").approvalId).toBe(id);
-    const recordedAnswer = log.find((l) => l.dir === ">" && l.text.includes('"behavior"'))!.text;
+describe("claude adapter: interactive approval (sj-approval-allow, sj-approval-deny)", () => {
+  const APPROVALS = [
+    ["sj-approval-allow", true, "allowed.txt exists after the run: yes"],
+    ["sj-approval-deny", false, "denied.txt exists after the run: no"],
+  ] as const;
+  /** The answer the recorder wrote, as sent. */
+  const recordedAnswer = (scenario: string): Line => json(lineWhere(stdinOf("claude", scenario), (j) => j.type === "control_response")).response;
 
-    const answer = run.answerApproval(id, false, "denied by test harness");
-    expect(answer.map((a) => JSON.parse(a))).toEqual([JSON.parse(recordedAnswer)]);
-    expect(JSON.parse(answer[0]!)).toEqual({
-      type: "control_response",
-      response: { subtype: "success", request_id: id, response: { behavior: "deny", message: "denied by test harness" } },
+  it.each(APPROVALS)("%s: tool_use, approval_requested, tool_result in order", (scenario, allow, note) => {
+    const { lines, payloads, cases } = parsedScenario(scenario);
+    expect(cases).toEqual(["toolUse", "approvalRequested", "toolResult", "assistantDelta", "assistantMessage", "costUpdate", "result"]);
+
+    const request = json(lineWhere(lines, isCanUseTool));
+    const toolUse = single(payloads, "toolUse");
+    expect(toolUse.toolCallId).toBe(request.request.tool_use_id);
+    expect(toolUse.input).toEqual(request.request.input);
+    expect(single(payloads, "approvalRequested")).toEqual({
+      approvalId: request.request_id,
+      subject: "Bash",
+      toolCallId: request.request.tool_use_id,
+      details: { tool_input: request.request.input, description: "Run a command" },
     });
+
+    const content = allow ? "(Bash completed with no output)" : recordedAnswer(scenario).response.message;
+    expect(single(payloads, "toolResult")).toEqual({ toolCallId: toolUse.toolCallId, content, isError: !allow });
+    expect(single(payloads, "result")).toMatchObject({ status: "success", text: `done: ${content}` });
+    expect(notesOf("claude", scenario)).toContain(note);
+  });
+
+  it.each(APPROVALS)("%s: answerApproval writes exactly the recorded control_response line", (scenario, allow) => {
+    const answers = replayStdin(scenario).filter((r) => json(r.recorded).type === "control_response");
+    expect(answers).toHaveLength(1);
+    expect(answers[0]!.written).toEqual([answers[0]!.recorded]);
+    expect(recordedAnswer(scenario).response.behavior).toBe(allow ? "allow" : "deny");
   });
 
   it("a deny without a reason still carries a message", () => {
     const run = claudeAdapter.startRun(spec());
-    const answer = JSON.parse(run.answerApproval("req_1", false, "")[0]!) as { response: { response: { behavior: string; message: string } } };
+    const answer = json(run.answerApproval("req_1", false, "")[0]!);
     expect(answer.response.response.behavior).toBe("deny");
     expect(answer.response.response.message).not.toBe("");
   });
-
-  it("the denied tool result is an error", () => {
-    const { payloads } = parseAll(stdoutOfLog("claude-sj-deny.log"));
-    expect(single(payloads, "toolResult")).toEqual({ toolCallId: "toolu_mock_3", content: "denied by test harness", isError: true });
-  });
 });
 
-describe("claude adapter: cancelled approval", () => {
-  const canUseTool = jsonlLines("claude-sj-allow.raw.jsonl").find((l) => l.includes('"can_use_tool"'))!;
-  const id = "b8037ef4-1e3c-492c-ba38-b092ce2ea930";
+describe("claude adapter: control lines from the CLI", () => {
+  const pending = stdoutOf("claude", "sj-interrupt-approval");
+  const canUseTool = lineWhere(pending, isCanUseTool);
+  const cancel = lineWhere(pending, (j) => j.type === "control_cancel_request");
+  const id = json(canUseTool).request_id as string;
 
-  it("control_cancel_request for a pending approval resolves it as deny, cancelled_by_cli", () => {
+  it("the recorded control_cancel_request resolves the pending approval as deny, cancelled_by_cli, once", () => {
+    expect(json(cancel).request_id).toBe(id);
     const run = claudeAdapter.startRun(spec());
     run.parseLine(canUseTool);
-    const cancel = JSON.stringify({ type: "control_cancel_request", request_id: id });
-    expect(run.parseLine(cancel).events.map((e) => e.payload)).toEqual([
-      { $case: "approvalResolved", value: { approvalId: id, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" } },
-    ]);
+    expect(run.parseLine(cancel)).toEqual({
+      events: [{ payload: { $case: "approvalResolved", value: { approvalId: id, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" } } }],
+    });
     // Only once: the approval is no longer pending.
-    expect(run.parseLine(cancel).events).toEqual([]);
+    expect(run.parseLine(cancel)).toEqual({ events: [] });
   });
 
-  it("control_cancel_request for an unknown or already answered request yields nothing", () => {
+  it("a control_cancel_request for an unknown or already answered request yields nothing", () => {
     const run = claudeAdapter.startRun(spec());
-    expect(run.parseLine(JSON.stringify({ type: "control_cancel_request", request_id: "nope" })).events).toEqual([]);
+    expect(run.parseLine(JSON.stringify({ type: "control_cancel_request", request_id: "nope" }))).toEqual({ events: [] });
     run.parseLine(canUseTool);
     run.answerApproval(id, true, "");
-    expect(run.parseLine(JSON.stringify({ type: "control_cancel_request", request_id: id })).events).toEqual([]);
+    expect(run.parseLine(cancel)).toEqual({ events: [] });
+  });
+
+  it("the recorded control_response lines (the interrupt's acknowledgement) produce no events", () => {
+    const acks = STREAM_JSON.flatMap((s) => stdoutOf("claude", s)).filter((l) => json(l).type === "control_response");
+    expect(acks.length).toBeGreaterThanOrEqual(2);
+    for (const ack of acks) expect(claudeAdapter.startRun(spec()).parseLine(ack)).toEqual({ events: [] });
   });
 });
 
-describe("claude adapter: interrupt transcript", () => {
-  const lines = jsonlLines("claude-sj-interrupt.raw.jsonl");
+// ---------------------------------------------------------------------------------------------
+// Interrupts
+// ---------------------------------------------------------------------------------------------
 
-  it("aborted assistant message, interrupted user message, error result, then a normal second turn", () => {
-    const { perLine, payloads } = parseAll(lines);
-    expect(payloads.map((p) => p.$case)).toEqual([
-      "assistantMessage",
-      "userMessage",
-      "costUpdate",
-      "error",
-      "assistantMessage",
-      "costUpdate",
-      "result",
+describe("claude adapter: interrupt while streaming (sj-interrupt-streaming)", () => {
+  const SCENARIO = "sj-interrupt-streaming";
+
+  it("aborted assistant message, interrupted user message, error result, then the second turn's result on the same process", () => {
+    const { lines, perLine, payloads, cases } = parsedScenario(SCENARIO);
+    expect(cases).toEqual(["assistantDelta", "assistantMessage", "userMessage", "costUpdate", "error", "assistantDelta", "assistantMessage", "costUpdate", "result"]);
+
+    const [first, second] = promptsOf(SCENARIO).map(replyOf);
+    expect(only(payloads, "assistantDelta").map((d) => d.content)).toEqual([first, second]);
+    expect(only(payloads, "assistantMessage").map((m) => [m.text, m.aborted])).toEqual([
+      [first, true],
+      [second, false],
     ]);
-
-    const [aborted, second] = only(payloads, "assistantMessage");
-    expect(aborted).toMatchObject({ text: "w0 w1 w2", aborted: true });
-    expect(second).toMatchObject({ text: "Hello from mock", aborted: false });
     expect(single(payloads, "userMessage").text).toBe("[Request interrupted by user]");
 
-    const error = single(payloads, "error").error;
-    expect(error).toBeDefined();
-    expect(error!.reasonCode).toBe("error_during_execution");
-    expect(error!.provider).toBe("claude");
-    expect(error!.message).toContain("[ede_diagnostic]");
-    expect(error!.details).toMatchObject({ terminal_reason: "aborted_streaming" });
-
-    // Both result lines end a turn.
-    expect(perLine.filter((p) => p.turnEnded).length).toBe(2);
-    expect(single(payloads, "result").stopReason).toBe("end_turn");
+    const [interrupted] = lines.filter((l) => isResult(json(l))).map(json);
+    expect(single(payloads, "error").error).toMatchObject({ ...interruptedError("aborted_streaming"), message: interrupted.errors.join(" ") });
+    expect(single(payloads, "result")).toMatchObject({ status: "success", stopReason: "end_turn", text: second });
+    // Both result lines end a turn, and nothing else does.
+    expect(perLine.map((p) => p.turnEnded === true)).toEqual(lines.map((l) => isResult(json(l))));
   });
 
-  it("interrupt() writes a control_request with subtype interrupt and a fresh request id", () => {
+  it("each turn reduces on its own: the partial answer once and failed, then the second answer once and completed", () => {
+    const { perLine } = parsedScenario(SCENARIO);
+    const [first, second] = promptsOf(SCENARIO).map(replyOf);
+    expect(turnsOf(perLine).map((t) => [reduced(t).text, reduced(t).status])).toEqual([
+      [first, RunStatus.RUN_STATUS_FAILED],
+      [second, RunStatus.RUN_STATUS_COMPLETED],
+    ]);
+  });
+
+  it("interrupt() writes exactly the recorded interrupt line, and a fresh request id each time", () => {
+    const interrupts = replayStdin(SCENARIO).filter((r) => json(r.recorded).type === "control_request");
+    expect(interrupts).toHaveLength(1);
+    expect(interrupts[0]!.written).toEqual([interrupts[0]!.recorded]);
+
     const run = claudeAdapter.startRun(spec());
-    const first = run.interrupt();
-    const second = run.interrupt();
-    expect(first).toHaveLength(1);
-    const a = JSON.parse(first![0]!) as { type: string; request_id: string; request: unknown };
-    const b = JSON.parse(second![0]!) as { type: string; request_id: string; request: unknown };
-    expect(a.type).toBe("control_request");
-    expect(a.request).toEqual({ subtype: "interrupt" });
-    expect(typeof a.request_id).toBe("string");
-    expect(a.request_id).not.toBe("");
+    const [a, b] = [run.interrupt(), run.interrupt()].map((lines) => {
+      expect(lines).toHaveLength(1);
+      return json(lines![0]!);
+    });
+    expect(b).toEqual({ ...a, request_id: b.request_id });
     expect(b.request_id).not.toBe(a.request_id);
-    // Same shape as what the recording wrote to the CLI.
-    const recorded = JSON.parse(stdinOfLog("claude-sj-interrupt.log").find((l) => l.includes('"interrupt"'))!) as Record<string, unknown>;
-    expect(Object.keys(a).sort()).toEqual(Object.keys(recorded).sort());
   });
 });
+
+describe("claude adapter: interrupt while an approval is pending (sj-interrupt-approval)", () => {
+  it("control_cancel_request resolves the approval (deny, cancelled_by_cli), then the rejected tool result and the error result", () => {
+    const { lines, perLine, payloads, cases } = parsedScenario("sj-interrupt-approval");
+    expect(cases).toEqual(["toolUse", "approvalRequested", "approvalResolved", "toolResult", "userMessage", "costUpdate", "error"]);
+
+    const request = json(lineWhere(lines, isCanUseTool));
+    expect(single(payloads, "approvalRequested").approvalId).toBe(request.request_id);
+    expect(single(payloads, "approvalResolved")).toEqual({ approvalId: request.request_id, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" });
+
+    const rejected = json(lineWhere(lines, (j) => j.type === "user" && j.message.content[0].type === "tool_result")).message.content[0];
+    expect(single(payloads, "toolResult")).toEqual({ toolCallId: request.request.tool_use_id, content: rejected.content, isError: true });
+    expect(rejected.content).toContain("The tool use was rejected");
+    expect(single(payloads, "userMessage").text).toBe("[Request interrupted by user for tool use]");
+    expect(single(payloads, "error").error).toMatchObject(interruptedError("aborted_tools"));
+    expect(perLine.at(-1)!.turnEnded).toBe(true);
+    expect(reduced(perLine).status).toBe(RunStatus.RUN_STATUS_FAILED);
+    expect(notesOf("claude", "sj-interrupt-approval")).toContain("pending.txt exists after the run: no");
+  });
+});
+
+describe("claude adapter: SIGINT while streaming in -p mode (p-sigint)", () => {
+  it("the delta, the aborted message, the interrupted user message, then an error result", () => {
+    const log = transcript("claude", "p-sigint");
+    const firstDelta = log.findIndex((l) => l.dir === "<" && isTextDelta(json(l.text)));
+    expect(log.findIndex((l) => l.dir === "!" && l.text === "signal SIGINT")).toBe(firstDelta + 1);
+
+    const { perLine, payloads, cases } = parsedScenario("p-sigint");
+    expect(cases).toEqual(["assistantDelta", "assistantMessage", "userMessage", "costUpdate", "error"]);
+    const reply = replyOf(promptsOf("p-sigint")[0]!);
+    expect(single(payloads, "assistantDelta")).toEqual({ content: reply, index: 0 });
+    expect(single(payloads, "assistantMessage")).toMatchObject({ text: reply, aborted: true });
+    expect(single(payloads, "userMessage").text).toBe("[Request interrupted by user]");
+    expect(single(payloads, "error").error).toMatchObject(interruptedError("aborted_streaming"));
+    expect(reduced(perLine)).toMatchObject({ text: reply, status: RunStatus.RUN_STATUS_FAILED });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Model API errors
+// ---------------------------------------------------------------------------------------------
+
+describe("claude adapter: model API errors (sj-error-*, p-error-*)", () => {
+  const KINDS = [
+    [401, "auth_error", false],
+    [429, "rate_limit", true],
+    [500, "provider_error", false],
+  ] as const;
+  const ERRORS = (["sj", "p"] as const).flatMap((mode) => KINDS.map(([status, kind, retryable]) => [`${mode}-error-${status}`, kind, status, retryable] as const));
+
+  it.each(ERRORS)("%s → %s: the synthetic assistant message, then the error result", (scenario, kind, status, retryable) => {
+    const { lines, perLine, payloads, cases } = parsedScenario(scenario);
+    expect(cases).toEqual(["assistantMessage", "costUpdate", "error"]);
+    const resultLine = json(lineWhere(lines, isResult));
+    expect(resultLine).toMatchObject({ subtype: "success", is_error: true, api_error_status: status });
+
+    expect(single(payloads, "assistantMessage")).toMatchObject({ text: resultLine.result, model: "<synthetic>", aborted: false });
+    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 });
+    expect(single(payloads, "error").error).toEqual({
+      kind,
+      domain: "provider",
+      message: resultLine.result,
+      reasonCode: "api_error",
+      retryable,
+      provider: "claude",
+      exitCode: undefined,
+      signal: "",
+      stderrTail: "",
+      field: "",
+      details: { terminal_reason: "api_error", api_error_status: status },
+    });
+    expect(perLine.map((p) => p.turnEnded === true)).toEqual(lines.map((l) => isResult(json(l))));
+    expect(reduced(perLine).status).toBe(RunStatus.RUN_STATUS_FAILED);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Text deltas, stdin
+// ---------------------------------------------------------------------------------------------
+
+describe("claude adapter: text deltas (--include-partial-messages)", () => {
+  const STREAMING = [...STREAM_JSON.filter((s) => !s.startsWith("sj-error-")), "p-sigint"];
+
+  it.each(STREAMING)("%s: each text_delta is one assistantDelta with its text and index; other stream events give none", (scenario) => {
+    const streamEvents = processes(scenario)
+      .flatMap((lines) => {
+        const { perLine } = parseAll(lines);
+        return lines.map((line, i) => [json(line), perLine[i]!] as const);
+      })
+      .filter(([j]) => j.type === "stream_event");
+    expect(streamEvents.length).toBeGreaterThan(4);
+    for (const [j, parsed] of streamEvents) {
+      const expected = isTextDelta(j) ? [{ payload: { $case: "assistantDelta", value: { content: j.event.delta.text, index: j.event.index } } }] : [];
+      expect(parsed, JSON.stringify(j.event)).toEqual({ events: expected, providerSessionId: SESSION });
+    }
+  });
+
+  it("the recorded message_delta (a delta without a type) gives no event and keeps the session id", () => {
+    const line = lineWhere(stdoutOf("claude", "sj-text"), (j) => j.type === "stream_event" && j.event.type === "message_delta");
+    expect(json(line).event.delta.type).toBeUndefined();
+    expect(claudeAdapter.startRun(spec()).parseLine(line)).toEqual({ events: [], providerSessionId: SESSION });
+  });
+
+  it.each(["sj-text", "sj-tool-bypass", "sj-approval-allow", "sj-approval-deny", "sj-interrupt-streaming", "sj-resume"])(
+    "%s: the reducer over each successful turn gives the result's text exactly once",
+    (scenario) => {
+      let checked = 0;
+      for (const lines of processes(scenario)) {
+        const { perLine } = parseAll(lines);
+        const results = lines.filter((l) => isResult(json(l))).map(json);
+        turnsOf(perLine).forEach((turn, i) => {
+          if (results[i]!.subtype !== "success" || results[i]!.is_error) return;
+          expect(turn.flatMap((p) => p.events.map((e) => e.payload.$case))).toContain("assistantDelta");
+          expect(reduced(turn).text).toBe(results[i]!.result);
+          checked += 1;
+        });
+      }
+      expect(checked).toBe(scenario === "sj-resume" ? 2 : 1);
+    },
+  );
+});
+
+describe("claude adapter: what it writes to stdin", () => {
+  it.each(STREAM_JSON)("%s: every `>` line is exactly what the adapter writes at that point", (scenario) => {
+    const replay = replayStdin(scenario);
+    expect(replay.length).toBeGreaterThan(0);
+    expect(replay.map((r) => r.recorded)).toEqual(stdinOf("claude", scenario));
+    for (const { recorded, written } of replay) expect(written, recorded).toEqual([recorded]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic lines (what no recording shows)
+// ---------------------------------------------------------------------------------------------
 
 describe("claude adapter: synthetic lines", () => {
   const rawOf = (line: string): ParsedLine => ({ events: [{ payload: { $case: "raw", value: { stream: "stdout", content: line } } }] });
@@ -383,6 +709,17 @@ describe("claude adapter: synthetic lines", () => {
     expect(single(limited.events.map((e) => e.payload), "error").error?.kind).toBe("rate_limit");
   });
 
+  it.each([
+    [{ subtype: "error_max_turns", terminal_reason: "max_turns" }, "error_max_turns", "claude reported error_max_turns"],
+    [{ subtype: "success", terminal_reason: "api_error" }, "api_error", "claude reported api_error"],
+    [{ subtype: "success" }, "error", "claude reported error"],
+    [{}, "error", "claude reported error"],
+  ])("a failed result %j has reason code %s, never success", (fields, reasonCode, message) => {
+    const run = claudeAdapter.startRun(spec());
+    const error = single(run.parseLine(JSON.stringify({ type: "result", is_error: true, ...fields })).events.map((e) => e.payload), "error").error;
+    expect([error?.reasonCode, error?.message]).toEqual([reasonCode, message]);
+  });
+
   it("a successful result with structured output carries the object", () => {
     const run = claudeAdapter.startRun(spec());
     const parsed = run.parseLine(JSON.stringify({ type: "result", subtype: "success", is_error: false, result: "{}", stop_reason: "end_turn", structured_output: { a: 1 } }));
@@ -391,24 +728,25 @@ describe("claude adapter: synthetic lines", () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// buildCommand, validate
+// ---------------------------------------------------------------------------------------------
+
 describe("claude adapter: buildCommand", () => {
-  const CLI = "/opt/claude/bin/claude";
+  /** How asm would have been asked for each recorded stream-json spawn (every other one is the default). */
+  const OPTIONS: Record<string, RunOptionsInput> = { "sj-tool-bypass": { permissionMode: "bypass" } };
 
-  function flagValue(args: readonly string[], flag: string): string | undefined {
-    const i = args.indexOf(flag);
-    return i < 0 ? undefined : args[i + 1];
-  }
+  it.each(STREAM_JSON)("%s: the argv of each spawn is exactly the recorded one", (scenario) => {
+    const recorded = spawnArgs("claude", scenario);
+    // A second spawn resumes the session the first process ended with.
+    const resumed = processes(scenario)[0]!.map(json).find(isResult).session_id as string;
+    const built = recorded.map((_, i) => claudeAdapter.buildCommand(spec(OPTIONS[scenario] ?? {}, { resumeProviderSessionId: i === 0 ? undefined : resumed }), CLI).args);
+    expect(built).toEqual(recorded);
+  });
 
-  it("default settings give the recorded interactive stream-json argv, plus partial messages for text deltas", () => {
-    const spawnNote = logLines("claude-sj-allow.log").find((l) => l.dir === "!" && l.text.startsWith("spawn "))!.text;
-    // "spawn <binary> <args...> (HOME=...)"
-    const recordedArgs = spawnNote.replace(/\s*\(HOME=[^)]*\)\s*$/, "").split(" ").slice(2);
+  it("the command is the CLI path, stdin stays open and cwd defaults to the spec's", () => {
     const cmd = claudeAdapter.buildCommand(spec(), CLI);
-    expect(cmd.args.filter((a) => a !== "--include-partial-messages")).toEqual(recordedArgs);
-    expect(cmd.args).toContain("--include-partial-messages");
-    expect(cmd.command).toBe(CLI);
-    expect(cmd.keepStdinOpen).toBe(true);
-    expect(cmd.cwd).toBe("/srv/work");
+    expect([cmd.command, cmd.keepStdinOpen, cmd.cwd]).toEqual([CLI, true, "/srv/work"]);
   });
 
   it("always has the stream-json flags", () => {
@@ -417,6 +755,7 @@ describe("claude adapter: buildCommand", () => {
       expect(flagValue(args, "--output-format")).toBe("stream-json");
       expect(flagValue(args, "--input-format")).toBe("stream-json");
       expect(args).toContain("--verbose");
+      expect(args).toContain("--include-partial-messages");
     }
   });
 
@@ -444,8 +783,8 @@ describe("claude adapter: buildCommand", () => {
 
   it("--resume only when a provider session is resumed", () => {
     expect(claudeAdapter.buildCommand(spec(), CLI).args).not.toContain("--resume");
-    const { args } = claudeAdapter.buildCommand(spec({}, { resumeProviderSessionId: "1cdbacd9-96dc-4d45-ba51-680b4f577588" }), CLI);
-    expect(flagValue(args, "--resume")).toBe("1cdbacd9-96dc-4d45-ba51-680b4f577588");
+    const { args } = claudeAdapter.buildCommand(spec({}, { resumeProviderSessionId: SESSION }), CLI);
+    expect(flagValue(args, "--resume")).toBe(SESSION);
   });
 
   it("--model only when a model is set", () => {
@@ -482,14 +821,10 @@ describe("claude adapter: buildCommand", () => {
     expect(claudeAdapter.buildCommand(spec({ cwd: "/tmp/project" }), CLI).cwd).toBe("/tmp/project");
   });
 
-  it("the initial input is one stream-json user message with the prompt, as recorded", () => {
-    const recorded = JSON.parse(stdinOfLog("claude-sj-allow.log").find((l) => l.includes('"type":"user"'))!) as {
-      message: { content: { text: string }[] };
-    };
-    const prompt = recorded.message.content[0]!.text;
-    const cmd = claudeAdapter.buildCommand(spec({}, { prompt }), CLI);
-    expect(cmd.initialInput).toHaveLength(1);
-    expect(JSON.parse(cmd.initialInput[0]!)).toEqual(recorded);
+  it("the initial input is exactly the recorded first `>` user line; a multi-line prompt stays one line", () => {
+    const recorded = stdinOf("claude", "sj-text")[0]!;
+    const cmd = claudeAdapter.buildCommand(spec({}, { prompt: promptsOf("sj-text")[0]! }), CLI);
+    expect(cmd.initialInput).toEqual([recorded]);
 
     const multi = claudeAdapter.buildCommand(spec({}, { prompt: 'line one\nline "two"' }), CLI);
     expect(multi.initialInput).toHaveLength(1);
@@ -531,10 +866,14 @@ describe("claude adapter: validate", () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// Partial messages, synthetic, and the text delta fast path
+// ---------------------------------------------------------------------------------------------
+
 describe("partial messages (--include-partial-messages)", () => {
   it("text deltas become assistant_delta; other stream events produce nothing; the reducer does not double the text", () => {
     const run = claudeAdapter.startRun(spec());
-    const sid = "5042a80b-7217-46dd-8b91-ef41483ec07f";
+    const sid = SESSION;
     const lines = [
       { type: "stream_event", session_id: sid, event: { type: "message_start", message: {} } },
       { type: "stream_event", session_id: sid, event: { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } } },
@@ -542,11 +881,12 @@ describe("partial messages (--include-partial-messages)", () => {
       { type: "stream_event", session_id: sid, event: { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "lo" } } },
       { type: "stream_event", session_id: sid, event: { type: "content_block_stop", index: 0 } },
       { type: "assistant", session_id: sid, message: { model: "m", content: [{ type: "text", text: "Hello" }] } },
+      { type: "stream_event", session_id: sid, event: { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 2 } } },
+      { type: "stream_event", session_id: sid, event: { type: "message_stop" } },
     ];
-    const drafts = lines.flatMap((l) => run.parseLine(JSON.stringify(l)).events);
-    expect(drafts.map((d) => d.payload.$case)).toEqual(["assistantDelta", "assistantDelta", "assistantMessage"]);
-    const events = drafts.map((d, i) => ({ id: `e${i}`, runId: "r", sessionId: "s", sequence: i + 1, timestamp: new Date(), provider: "claude", kind: kindOf(d.payload), providerSessionId: sid, metadata: undefined, payload: d.payload }));
-    expect(reduceEvents(events).text).toBe("Hello");
+    const perLine = lines.map((l) => run.parseLine(JSON.stringify(l)));
+    expect(perLine.flatMap((p) => p.events.map((e) => e.payload.$case))).toEqual(["assistantDelta", "assistantDelta", "assistantMessage"]);
+    expect(reduced(perLine).text).toBe("Hello");
   });
 });
 
@@ -568,13 +908,15 @@ describe("text delta fast path", () => {
     ["a missing text", delta({}, {}, { text: undefined })],
     ["a numeric text", delta({}, {}, { text: 3 })],
     ["another delta type", delta({}, {}, { type: "input_json_delta" })],
+    ["a delta without a type", delta({}, {}, { type: undefined })],
     ["another event type", delta({}, { type: "content_block_start" })],
+    ["a message_delta (its delta has no type)", { type: "stream_event", session_id: "sid-1", event: { type: "message_delta", delta: { stop_reason: "end_turn" } } }],
     ["an event that is an array", { type: "stream_event", event: [] }],
     ["a delta that is null", { type: "stream_event", event: { type: "content_block_delta", delta: null } }],
   ];
 
-  it.each(cases)("gives what the schema path gives: %s", (_name, json) => {
-    const line = JSON.stringify(json);
+  it.each(cases)("gives what the schema path gives: %s", (_name, value) => {
+    const line = JSON.stringify(value);
     const fast = claudeAdapter.startRun(spec()).parseLine(line);
     // The reference is the schema, StreamEventLine.
     const parsed = StreamEventLine.safeParse(JSON.parse(line));
@@ -592,4 +934,3 @@ describe("text delta fast path", () => {
     expect(textDeltaOf(JSON.parse(line)) !== undefined).toBe(isText);
   });
 });
-

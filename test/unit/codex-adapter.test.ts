@@ -16,9 +16,7 @@ import {
   type RunSpec,
 } from "@asm/shared";
 import { codexAdapter, codexMode } from "../../shared/src/providers/codex/codex-adapter.js";
-import { jsonlLines, logLines, stdoutOfLog, stdinOfLog, isJson } from "../helpers/transcripts.js";
-
-
+import { isJson, notesOf, spawnArgs, stdinOf, stdoutOf, transcript, type LogLine, recordedScenarios } from "../helpers/transcripts.js";
 
 const json = (line: string): Record<string, any> => JSON.parse(line) as Record<string, any>;
 
@@ -66,214 +64,347 @@ function asEvents(payloads: readonly EventPayload[]): Event[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// app-server transcripts
+// Recorded transcripts: test/fixtures/transcripts/codex/*.log, recorded from the pinned Codex CLI
+// by `make transcripts` (scenarios: test/transcripts/codex-scenarios.ts).
 
-const APPROVAL_LOG = "codex-app-server-approval.log";
-const INTERRUPT_LOG = "codex-app-server-interrupt.log";
-const LOGS = [APPROVAL_LOG, INTERRUPT_LOG];
-const EXEC_JSONL = ["codex-exec-text.jsonl", "codex-exec-tool.jsonl", "codex-exec-error.jsonl"];
+const CLI = "/opt/codex/bin/codex";
+/** The model every scenario asked for. */
+const MODEL = "gpt-5.5";
 
-const RECORDED_CWD = "/tmp/tmp.lQNilAt9Nn";
+const APP_SERVER_SCENARIOS = [
+  "as-text",
+  "as-approval-allow",
+  "as-approval-deny",
+  "as-interrupt-streaming",
+  "as-interrupt-approval",
+  "as-error-401",
+  "as-error-429",
+  "as-error-500",
+  "as-resume",
+] as const;
+const EXEC_SCENARIOS = ["exec-text", "exec-tool-bypass", "exec-tool-workspace-write", "exec-sigint", "exec-error-401", "exec-error-429", "exec-error-500", "exec-resume"] as const;
 
-/** The thread id the recording noted (`! threadId=…`); the thread/start answer itself is abbreviated in the log. */
-function recordedThreadId(name: string): string {
-  const note = logLines(name).find((l) => l.dir === "!" && l.text.startsWith("threadId="))!;
-  return note.text.slice("threadId=".length);
+/** The mock model's answers, as the scenarios' prompts asked for them. */
+const HELLO = "Hello from the mock model";
+const RAN = "done: Chunk ID: 000000\nWall time: 0.0000 seconds\nProcess exited with code 0\nOriginal token count: 0\nOutput:";
+const REJECTED = 'done: exec_command failed: CreateProcess { message: "Rejected(\\"rejected by user\\")" }';
+const HISTORY = "history: remember the word PAPAYA-7 [[reply:text:noted]] | what did I say? [[reply:echo-history]]";
+
+/** Each CLI process of a transcript: its entries from its `! spawn` note up to the next one. */
+function processesOf(scenario: string): LogLine[][] {
+  const processes: LogLine[][] = [];
+  for (const entry of transcript("codex", scenario)) {
+    if (entry.dir === "!" && entry.text.startsWith("spawn ")) processes.push([]);
+    processes[processes.length - 1]!.push(entry);
+  }
+  return processes;
 }
 
-/** The spec the recording's run corresponds to: model, cwd and prompt of the recorded requests. */
-function recordedSpec(name: string): RunSpec {
-  const turnStart = json(stdinOfLog(name).find((l) => l.includes('"turn/start"'))!);
-  return spec({ model: "gpt-5.5", cwd: RECORDED_CWD }, { prompt: turnStart.params.input[0].text as string });
+const sent = (process: readonly LogLine[]): Record<string, any>[] => process.filter((e) => e.dir === ">").map((e) => json(e.text));
+
+/** The one recorded `<` line of a process that `pick` selects, as it was recorded. */
+function recordedLine(process: readonly LogLine[], pick: (line: Record<string, any>) => boolean): string {
+  const found = process.filter((e) => e.dir === "<" && pick(json(e.text)));
+  expect(found, "exactly one such recorded line").toHaveLength(1);
+  return found[0]!.text;
 }
 
-/** What asm's client name and version replace in the recorded initialize request (the recording used "asm-test"). */
-function normalizeClientInfo(line: Record<string, any>): Record<string, any> {
+/** The CLI's answer to the app-server request `id` in one process: the recorded line, and parsed. */
+const answerLine = (process: readonly LogLine[], id: number): string => recordedLine(process, (l) => l.id === id && l.method === undefined);
+const answerTo = (process: readonly LogLine[], id: number): Record<string, any> => json(answerLine(process, id));
+const notification = (process: readonly LogLine[], method: string): Record<string, any> => json(recordedLine(process, (l) => l.method === method));
+const promptOf = (turnStart: Record<string, any>): string => turnStart.params.input[0].text as string;
+
+/**
+ * asm's spec for each recorded app-server process: the model, cwd and first prompt the recorder
+ * asked for; a later process resumes the thread the CLI gave the process before it.
+ */
+function appServerSpecs(scenario: string): RunSpec[] {
+  return processesOf(scenario).map((process, i, all) => {
+    const requests = sent(process);
+    const thread = requests.find((r) => r.method === "thread/start" || r.method === "thread/resume")!;
+    const turn = requests.find((r) => r.method === "turn/start")!;
+    return spec(
+      { model: MODEL, cwd: thread.params.cwd as string },
+      { prompt: promptOf(turn), resumeProviderSessionId: i === 0 ? undefined : (answerTo(all[i - 1]!, 2).result.thread.id as string) },
+    );
+  });
+}
+
+/** The recorder introduced itself as asm-transcripts/1, asm as asm/0.1.0; nothing else may differ. */
+function normalized(line: Record<string, any>): Record<string, any> {
   if (line.method !== "initialize") return line;
   return { ...line, params: { ...line.params, clientInfo: { ...line.params.clientInfo, name: "<client>", version: "<version>" } } };
 }
 
-interface Replay {
+type Source = "initial" | "reply" | "answer" | "interrupt" | "nextTurn";
+
+interface Written {
+  source: Source;
+  line: string;
+}
+
+interface ProcessReplay {
+  spec: RunSpec;
   run: AdapterRun;
+  /** Every line asm wrote, in order; each was checked against the recorded `>` line at its place. */
+  written: Written[];
   perLine: { line: string; parsed: ParsedLine }[];
-  payloads: EventPayload[];
-  /** Lines asm wrote (initial input, replies, answers, interrupts), in order. */
-  written: string[];
+  /** The payloads of each turn, up to and including the line that ended it. */
+  turns: EventPayload[][];
+  /** Payloads after the last turn ended (nothing may follow a terminal event). */
+  after: EventPayload[];
 }
 
 /**
- * Replays a recorded app-server conversation through one run: every `<` line is parsed in order;
- * each `>` line is matched against what asm itself would have written at that point (initial
- * input, protocol replies, the approval answer, the interrupt). The one `<` line the recording
- * abbreviated that asm needs (the thread/start answer) is restored from the `! threadId=` note.
+ * What asm writes on its own initiative where the recording wrote `recorded` and asm had nothing
+ * queued: the answer to an open approval, an interrupt, the next turn.
  */
-function replay(name: string): Replay {
-  const s = recordedSpec(name);
-  const threadId = recordedThreadId(name);
-  const command = codexAdapter.buildCommand(s, "/opt/codex");
-  const run = codexAdapter.startRun(s);
-  const queue = [...command.initialInput];
-  const written = [...command.initialInput];
-  const perLine: Replay["perLine"] = [];
-  let lastApprovalId: string | undefined;
-  for (const entry of logLines(name)) {
-    if (entry.dir === "!") continue;
-    if (entry.dir === ">") {
-      const recorded = json(entry.text);
-      let ours = queue.shift();
-      if (ours === undefined && recorded.result?.decision !== undefined) {
-        expect(lastApprovalId).toBeDefined();
-        const answer = run.answerApproval(lastApprovalId!, recorded.result.decision === "accept", "");
-        expect(answer).toHaveLength(1);
-        ours = answer[0];
-        written.push(...answer);
-      } else if (ours === undefined && recorded.method === "turn/interrupt") {
-        const lines = run.interrupt();
-        expect(lines).toHaveLength(1);
-        ours = lines![0];
-        written.push(...lines!);
-      }
-      if (ours === undefined) {
-        // Written by the recording harness itself (a second turn on the same process), not by asm.
-        expect(recorded.method).toBe("turn/start");
-        continue;
-      }
-      expect(normalizeClientInfo(json(ours)), entry.text.slice(0, 80)).toEqual(normalizeClientInfo(recorded));
-      continue;
-    }
-    let line = entry.text;
-    if (!isJson(line) && line.startsWith('{"id":2,"result":{"thread":')) {
-      line = JSON.stringify({ id: 2, result: { thread: { id: threadId }, model: "gpt-5.5", modelProvider: "mock" } });
-    }
-    const parsed = run.parseLine(line);
-    perLine.push({ line, parsed });
-    for (const r of parsed.reply ?? []) {
-      queue.push(r);
-      written.push(r);
-    }
-    for (const e of parsed.events) if (e.payload.$case === "approvalRequested") lastApprovalId = e.payload.value.approvalId;
+function initiative(run: AdapterRun, recorded: Record<string, any>, approvals: ReadonlyMap<string, string>): Written {
+  const one = (source: Source, lines: string[] | undefined): Written => {
+    expect(lines, `asm's ${source}`).toHaveLength(1);
+    return { source, line: lines![0]! };
+  };
+  if (recorded.result?.decision !== undefined) {
+    const approvalId = approvals.get(JSON.stringify(recorded.id));
+    expect(approvalId, `an approval asked under request id ${recorded.id}`).toMatch(/^apr_/);
+    return one("answer", run.answerApproval(approvalId!, recorded.result.decision === "accept", ""));
   }
-  expect(queue, "every line asm wrote appears in the recording").toEqual([]);
-  return { run, perLine, payloads: payloadsOf(perLine.map((p) => p.parsed)), written };
+  if (recorded.method === "turn/interrupt") return one("interrupt", run.interrupt());
+  if (recorded.method === "turn/start") return one("nextTurn", run.nextTurn?.(promptOf(recorded)));
+  throw new Error(`asm would not write ${JSON.stringify(recorded)}`);
 }
 
-describe("codex adapter: every recorded line parses", () => {
-  it.each(LOGS)("%s: every `<` line parses in app-server mode; abbreviated (invalid) JSON becomes raw", (name) => {
-    const lines = stdoutOfLog(name);
-    expect(lines.length).toBeGreaterThan(10);
-    const run = codexAdapter.startRun(recordedSpec(name));
-    let abbreviated = 0;
-    for (const line of lines) {
-      let parsed: ParsedLine | undefined;
-      expect(() => {
-        parsed = run.parseLine(line);
-      }, line.slice(0, 120)).not.toThrow();
-      expect(Array.isArray(parsed?.events)).toBe(true);
-      if (!isJson(line)) {
-        abbreviated += 1;
-        expect(line).toMatch(/…\(\+\d+\)/);
-        expect(parsed).toEqual(rawOf(line));
+/**
+ * Replays one recorded app-server process through one run: every `<` line is parsed in order, and
+ * every `>` line must equal what asm itself writes at that point (its initial input, the replies
+ * parseLine returned, its approval answer, its interrupt, its next turn).
+ */
+function replayProcess(process: readonly LogLine[], s: RunSpec): ProcessReplay {
+  const run = codexAdapter.startRun(s);
+  const queue: Written[] = codexAdapter.buildCommand(s, CLI).initialInput.map((line) => ({ source: "initial", line }));
+  const written: Written[] = [];
+  const perLine: ProcessReplay["perLine"] = [];
+  const approvals = new Map<string, string>();
+  const turns: EventPayload[][] = [];
+  let current: EventPayload[] = [];
+  for (const entry of process) {
+    if (entry.dir === "<") {
+      const parsed = run.parseLine(entry.text);
+      perLine.push({ line: entry.text, parsed });
+      queue.push(...(parsed.reply ?? []).map((line): Written => ({ source: "reply", line })));
+      for (const e of parsed.events) if (e.payload.$case === "approvalRequested") approvals.set(JSON.stringify(json(entry.text).id), e.payload.value.approvalId);
+      current.push(...payloadsOf([parsed]));
+      if (parsed.turnEnded) {
+        turns.push(current);
+        current = [];
       }
+    } else if (entry.dir === ">") {
+      const recorded = json(entry.text);
+      const ours = queue.shift() ?? initiative(run, recorded, approvals);
+      expect(normalized(json(ours.line)), `asm's ${ours.source} where the recording wrote ${entry.text.slice(0, 100)}`).toEqual(normalized(recorded));
+      written.push(ours);
     }
-    // The thread/start answer and thread/started are abbreviated in both logs.
-    expect(abbreviated).toBe(2);
+  }
+  expect(queue, "asm wrote nothing the recording lacks").toEqual([]);
+  return { spec: s, run, written, perLine, turns, after: current };
+}
+
+/** Every process of a recorded app-server scenario, replayed. */
+function replay(scenario: string): ProcessReplay[] {
+  const specs = appServerSpecs(scenario);
+  return processesOf(scenario).map((process, i) => replayProcess(process, specs[i]!));
+}
+
+/** `raw configWarning` for a raw line (named by its method or type), the payload case otherwise. */
+function label(p: EventPayload): string {
+  if (p.$case !== "raw") return p.$case;
+  const line = json(p.value.content);
+  return `raw ${line.method ?? line.type}`;
+}
+
+const writtenLabel = (w: Written): string => `${w.source} ${json(w.line).method ?? json(w.line).result.decision}`;
+
+describe("codex adapter: the recordings", () => {
+  it("the scenario lists name every recorded file", () => {
+    expect(recordedScenarios("codex")).toEqual([...APP_SERVER_SCENARIOS, ...EXEC_SCENARIOS].sort());
   });
 
-  it.each([...EXEC_JSONL, "codex-exec-sigint.log"])("%s: no line throws in exec mode", (name) => {
-    const lines = name.endsWith(".log") ? stdoutOfLog(name) : jsonlLines(name);
+  it.each([...APP_SERVER_SCENARIOS, ...EXEC_SCENARIOS])("%s: every `<` line is complete JSON", (scenario) => {
+    const lines = stdoutOf("codex", scenario);
     expect(lines.length).toBeGreaterThanOrEqual(2);
-    const run = codexAdapter.startRun(spec({ permissionMode: "bypass" }));
-    for (const line of lines) {
-      let parsed: ParsedLine | undefined;
-      expect(() => {
-        parsed = run.parseLine(line);
-      }, line.slice(0, 120)).not.toThrow();
-      expect(Array.isArray(parsed?.events)).toBe(true);
-    }
+    expect(lines.filter((l) => !isJson(l))).toEqual([]);
   });
 });
 
-describe("codex adapter: app-server approval transcript", () => {
-  const THREAD = "01a1fca5-bfe0-72c2-8734-bef952508b56";
-  const TURN = "01a1fca5-bff3-76c1-8026-df124e1d945b";
-  const COMMAND = "/bin/bash -lc 'touch made4.txt && echo ok'";
-  const REPLY = "done: Chunk ID: bab873\nWall time: 0.0000 seconds\nProcess exited with code 0\nOriginal token count: 1\nOutput:\nok\n";
+// ---------------------------------------------------------------------------------------------
+// app-server transcripts
 
-  it("writes exactly what the recording wrote: handshake, turn/start after the thread answer, the approval answer", () => {
-    const { written } = replay(APPROVAL_LOG);
-    expect(written.map((l) => json(l).method ?? "answer")).toEqual(["initialize", "initialized", "thread/start", "turn/start", "answer"]);
-    expect(json(written[3]!)).toEqual({
-      method: "turn/start",
-      id: 3,
-      params: { threadId: THREAD, input: [{ type: "text", text: "go [[scenario:tool]] [[cmd:touch made4.txt && echo ok]]", text_elements: [] }] },
+interface TurnExpectation {
+  events: string[];
+  status: RunStatus;
+  text: string;
+}
+
+interface ProcessExpectation {
+  written: string[];
+  turns: TurnExpectation[];
+}
+
+const COMPLETED = RunStatus.RUN_STATUS_COMPLETED;
+const CANCELLED = RunStatus.RUN_STATUS_CANCELLED;
+const FAILED = RunStatus.RUN_STATUS_FAILED;
+
+const STARTED = ["initial initialize", "initial initialized", "initial thread/start", "reply turn/start"];
+const RESUMED = ["initial initialize", "initial initialized", "initial thread/resume", "reply turn/start"];
+const TEXT_TURN = ["raw configWarning", "assistantDelta", "assistantMessage", "costUpdate", "result"];
+const APPROVED_TURN = ["raw configWarning", "toolUse", "approvalRequested", "toolResult", "costUpdate", "assistantDelta", "assistantMessage", "costUpdate", "result"];
+const FAILED_TURN: TurnExpectation = { events: ["raw configWarning", "raw error", "error"], status: FAILED, text: "" };
+
+const APP_SERVER_RUNS: [string, ProcessExpectation[]][] = [
+  ["as-text", [{ written: STARTED, turns: [{ events: TEXT_TURN, status: COMPLETED, text: HELLO }] }]],
+  ["as-approval-allow", [{ written: [...STARTED, "answer accept"], turns: [{ events: APPROVED_TURN, status: COMPLETED, text: RAN }] }]],
+  ["as-approval-deny", [{ written: [...STARTED, "answer decline"], turns: [{ events: APPROVED_TURN, status: COMPLETED, text: REJECTED }] }]],
+  [
+    "as-interrupt-streaming",
+    [
+      {
+        written: [...STARTED, "interrupt turn/interrupt", "nextTurn turn/start"],
+        turns: [
+          { events: ["raw configWarning", "assistantDelta", "error"], status: CANCELLED, text: "Partial answer" },
+          { events: ["assistantDelta", "assistantMessage", "costUpdate", "result"], status: COMPLETED, text: "Second turn" },
+        ],
+      },
+    ],
+  ],
+  [
+    "as-interrupt-approval",
+    [
+      {
+        written: [...STARTED, "interrupt turn/interrupt"],
+        turns: [{ events: ["raw configWarning", "toolUse", "approvalRequested", "costUpdate", "approvalResolved", "error"], status: CANCELLED, text: "" }],
+      },
+    ],
+  ],
+  ["as-error-401", [{ written: STARTED, turns: [FAILED_TURN] }]],
+  ["as-error-429", [{ written: STARTED, turns: [FAILED_TURN] }]],
+  ["as-error-500", [{ written: STARTED, turns: [FAILED_TURN] }]],
+  [
+    "as-resume",
+    [
+      { written: STARTED, turns: [{ events: TEXT_TURN, status: COMPLETED, text: "noted" }] },
+      { written: RESUMED, turns: [{ events: TEXT_TURN, status: COMPLETED, text: HISTORY }] },
+    ],
+  ],
+];
+
+describe("codex adapter: recorded app-server conversations, replayed", () => {
+  it("the table covers every app-server recording", () => {
+    expect(APP_SERVER_RUNS.map(([scenario]) => scenario)).toEqual([...APP_SERVER_SCENARIOS]);
+  });
+
+  it.each(APP_SERVER_RUNS)("%s: asm writes exactly the recorded lines; each turn yields exactly these events and reduces to its status and text", (scenario, expected) => {
+    const replays = replay(scenario);
+    expect(
+      replays.map((r) => ({
+        written: r.written.map(writtenLabel),
+        turns: r.turns.map((t): TurnExpectation => {
+          const result = reduceEvents(asEvents(t));
+          return { events: t.map(label), status: result.status, text: result.text };
+        }),
+        after: r.after.map(label),
+      })),
+    ).toEqual(expected.map((e) => ({ ...e, after: [] })));
+  });
+
+  it.each(APP_SERVER_SCENARIOS)("%s: the thread answer reveals the provider session; every turn end carries it", (scenario) => {
+    const replays = replay(scenario);
+    processesOf(scenario).forEach((process, i) => {
+      const threadId = answerTo(process, 2).result.thread.id as string;
+      const { perLine } = replays[i]!;
+      expect(perLine.find((l) => l.line === answerLine(process, 2))!.parsed.providerSessionId).toBe(threadId);
+      const ends = perLine.filter((l) => l.parsed.turnEnded);
+      expect(ends.map((l) => json(l.line).method)).toEqual(ends.map(() => "turn/completed"));
+      expect(ends.map((l) => l.parsed.providerSessionId)).toEqual(ends.map(() => threadId));
     });
-    expect(json(written[4]!)).toEqual({ id: 0, result: { decision: "accept" } });
+  });
+});
+
+describe("codex adapter: recorded text turn (as-text)", () => {
+  it("delta, message, usage and one completed result with the turn's id, duration and usage", () => {
+    const [process] = processesOf("as-text");
+    const turn = replay("as-text")[0]!.turns[0]!;
+    const recordedTurn = notification(process!, "turn/completed").params.turn;
+    expect(recordedTurn.id).toBe(answerTo(process!, 3).result.turn.id);
+    expect(single(turn, "assistantDelta")).toEqual({ content: HELLO, index: 0 });
+    expect(single(turn, "assistantMessage")).toEqual({ text: HELLO, model: MODEL, content: [{ type: "text", text: HELLO }], aborted: false });
+    expect(single(turn, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
+    expect(single(turn, "result")).toEqual({
+      status: "completed",
+      stopReason: "end_turn",
+      text: HELLO,
+      object: undefined,
+      output: { turn_id: recordedTurn.id, duration_ms: recordedTurn.durationMs, usage: { input_tokens: 20, output_tokens: 10, total_tokens: 30 } },
+    });
+    expect(reduceEvents(asEvents(turn))).toMatchObject({ status: COMPLETED, text: HELLO, stopReason: "end_turn", cost: { inputTokens: 20, outputTokens: 10, costUsd: 0 } });
   });
 
-  it("yields tool use, approval, tool result, usage, the streamed reply and one result", () => {
-    const { payloads, perLine } = replay(APPROVAL_LOG);
-    expect(payloads.map((p) => p.$case)).toEqual([
-      "raw", // configWarning
-      "raw", // thread/started, abbreviated in the recording
-      "toolUse",
-      "approvalRequested",
-      "toolResult",
-      "costUpdate",
-      "assistantDelta",
-      "assistantMessage",
-      "costUpdate",
-      "result",
-    ]);
-    expect(json(only(payloads, "raw")[0]!.content).method).toBe("configWarning");
-
-    expect(single(payloads, "toolUse")).toEqual({ toolName: "shell", toolCallId: "call_mock_6", input: { command: COMMAND, cwd: RECORDED_CWD } });
-
-    const approval = single(payloads, "approvalRequested");
-    expect(approval.approvalId).toMatch(/^apr_[0-9A-Z]{26}$/);
-    expect(approval.subject).toBe("command");
-    expect(approval.toolCallId).toBe("call_mock_6");
-    expect(approval.details).toMatchObject({ command: COMMAND, cwd: RECORDED_CWD, kind: "command", tool_input: { command: COMMAND, cwd: RECORDED_CWD } });
-    expect(approval.details?.command_actions).toEqual([{ type: "unknown", command: "touch made4.txt && echo ok" }]);
-
-    expect(single(payloads, "toolResult")).toEqual({ toolCallId: "call_mock_6", content: "ok\n", isError: false });
-    expect(only(payloads, "costUpdate")).toEqual([
-      { inputTokens: 10, outputTokens: 5, totalTokens: 15, costUsd: 0 },
-      { inputTokens: 10, outputTokens: 5, totalTokens: 15, costUsd: 0 },
-    ]);
-    expect(single(payloads, "assistantDelta")).toEqual({ content: REPLY, index: 0 });
-    expect(single(payloads, "assistantMessage")).toEqual({ text: REPLY, model: "gpt-5.5", content: [{ type: "text", text: REPLY }], aborted: false });
-
-    const result = single(payloads, "result");
-    expect(result.status).toBe("completed");
-    expect(result.stopReason).toBe("end_turn");
-    expect(result.text).toBe(REPLY);
-    expect(result.output).toEqual({ turn_id: TURN, duration_ms: 149, usage: { input_tokens: 20, output_tokens: 10, total_tokens: 30 } });
-
-    // Only turn/completed ends the turn; the thread answer reveals the provider session.
-    expect(perLine.filter((p) => p.parsed.turnEnded).map((p) => json(p.line).method)).toEqual(["turn/completed"]);
-    expect(perLine.find((p) => p.line.startsWith('{"id":2,'))!.parsed.providerSessionId).toBe(THREAD);
-    expect(perLine[perLine.length - 1]!.parsed.providerSessionId).toBe(THREAD);
+  it("the configWarning notification is kept as raw, verbatim", () => {
+    const [process] = processesOf("as-text");
+    const warning = recordedLine(process!, (l) => l.method === "configWarning");
+    expect(replay("as-text")[0]!.perLine.find((l) => l.line === warning)!.parsed).toEqual(rawOf(warning));
   });
+});
 
-  it("the shared reducer projects the run: text once (delta then message), usage summed, completed", () => {
-    const result = reduceEvents(asEvents(replay(APPROVAL_LOG).payloads));
-    expect(result.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
-    expect(result.text).toBe(REPLY);
-    expect(result.cost).toEqual({ inputTokens: 20, outputTokens: 10, costUsd: 0 });
-    expect(result.stopReason).toBe("end_turn");
+describe("codex adapter: recorded approvals (as-approval-allow, as-approval-deny)", () => {
+  it.each([
+    ["as-approval-allow", "accept", "allowed.txt", "yes", { content: "", isError: false }, RAN],
+    ["as-approval-deny", "decline", "denied.txt", "no", { content: "command declined", isError: true }, REJECTED],
+  ] as const)("%s: asm answers %s; the recorder found %s … %s", (scenario, decision, file, exists, toolResult, reply) => {
+    const [process] = processesOf(scenario);
+    const [r] = replay(scenario);
+    const turn = r!.turns[0]!;
+    const request = notification(process!, "item/commandExecution/requestApproval");
+    const { itemId, command, cwd, commandActions } = request.params;
+
+    expect(single(turn, "toolUse")).toEqual({ toolName: "shell", toolCallId: itemId, input: { command, cwd } });
+    expect(single(turn, "approvalRequested")).toEqual({
+      approvalId: expect.stringMatching(/^apr_[0-9A-Z]{26}$/),
+      subject: "command",
+      toolCallId: itemId,
+      details: { command, cwd, reason: "", kind: "command", command_actions: commandActions, tool_input: { command, cwd } },
+    });
+    // The answer goes under the CLI's own request id; its resolved notice afterwards adds nothing.
+    expect(json(r!.written.find((w) => w.source === "answer")!.line)).toEqual({ id: request.id, result: { decision } });
+    expect(r!.perLine.find((l) => json(l.line).method === "serverRequest/resolved")!.parsed).toEqual({ events: [] });
+    expect(single(turn, "toolResult")).toEqual({ toolCallId: itemId, ...toolResult });
+
+    // Two model calls (the tool call, then the reply), each counted once.
+    expect(only(turn, "costUpdate")).toEqual([
+      { inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 },
+      { inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 },
+    ]);
+    expect(single(turn, "assistantDelta")).toEqual({ content: reply, index: 0 });
+    const result = single(turn, "result");
+    expect(result).toMatchObject({ status: "completed", stopReason: "end_turn", text: reply });
+    expect(result.output).toMatchObject({ usage: { input_tokens: 40, output_tokens: 20, total_tokens: 60 } });
+    expect(reduceEvents(asEvents(turn))).toMatchObject({ status: COMPLETED, text: reply, cost: { inputTokens: 40, outputTokens: 20, costUsd: 0 } });
+
+    expect(notesOf("codex", scenario)).toContain(`${file} exists after the run: ${exists}`);
   });
 
   it("serverRequest/resolved after asm answered yields nothing; before, it withdraws the approval", () => {
-    const lines = stdoutOfLog(APPROVAL_LOG);
-    const request = lines.find((l) => l.includes('"item/commandExecution/requestApproval"'))!;
-    const resolved = lines.find((l) => l.includes('"serverRequest/resolved"'))!;
+    const [process] = processesOf("as-approval-allow");
+    const request = recordedLine(process!, (l) => l.method === "item/commandExecution/requestApproval");
+    const resolved = recordedLine(process!, (l) => l.method === "serverRequest/resolved");
+    const [s] = appServerSpecs("as-approval-allow");
 
-    const answered = codexAdapter.startRun(recordedSpec(APPROVAL_LOG));
+    const answered = codexAdapter.startRun(s!);
     const id = single(payloadsOf([answered.parseLine(request)]), "approvalRequested").approvalId;
-    answered.answerApproval(id, true, "");
+    expect(answered.answerApproval(id, true, "")).toHaveLength(1);
     expect(answered.parseLine(resolved)).toEqual({ events: [] });
 
-    const withdrawn = codexAdapter.startRun(recordedSpec(APPROVAL_LOG));
+    const withdrawn = codexAdapter.startRun(s!);
     const id2 = single(payloadsOf([withdrawn.parseLine(request)]), "approvalRequested").approvalId;
     expect(withdrawn.parseLine(resolved).events.map((e) => e.payload)).toEqual([
       { $case: "approvalResolved", value: { approvalId: id2, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" } },
@@ -281,6 +412,142 @@ describe("codex adapter: app-server approval transcript", () => {
     // Withdrawn: a late decision has nothing to answer.
     expect(withdrawn.answerApproval(id2, true, "")).toEqual([]);
     expect(withdrawn.parseLine(resolved)).toEqual({ events: [] });
+  });
+});
+
+describe("codex adapter: recorded interrupt while streaming, then a second turn (as-interrupt-streaming)", () => {
+  const SCENARIO = "as-interrupt-streaming";
+
+  it("interrupt() writes the recorded turn/interrupt; its answer is quiet; the turn ends in one user_cancelled error", () => {
+    const [process] = processesOf(SCENARIO);
+    const [r] = replay(SCENARIO);
+    const threadId = answerTo(process!, 2).result.thread.id;
+    const turnId = answerTo(process!, 3).result.turn.id;
+    expect(json(r!.written.find((w) => w.source === "interrupt")!.line)).toEqual({ method: "turn/interrupt", id: 4, params: { threadId, turnId } });
+    expect(r!.perLine.find((l) => l.line === answerLine(process!, 4))!.parsed).toEqual({ events: [] });
+
+    const first = r!.turns[0]!;
+    expect(single(first, "assistantDelta")).toEqual({ content: "Partial answer", index: 0 });
+    expect(single(first, "error").error).toMatchObject({
+      kind: "user_cancelled",
+      provider: "codex",
+      message: "codex turn interrupted",
+      reasonCode: "turn_interrupted",
+      details: { turn_id: turnId },
+    });
+    expect(r!.perLine.filter((l) => l.parsed.turnEnded).map((l) => json(l.line).params.turn.status)).toEqual(["interrupted", "completed"]);
+  });
+
+  it("nextTurn starts the second turn on the same thread with the next request id; its deltas count from 0 again; its result is its own", () => {
+    const [process] = processesOf(SCENARIO);
+    const [r] = replay(SCENARIO);
+    const threadId = answerTo(process!, 2).result.thread.id;
+    const secondTurnId = answerTo(process!, 5).result.turn.id;
+    expect(json(r!.written.find((w) => w.source === "nextTurn")!.line)).toEqual({
+      method: "turn/start",
+      id: 5,
+      params: { threadId, input: [{ type: "text", text: "and now? [[reply:text:Second turn]]", text_elements: [] }] },
+    });
+    const second = r!.turns[1]!;
+    expect(single(second, "assistantDelta")).toEqual({ content: "Second turn", index: 0 });
+    expect(single(second, "result").output).toMatchObject({ turn_id: secondTurnId, usage: { input_tokens: 20, output_tokens: 10, total_tokens: 30 } });
+    expect(reduceEvents(asEvents(second))).toMatchObject({ status: COMPLETED, text: "Second turn", cost: { inputTokens: 20, outputTokens: 10, costUsd: 0 } });
+  });
+
+  it("interrupt() is undefined before a turn is active and after it ended; ids keep counting; nextTurn waits for the turn's end", () => {
+    const [process] = processesOf(SCENARIO);
+    const threadId = answerTo(process!, 2).result.thread.id;
+    const turnId = answerTo(process!, 3).result.turn.id;
+    const run = codexAdapter.startRun(appServerSpecs(SCENARIO)[0]!);
+    expect(run.interrupt()).toBeUndefined();
+    expect(run.nextTurn!("again")).toBeUndefined(); // no thread yet
+    run.parseLine(answerLine(process!, 2));
+    expect(run.interrupt()).toBeUndefined(); // turn/start sent, no turn id yet: signals
+    run.parseLine(answerLine(process!, 3));
+    expect(run.nextTurn!("again")).toBeUndefined(); // a turn is active
+    expect(run.interrupt()!.map(json)).toEqual([{ method: "turn/interrupt", id: 4, params: { threadId, turnId } }]);
+    expect(run.interrupt()!.map(json)).toEqual([{ method: "turn/interrupt", id: 5, params: { threadId, turnId } }]);
+    run.parseLine(recordedLine(process!, (l) => l.method === "turn/completed" && l.params.turn.status === "interrupted"));
+    expect(run.interrupt()).toBeUndefined();
+    expect(run.nextTurn!("again")!.map(json)).toEqual([{ method: "turn/start", id: 6, params: { threadId, input: [{ type: "text", text: "again", text_elements: [] }] } }]);
+  });
+});
+
+describe("codex adapter: recorded interrupt while an approval is pending (as-interrupt-approval)", () => {
+  const SCENARIO = "as-interrupt-approval";
+
+  it("the open approval is withdrawn before the cancelled end, once; the CLI's late resolved notice and a late decision do nothing", () => {
+    const [process] = processesOf(SCENARIO);
+    const [r] = replay(SCENARIO);
+    const threadId = answerTo(process!, 2).result.thread.id;
+    const turnId = answerTo(process!, 3).result.turn.id;
+    const turn = r!.turns[0]!;
+    expect(json(r!.written.find((w) => w.source === "interrupt")!.line)).toEqual({ method: "turn/interrupt", id: 4, params: { threadId, turnId } });
+
+    const { approvalId } = single(turn, "approvalRequested");
+    expect(single(turn, "approvalResolved")).toEqual({ approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" });
+    expect(single(turn, "error").error).toMatchObject({ kind: "user_cancelled", reasonCode: "turn_interrupted", details: { turn_id: turnId } });
+    expect(single(turn, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
+
+    // As the CLI sends it: turn/completed (interrupted) first, serverRequest/resolved after it.
+    const methods = r!.perLine.map((l) => json(l.line).method as string | undefined);
+    expect(methods.indexOf("serverRequest/resolved")).toBeGreaterThan(methods.indexOf("turn/completed"));
+    expect(r!.perLine.find((l) => json(l.line).method === "serverRequest/resolved")!.parsed).toEqual({ events: [] });
+    expect(r!.run.answerApproval(approvalId, true, "")).toEqual([]);
+    expect(notesOf("codex", SCENARIO)).toContain("pending.txt exists after the run: no");
+  });
+});
+
+describe("codex adapter: recorded model API errors (as-error-*)", () => {
+  it.each([
+    [401, "auth_error", 401],
+    [429, "rate_limit", 429],
+    [500, "provider_error", null],
+  ] as const)("as-error-%i: the failed turn is one %s error with the CLI's message; the error notification before it stays raw", (status, kind, httpStatus) => {
+    const scenario = `as-error-${status}`;
+    const [process] = processesOf(scenario);
+    const turn = replay(scenario)[0]!.turns[0]!;
+    const failed = notification(process!, "turn/completed").params.turn;
+    expect(failed.status).toBe("failed");
+
+    expect(only(turn, "raw").map((r) => r.content)).toEqual([recordedLine(process!, (l) => l.method === "configWarning"), recordedLine(process!, (l) => l.method === "error")]);
+    const error = single(turn, "error").error!;
+    expect(error).toMatchObject({ kind, provider: "codex", reasonCode: "turn_failed", message: failed.error.message });
+    expect(error.details).toEqual({
+      turn_id: failed.id,
+      turn_status: "failed",
+      codex_error_info: failed.error.codexErrorInfo,
+      http_status: httpStatus,
+      error_type: "",
+      error_code: "",
+      cli_message: failed.error.message,
+    });
+    expect(reduceEvents(asEvents(turn))).toMatchObject({ status: FAILED, error: { kind } });
+  });
+});
+
+describe("codex adapter: recorded resume (as-resume)", () => {
+  it("the second process resumes the thread the first one reported: exactly the recorded thread/resume, then turn/start on it", () => {
+    const [first, second] = replay("as-resume");
+    const reported = first!.perLine.find((l) => l.parsed.turnEnded)!.parsed.providerSessionId;
+    expect(reported).toBe(second!.spec.resumeProviderSessionId);
+    const cwd = second!.spec.settings.cwd;
+    expect(json(second!.written[2]!.line)).toEqual({
+      method: "thread/resume",
+      id: 2,
+      params: { threadId: reported, model: MODEL, cwd, approvalPolicy: "untrusted", sandbox: "read-only", excludeTurns: true },
+    });
+    expect(json(second!.written[3]!.line).params.threadId).toBe(reported);
+    expect(second!.perLine.find((l) => json(l.line).id === 2)!.parsed.providerSessionId).toBe(reported);
+  });
+
+  it("the thread's earlier usage, reported before the turn starts, is not this run's cost", () => {
+    const [, second] = replay("as-resume");
+    const usage = second!.perLine.filter((l) => json(l.line).method === "thread/tokenUsage/updated");
+    expect(usage.map((l) => payloadsOf([l.parsed]).map((p) => p.$case))).toEqual([[], ["costUpdate"]]);
+    const turn = second!.turns[0]!;
+    expect(single(turn, "result").output).toMatchObject({ usage: { input_tokens: 20, output_tokens: 10, total_tokens: 30 } });
+    expect(reduceEvents(asEvents(turn))).toMatchObject({ status: COMPLETED, text: HISTORY, cost: { inputTokens: 20, outputTokens: 10, costUsd: 0 } });
   });
 });
 
@@ -302,7 +569,7 @@ describe("codex adapter: app-server approvals", () => {
     expect(run.answerApproval(approvalId, true, "")).toEqual([]);
   });
 
-  const request = stdoutOfLog(APPROVAL_LOG).find((l) => l.includes('"item/commandExecution/requestApproval"'))!;
+  const request = stdoutOf("codex", "as-approval-allow").find((l) => l.includes('"item/commandExecution/requestApproval"'))!;
 
   function requested(run: AdapterRun, line: string = request): PayloadOf<"approvalRequested"> {
     return single(payloadsOf([run.parseLine(line)]), "approvalRequested");
@@ -394,65 +661,6 @@ describe("codex adapter: server requests asm cannot answer", () => {
     const parsed = run.parseLine(line);
     expect(parsed.events).toEqual(rawOf(line).events);
     expect(parsed.reply!.map(json)).toEqual([{ id: "x1", error: { code: -32602, message: "asm could not read this item/commandExecution/requestApproval" } }]);
-  });
-});
-
-describe("codex adapter: app-server interrupt transcript", () => {
-  const THREAD = "01a1fca5-c111-7193-8aa9-3d80bfd03c85";
-  const TURN = "01a1fca5-c120-7541-a35b-7c340a144411";
-
-  it("interrupt() writes exactly the recorded turn/interrupt (next id, thread and turn ids)", () => {
-    const { written } = replay(INTERRUPT_LOG);
-    const recorded = json(stdinOfLog(INTERRUPT_LOG).find((l) => l.includes('"turn/interrupt"'))!);
-    expect(recorded).toEqual({ method: "turn/interrupt", id: 4, params: { threadId: THREAD, turnId: TURN } });
-    expect(written.map(json)).toContainEqual(recorded);
-  });
-
-  it("the interrupted turn ends with one user_cancelled error; the harness's second turn still parses", () => {
-    const { payloads, perLine } = replay(INTERRUPT_LOG);
-    expect(payloads.map((p) => p.$case)).toEqual([
-      "raw", // configWarning
-      "raw", // thread/started, abbreviated
-      "error", // turn/completed interrupted
-      "raw", // answer to the harness's own turn/start (id 5), not asm's request
-      "assistantMessage",
-      "costUpdate",
-      "result",
-    ]);
-    const error = single(payloads, "error").error!;
-    expect(error.kind).toBe("user_cancelled");
-    expect(error.provider).toBe("codex");
-    expect(error.reasonCode).toBe("turn_interrupted");
-    expect(error.details).toEqual({ turn_id: TURN });
-
-    const ended = perLine.filter((p) => p.parsed.turnEnded);
-    expect(ended.map((p) => json(p.line).params.turn.status)).toEqual(["interrupted", "completed"]);
-    // The interrupt's own answer ({"id":4,"result":{}}) is quiet.
-    expect(perLine.find((p) => p.line === '{"id":4,"result":{}}')!.parsed).toEqual({ events: [] });
-
-    expect(single(payloads, "assistantMessage").text).toBe("Hello from mock");
-    expect(single(payloads, "result").text).toBe("Hello from mock");
-    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 10, outputTokens: 5, totalTokens: 15, costUsd: 0 });
-  });
-
-  it("the reducer marks the interrupted part cancelled", () => {
-    const { payloads } = replay(INTERRUPT_LOG);
-    const firstTurn = payloads.slice(0, payloads.findIndex((p) => p.$case === "error") + 1);
-    expect(reduceEvents(asEvents(firstTurn)).status).toBe(RunStatus.RUN_STATUS_CANCELLED);
-  });
-
-  it("interrupt() is undefined before a turn is active and after it completed; ids keep counting", () => {
-    const s = recordedSpec(INTERRUPT_LOG);
-    const run = codexAdapter.startRun(s);
-    expect(run.interrupt()).toBeUndefined();
-    const lines = stdoutOfLog(INTERRUPT_LOG);
-    run.parseLine(JSON.stringify({ id: 2, result: { thread: { id: THREAD }, model: "gpt-5.5" } }));
-    expect(run.interrupt()).toBeUndefined(); // turn/start sent, no turn id yet: signals
-    run.parseLine(lines.find((l) => l.startsWith('{"id":3,'))!);
-    expect(run.interrupt()!.map(json)).toEqual([{ method: "turn/interrupt", id: 4, params: { threadId: THREAD, turnId: TURN } }]);
-    expect(run.interrupt()!.map(json)).toEqual([{ method: "turn/interrupt", id: 5, params: { threadId: THREAD, turnId: TURN } }]);
-    run.parseLine(lines.find((l) => l.includes('"status":"interrupted"'))!);
-    expect(run.interrupt()).toBeUndefined();
   });
 });
 
@@ -637,69 +845,134 @@ describe("codex adapter: app-server synthetic lines", () => {
   });
 });
 
+
 // ---------------------------------------------------------------------------------------------
 // exec transcripts
 
-describe("codex adapter: exec transcripts", () => {
-  function execParse(name: string, options: RunOptionsInput = { permissionMode: "bypass" }, extra: Partial<RunSpec> = {}): { perLine: ParsedLine[]; payloads: EventPayload[] } {
-    const run = codexAdapter.startRun(spec(options, extra));
-    const perLine = jsonlLines(name).map((l) => run.parseLine(l));
-    return { perLine, payloads: payloadsOf(perLine) };
-  }
+/** asm's settings equivalent to each exec recording's flags: default → none, bypass, auto → workspace-write. */
+const EXEC_DEFAULT: RunOptionsInput = { permissionMode: "default", interactiveApprovals: false, model: MODEL };
+const EXEC_SETTINGS: [string, RunOptionsInput][] = [
+  ["exec-text", EXEC_DEFAULT],
+  ["exec-tool-bypass", { permissionMode: "bypass", model: MODEL }],
+  ["exec-tool-workspace-write", { permissionMode: "auto", model: MODEL }],
+  ["exec-sigint", EXEC_DEFAULT],
+  ["exec-error-401", EXEC_DEFAULT],
+  ["exec-error-429", EXEC_DEFAULT],
+  ["exec-error-500", EXEC_DEFAULT],
+  ["exec-resume", EXEC_DEFAULT],
+];
+const execSettingsOf = (scenario: string): RunOptionsInput => EXEC_SETTINGS.find(([s]) => s === scenario)![1];
 
-  it("text: message, cost, result; thread.started reveals the thread id", () => {
-    const { perLine, payloads } = execParse("codex-exec-text.jsonl", { permissionMode: "auto", model: "gpt-5.5" });
+const threadStarted = (process: readonly LogLine[]): string => json(recordedLine(process, (l) => l.type === "thread.started")).thread_id as string;
+
+/** asm's spec for each recorded exec run: the recorded prompt; a later run resumes the thread the run before it started. */
+function execSpecs(scenario: string): RunSpec[] {
+  const spawns = spawnArgs("codex", scenario);
+  return processesOf(scenario).map((_process, i, all) =>
+    spec(execSettingsOf(scenario), {
+      prompt: spawns[i]!.at(-1)!,
+      resumeProviderSessionId: i === 0 ? undefined : threadStarted(all[i - 1]!),
+    }),
+  );
+}
+
+interface ExecRun {
+  process: LogLine[];
+  run: AdapterRun;
+  perLine: ParsedLine[];
+  payloads: EventPayload[];
+}
+
+/** Every run of a recorded exec scenario, its stdout parsed by a run of its own spec. */
+function execRuns(scenario: string): ExecRun[] {
+  const specs = execSpecs(scenario);
+  return processesOf(scenario).map((process, i) => {
+    const run = codexAdapter.startRun(specs[i]!);
+    const perLine = process.filter((e) => e.dir === "<").map((e) => run.parseLine(e.text));
+    return { process, run, perLine, payloads: payloadsOf(perLine) };
+  });
+}
+
+const execUsage = (process: readonly LogLine[]): Record<string, number> => json(recordedLine(process, (l) => l.type === "turn.completed")).usage as Record<string, number>;
+
+describe("codex adapter: recorded exec runs", () => {
+  it("the table covers every exec recording", () => {
+    expect(EXEC_SETTINGS.map(([scenario]) => scenario)).toEqual([...EXEC_SCENARIOS]);
+  });
+
+  it.each(EXEC_SETTINGS)("%s: buildCommand gives exactly the recorded argv for the equivalent settings; nothing goes to stdin", (scenario) => {
+    const commands = execSpecs(scenario).map((s) => codexAdapter.buildCommand(s, CLI));
+    expect(commands.map((c) => c.args)).toEqual(spawnArgs("codex", scenario));
+    expect(commands.map((c) => ({ initialInput: c.initialInput, keepStdinOpen: c.keepStdinOpen }))).toEqual(commands.map(() => ({ initialInput: [], keepStdinOpen: false })));
+    expect(stdinOf("codex", scenario)).toEqual([]);
+  });
+
+  it("exec-text: thread.started reveals the thread; message, cost and one completed result", () => {
+    const { process, perLine, payloads } = execRuns("exec-text")[0]!;
+    const threadId = threadStarted(process);
     expect(payloads.map((p) => p.$case)).toEqual(["assistantMessage", "costUpdate", "result"]);
-    expect(perLine[0]).toEqual({ events: [], providerSessionId: "01a1fca5-b79f-7861-9646-434b931bcd0d" });
+    expect(perLine[0]).toEqual({ events: [], providerSessionId: threadId });
     expect(perLine[1]).toEqual({ events: [] });
-    expect(single(payloads, "assistantMessage")).toEqual({ text: "Hello from mock", model: "gpt-5.5", content: [{ type: "text", text: "Hello from mock" }], aborted: false });
-    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 10, outputTokens: 5, totalTokens: 15, costUsd: 0 });
-    const result = single(payloads, "result");
-    expect(result).toMatchObject({ status: "completed", stopReason: "end_turn", text: "Hello from mock" });
-    expect(result.output).toEqual({
-      usage: { input_tokens: 10, cached_input_tokens: 0, cache_write_input_tokens: 0, output_tokens: 5, reasoning_output_tokens: 0 },
-      usage_scope: "run",
-    });
-    expect(perLine.map((p) => p.turnEnded ?? false)).toEqual([false, false, false, true]);
-    expect(perLine[3]!.providerSessionId).toBe("01a1fca5-b79f-7861-9646-434b931bcd0d");
-  });
-
-  it("tool: command tool use and result, then the reply", () => {
-    const { payloads } = execParse("codex-exec-tool.jsonl");
-    expect(payloads.map((p) => p.$case)).toEqual(["toolUse", "toolResult", "assistantMessage", "costUpdate", "result"]);
-    expect(single(payloads, "toolUse")).toEqual({ toolName: "shell", toolCallId: "item_0", input: { command: "/bin/bash -lc 'touch made.txt && echo ok'" } });
-    expect(single(payloads, "toolResult")).toEqual({ toolCallId: "item_0", content: "ok\n", isError: false });
+    expect(single(payloads, "assistantMessage")).toEqual({ text: HELLO, model: MODEL, content: [{ type: "text", text: HELLO }], aborted: false });
     expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
-    expect(single(payloads, "result").text).toMatch(/^done: Chunk ID: 11bbe7/);
+    expect(single(payloads, "result")).toEqual({ status: "completed", stopReason: "end_turn", text: HELLO, object: undefined, output: { usage: execUsage(process), usage_scope: "run" } });
+    expect(perLine.map((p) => p.turnEnded ?? false)).toEqual([false, false, false, true]);
+    expect(perLine[3]!.providerSessionId).toBe(threadId);
+    expect(reduceEvents(asEvents(payloads))).toMatchObject({ status: COMPLETED, text: HELLO, cost: { inputTokens: 20, outputTokens: 10, costUsd: 0 } });
   });
 
-  it("error: the error line stays raw, turn.failed is the one terminal, typed error", () => {
-    const lines = jsonlLines("codex-exec-error.jsonl");
-    const { perLine, payloads } = execParse("codex-exec-error.jsonl");
-    expect(payloads.map((p) => p.$case)).toEqual(["raw", "error"]);
-    expect(only(payloads, "raw")[0]!.content).toBe(lines[2]);
-    const error = single(payloads, "error").error!;
-    expect(error.kind).toBe("provider_error");
-    expect(error.provider).toBe("codex");
-    expect(error.message).toBe("mock 400");
-    expect(error.reasonCode).toBe("turn_failed");
-    expect(error.details).toMatchObject({ error_type: "invalid_request_error", http_status: null });
-    expect(perLine.filter((p) => p.turnEnded)).toHaveLength(1);
-    expect(perLine[3]!.turnEnded).toBe(true);
-    expect(reduceEvents(asEvents(payloads)).status).toBe(RunStatus.RUN_STATUS_FAILED);
+  it.each([
+    ["exec-tool-bypass", "bypassed.txt"],
+    ["exec-tool-workspace-write", "sandboxed.txt"],
+  ])("%s: the command's tool use and result, then the reply; the recorder found %s", (scenario, file) => {
+    const { process, payloads } = execRuns(scenario)[0]!;
+    const item = json(recordedLine(process, (l) => l.type === "item.started")).item;
+    expect(payloads.map((p) => p.$case)).toEqual(["toolUse", "toolResult", "assistantMessage", "costUpdate", "result"]);
+    expect(single(payloads, "toolUse")).toEqual({ toolName: "shell", toolCallId: item.id, input: { command: item.command } });
+    expect(single(payloads, "toolResult")).toEqual({ toolCallId: item.id, content: "", isError: false });
+    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 40, outputTokens: 20, totalTokens: 60, costUsd: 0 });
+    expect(reduceEvents(asEvents(payloads))).toMatchObject({ status: COMPLETED, text: RAN, cost: { inputTokens: 40, outputTokens: 20, costUsd: 0 } });
+    expect(notesOf("codex", scenario)).toContain(`${file} exists after the run: yes`);
   });
 
-  it("sigint: thread and turn start lines only, no events (the exit ends the run)", () => {
-    const run = codexAdapter.startRun(spec({ permissionMode: "bypass" }));
-    const perLine = stdoutOfLog("codex-exec-sigint.log").map((l) => run.parseLine(l));
-    expect(perLine).toEqual([{ events: [], providerSessionId: "01a1fca5-b988-7a21-bcc4-f8eff38d9762" }, { events: [] }]);
+  it("exec-sigint: thread and turn start lines only, no events (the signal and the exit end the run)", () => {
+    const { process, run, perLine } = execRuns("exec-sigint")[0]!;
+    expect(perLine).toEqual([{ events: [], providerSessionId: threadStarted(process) }, { events: [] }]);
     expect(run.interrupt()).toBeUndefined();
+    expect(notesOf("codex", "exec-sigint").filter((n) => n.startsWith("signal ") || n.startsWith("exit "))).toEqual(["signal SIGINT", "exit code=1 signal=null"]);
   });
 
-  it("a resumed thread's usage is the thread's running total: kept in the result, not counted as this run's cost", () => {
-    const { payloads } = execParse("codex-exec-text.jsonl", { permissionMode: "bypass" }, { resumeProviderSessionId: "01a1fca5-b79f-7861-9646-434b931bcd0d" });
-    expect(payloads.map((p) => p.$case)).toEqual(["assistantMessage", "result"]);
-    expect(single(payloads, "result").output).toMatchObject({ usage: { input_tokens: 10, output_tokens: 5 }, usage_scope: "thread" });
+  it.each([
+    [401, "auth_error"],
+    [429, "rate_limit"],
+    [500, "provider_error"],
+  ] as const)("exec-error-%i: the error line stays raw; turn.failed is the one terminal %s error", (status, kind) => {
+    const { process, perLine, payloads } = execRuns(`exec-error-${status}`)[0]!;
+    const message = json(recordedLine(process, (l) => l.type === "turn.failed")).error.message as string;
+    expect(payloads.map((p) => p.$case)).toEqual(["raw", "error"]);
+    expect(single(payloads, "raw").content).toBe(recordedLine(process, (l) => l.type === "error"));
+    const error = single(payloads, "error").error!;
+    expect(error).toMatchObject({ kind, provider: "codex", message, reasonCode: "turn_failed" });
+    expect(error.details).toEqual({ codex_error_info: null, http_status: null, error_type: "", error_code: "", cli_message: message });
+    expect(perLine.map((p) => p.turnEnded ?? false)).toEqual([false, false, false, true]);
+    expect(perLine[3]!.providerSessionId).toBe(threadStarted(process));
+    expect(reduceEvents(asEvents(payloads))).toMatchObject({ status: FAILED, error: { kind } });
+  });
+
+  it("exec-resume: the second run is `resume <first thread>`; its usage is the thread's running total, kept in the result but not counted", () => {
+    const [first, second] = execRuns("exec-resume");
+    const threadId = threadStarted(first!.process);
+    const args = spawnArgs("codex", "exec-resume")[1]!;
+    expect(args.slice(args.indexOf("resume"), args.indexOf("resume") + 2)).toEqual(["resume", threadId]);
+    expect(second!.perLine[0]!.providerSessionId).toBe(threadId);
+
+    expect(first!.payloads.map((p) => p.$case)).toEqual(["assistantMessage", "costUpdate", "result"]);
+    expect(single(first!.payloads, "result").output).toEqual({ usage: execUsage(first!.process), usage_scope: "run" });
+
+    expect(second!.payloads.map((p) => p.$case)).toEqual(["assistantMessage", "result"]);
+    expect(single(second!.payloads, "result")).toMatchObject({ status: "completed", text: HISTORY, output: { usage: execUsage(second!.process), usage_scope: "thread" } });
+    expect(execUsage(second!.process)).toMatchObject({ input_tokens: 40, output_tokens: 20 });
+    expect(reduceEvents(asEvents(second!.payloads))).toMatchObject({ status: COMPLETED, text: HISTORY, cost: undefined });
   });
 });
 
@@ -800,17 +1073,21 @@ describe("codex adapter: mode selection", () => {
 });
 
 describe("codex adapter: buildCommand (app-server)", () => {
-  const CLI = "/opt/codex/bin/codex";
+  it.each(APP_SERVER_SCENARIOS)("%s: spawn args and handshake are the recorded ones (apart from asm's client name)", (scenario) => {
+    const specs = appServerSpecs(scenario);
+    const commands = specs.map((s) => codexAdapter.buildCommand(s, CLI));
+    expect(commands.map((c) => c.args)).toEqual(spawnArgs("codex", scenario));
+    processesOf(scenario).forEach((process, i) => {
+      expect(commands[i]).toMatchObject({ command: CLI, cwd: specs[i]!.settings.cwd, keepStdinOpen: true });
+      expect(commands[i]!.initialInput.map((l) => normalized(json(l)))).toEqual(sent(process).slice(0, 3).map(normalized));
+    });
+  });
 
-  it("the handshake is exactly the recorded one (apart from asm's client name)", () => {
-    const s = recordedSpec(APPROVAL_LOG);
-    const cmd = codexAdapter.buildCommand(s, CLI);
-    expect(cmd).toMatchObject({ command: CLI, args: ["app-server"], cwd: RECORDED_CWD, keepStdinOpen: true });
-    const recorded = stdinOfLog(APPROVAL_LOG).slice(0, 3).map(json);
-    expect(cmd.initialInput.map((l) => normalizeClientInfo(json(l)))).toEqual(recorded.map(normalizeClientInfo));
+  it("asm introduces itself as asm 0.1.0 with the experimental API; each line is one JSON object without a jsonrpc field", () => {
+    const cmd = codexAdapter.buildCommand(appServerSpecs("as-text")[0]!, CLI);
     const init = json(cmd.initialInput[0]!);
     expect(init.params.clientInfo).toEqual({ name: "asm", title: null, version: "0.1.0" });
-    expect(init.params.capabilities.experimentalApi).toBe(true);
+    expect(init.params.capabilities).toEqual({ experimentalApi: true, requestAttestation: false });
     for (const line of cmd.initialInput) {
       expect(line).not.toContain("\n");
       expect(json(line)).not.toHaveProperty("jsonrpc");
@@ -848,8 +1125,6 @@ describe("codex adapter: buildCommand (app-server)", () => {
 });
 
 describe("codex adapter: buildCommand (exec)", () => {
-  const CLI = "/opt/codex/bin/codex";
-
   it.each([
     ["auto", ["--sandbox", "workspace-write"]],
     ["bypass", ["--dangerously-bypass-approvals-and-sandbox"]],
@@ -865,8 +1140,8 @@ describe("codex adapter: buildCommand (exec)", () => {
   });
 
   it("resume: options first, then `resume <thread_id>`, then the prompt", () => {
-    const cmd = codexAdapter.buildCommand(spec({ permissionMode: "auto", model: "gpt-5.5" }, { resumeProviderSessionId: "01a1fca5-b79f-7861-9646-434b931bcd0d", prompt: "second" }), CLI);
-    expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-m", "gpt-5.5", "resume", "01a1fca5-b79f-7861-9646-434b931bcd0d", "--", "second"]);
+    const cmd = codexAdapter.buildCommand(spec({ permissionMode: "auto", model: "gpt-5.5" }, { resumeProviderSessionId: "thr_prev", prompt: "second" }), CLI);
+    expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-m", "gpt-5.5", "resume", "thr_prev", "--", "second"]);
   });
 
   it("model, profile, config and skip_git_repo_check", () => {

@@ -1,35 +1,44 @@
 import { describe, expect, it } from "vitest";
 import {
   AsmError,
+  kindOf,
   mergeRunOptions,
+  reduceEvents,
+  RunStatus,
   type AdapterRun,
+  type Event,
   type EventPayload,
   type ParsedLine,
   type PayloadCase,
   type PayloadOf,
+  type Result,
   type RunOptionsInput,
   type RunSpec,
 } from "@asm/shared";
 import { geminiAdapter } from "../../shared/src/providers/gemini/gemini-adapter.js";
-import { jsonlLines, stdoutOfLog, stdinOfLog, isJson } from "../helpers/transcripts.js";
+import { isJson, notesOf, spawnArgs, stdinOf, stdoutOf, transcript, recordedScenarios } from "../helpers/transcripts.js";
 
-const sentMethod = (name: string, method: string): string => stdinOfLog(name).find((l) => l.includes(`"method":"${method}"`))!;
+// The recordings are test/fixtures/transcripts/gemini/*.log, made from the pinned Gemini CLI by
+// `make transcripts` (scenarios: test/transcripts/gemini-scenarios.ts).
 
+const ACP_SCENARIOS = [
+  "acp-text",
+  "acp-approval-allow",
+  "acp-approval-deny",
+  "acp-interrupt-streaming",
+  "acp-interrupt-approval",
+  "acp-error-401",
+  "acp-error-429",
+  "acp-error-500",
+] as const;
+const P_SCENARIOS = ["p-text", "p-tool-default", "p-tool-yolo", "p-sigint", "p-error-401", "p-error-429", "p-error-500", "p-resume"] as const;
+type AcpScenario = (typeof ACP_SCENARIOS)[number];
+type PScenario = (typeof P_SCENARIOS)[number];
 
-/**
- * The recordings abbreviate the long `session/new` response (`…(+152)`) inside its `models` list.
- * Cutting that list off gives the valid response the CLI really wrote (sessionId and modes intact).
- */
-function repairSessionNew(line: string): string {
-  if (isJson(line) || !line.includes('"result":{"sessionId"')) return line;
-  const repaired = `${line.slice(0, line.indexOf(',"models":'))}}}`;
-  expect(isJson(repaired), repaired.slice(0, 120)).toBe(true);
-  return repaired;
-}
-
-const RECORDED_CWD = "/tmp/tmp.lQNilAt9Nn";
 const BASE_ENV = { PATH: "/usr/bin:/bin", HOME: "/home/asm" };
 const CLI = "/opt/gemini/bin/gemini";
+/** The model every recording ran with (`-m`). */
+const MODEL = "gemini-2.5-flash";
 
 function spec(options: RunOptionsInput = {}, extra: Partial<RunSpec> = {}): RunSpec {
   return {
@@ -42,11 +51,43 @@ function spec(options: RunOptionsInput = {}, extra: Partial<RunSpec> = {}): RunS
   };
 }
 
-/** An ACP run (permission mode default → interactive approvals) for a recorded log's prompt and cwd. */
-function acpSpecFor(log: string): RunSpec {
-  const prompt = JSON.parse(sentMethod(log, "session/prompt")) as { params: { prompt: { text: string }[] } };
-  return spec({ cwd: RECORDED_CWD }, { prompt: prompt.params.prompt[0]!.text });
+// ---------------------------------------------------------------------------------------------
+// What the recordings say
+
+const json = (line: string): Record<string, any> => JSON.parse(line) as Record<string, any>;
+const stdout = (scenario: string): string[] => stdoutOf("gemini", scenario);
+const stdin = (scenario: string): string[] => stdinOf("gemini", scenario);
+const notes = (scenario: string): string[] => notesOf("gemini", scenario);
+
+/** The recorded requests written to the CLI with this method, in order. */
+const sent = (scenario: string, method: string): Record<string, any>[] => stdin(scenario).map(json).filter((j) => j.method === method);
+/** The prompt texts of the recorded `session/prompt` requests. */
+const recordedPrompts = (scenario: string): string[] => sent(scenario, "session/prompt").map((p) => p.params.prompt[0].text as string);
+const recordedCwd = (scenario: string): string => sent(scenario, "session/new")[0]!.params.cwd as string;
+/** The session id in the CLI's answer to the recorded `session/new` (JSON-RPC id 3). */
+const recordedSessionId = (scenario: string): string => json(stdout(scenario).find((l) => json(l).id === 3 && "result" in json(l))!).result.sessionId as string;
+/** The recorded `session/request_permission` request. */
+const recordedPermission = (scenario: string): Record<string, any> => json(stdout(scenario).find((l) => json(l).method === "session/request_permission")!);
+const indexOfLine = (lines: readonly string[], test: (j: Record<string, any>) => boolean): number => lines.findIndex((l) => test(json(l)));
+
+/** The stdout lines and argv of each process a scenario spawned, in order. */
+function processesOf(scenario: string): { args: string[]; lines: string[] }[] {
+  const args = spawnArgs("gemini", scenario);
+  const out: { args: string[]; lines: string[] }[] = [];
+  for (const entry of transcript("gemini", scenario)) {
+    if (entry.dir === "!" && entry.text.startsWith("spawn ")) out.push({ args: args[out.length]!, lines: [] });
+    else if (entry.dir === "<") out[out.length - 1]!.lines.push(entry.text);
+  }
+  return out;
 }
+
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Feeding lines to the adapter
 
 interface Fed {
   run: AdapterRun;
@@ -57,8 +98,11 @@ interface Fed {
 
 function feed(run: AdapterRun, lines: readonly string[]): Fed {
   const perLine = lines.map((l) => run.parseLine(l));
-  return { run, lines: [...lines], perLine, payloads: perLine.flatMap((p) => p.events.map((e) => e.payload)) };
+  return { run, lines: [...lines], perLine, payloads: payloadsOf(perLine) };
 }
+
+const payloadsOf = (parsed: readonly ParsedLine[]): EventPayload[] => parsed.flatMap((p) => p.events.map((e) => e.payload));
+const casesOf = (payloads: readonly EventPayload[]): string[] => payloads.map((p) => p.$case);
 
 function only<C extends PayloadCase>(payloads: readonly EventPayload[], c: C): PayloadOf<C>[] {
   return payloads.filter((p) => p.$case === c).map((p) => p.value as PayloadOf<C>);
@@ -70,17 +114,154 @@ function single<C extends PayloadCase>(payloads: readonly EventPayload[], c: C):
   return found[0]!;
 }
 
+const T0 = Date.parse("2026-01-01T00:00:00.000Z");
+
+/** Folds payloads as the controller would number them (1..n, 10 ms apart) through the reducer. */
+function reduce(payloads: readonly EventPayload[]): Result {
+  const events: Event[] = payloads.map((payload, i) => ({
+    id: `evt_${i + 1}`,
+    runId: "run_1",
+    sessionId: "ses_1",
+    sequence: i + 1,
+    timestamp: new Date(T0 + i * 10),
+    provider: "gemini",
+    kind: kindOf(payload),
+    providerSessionId: "",
+    metadata: undefined,
+    payload,
+  }));
+  return reduceEvents(events);
+}
+
 const update = (sessionId: string, u: Record<string, unknown>): string => JSON.stringify({ jsonrpc: "2.0", method: "session/update", params: { sessionId, update: u } });
 
 const rawOf = (line: string): ParsedLine => ({ events: [{ payload: { $case: "raw", value: { stream: "stdout", content: line } } }] });
 
-function flagValue(args: readonly string[], flag: string): string | undefined {
-  const i = args.indexOf(flag);
-  return i >= 0 ? args[i + 1] : undefined;
+// ---------------------------------------------------------------------------------------------
+// Replaying an ACP recording as a conversation
+
+/**
+ * What asm does where the recorder wrote a line asm does not write on its own (an approval
+ * answer, an interrupt, the next turn): called with the run and the payloads so far.
+ */
+type Action = (run: AdapterRun, payloads: readonly EventPayload[]) => string[] | undefined;
+
+const lastApproval = (payloads: readonly EventPayload[]): string => only(payloads, "approvalRequested").at(-1)!.approvalId;
+const DENY_REASON = "not allowed by policy";
+const allow: Action = (run, payloads) => run.answerApproval(lastApproval(payloads), true, "");
+const deny: Action = (run, payloads) => run.answerApproval(lastApproval(payloads), false, DENY_REASON);
+const interrupt: Action = (run) => run.interrupt();
+const nextTurn =
+  (scenario: string): Action =>
+  (run) =>
+    run.nextTurn?.(recordedPrompts(scenario)[1]!);
+
+const ACP_ACTIONS: Record<AcpScenario, Action[]> = {
+  "acp-text": [],
+  "acp-approval-allow": [allow],
+  "acp-approval-deny": [deny],
+  "acp-interrupt-streaming": [interrupt, nextTurn("acp-interrupt-streaming")],
+  "acp-interrupt-approval": [interrupt],
+  "acp-error-401": [],
+  "acp-error-429": [],
+  "acp-error-500": [],
+};
+
+/** An ACP run as the recorded one was started: its cwd, model and (first) prompt. */
+const acpSpec = (scenario: string): RunSpec => spec({ cwd: recordedCwd(scenario), model: MODEL }, { prompt: recordedPrompts(scenario)[0]! });
+
+interface Replay extends Fed {
+  /** What asm wrote, one entry per recorded `>` line, at the place of that line. */
+  written: string[];
+  /** What each action returned. */
+  answers: string[][];
+  /** The payloads of each turn (split after each line that ends one). */
+  turns: EventPayload[][];
 }
 
-const ACP_LOGS = ["gemini-acp-permission.log", "gemini-acp-cancel.log"];
-const P_JSONL = ["gemini-p-text.jsonl", "gemini-p-tool-default.jsonl", "gemini-p-tool-yolo.jsonl", "gemini-p-error.jsonl"];
+/**
+ * Plays a recorded ACP conversation: the command's initial input, then every `<` line into one
+ * run. At each recorded `>` line asm must have something to write right then: a reply to an
+ * earlier line, else what the scenario's next action returns.
+ */
+function replayAcp(scenario: AcpScenario): Replay {
+  const s = acpSpec(scenario);
+  const run = geminiAdapter.startRun(s);
+  const toWrite = [...geminiAdapter.buildCommand(s, CLI).initialInput];
+  const actions = [...ACP_ACTIONS[scenario]];
+  const fed: Fed = { run, lines: [], perLine: [], payloads: [] };
+  const written: string[] = [];
+  const answers: string[][] = [];
+  const turns: EventPayload[][] = [[]];
+  for (const { dir, text } of transcript("gemini", scenario)) {
+    if (dir === "<") {
+      const parsed = run.parseLine(text);
+      const payloads = parsed.events.map((e) => e.payload);
+      fed.lines.push(text);
+      fed.perLine.push(parsed);
+      fed.payloads.push(...payloads);
+      turns.at(-1)!.push(...payloads);
+      if (parsed.turnEnded) turns.push([]);
+      toWrite.push(...(parsed.reply ?? []));
+    } else if (dir === ">") {
+      if (toWrite.length === 0) {
+        const action = actions.shift();
+        if (!action) throw new Error(`${scenario}: asm has nothing to write where the recording wrote ${text.slice(0, 100)}`);
+        const answer = action(run, fed.payloads) ?? [];
+        answers.push(answer);
+        toWrite.push(...answer);
+      }
+      written.push(toWrite.shift() ?? "(nothing)");
+    }
+  }
+  expect(toWrite, `${scenario}: asm wrote more than the recording`).toEqual([]);
+  expect(actions, `${scenario}: actions the recording had no place for`).toEqual([]);
+  if (turns.at(-1)!.length === 0) turns.pop();
+  return { ...fed, written, answers, turns };
+}
+
+/** The payloads of the line at `i` of a replay. */
+const payloadsAt = (r: Fed, i: number): EventPayload[] => r.perLine[i]!.events.map((e) => e.payload);
+
+// ---------------------------------------------------------------------------------------------
+// Replaying a -p recording
+
+/** The settings asm maps to each -p recording's `--approval-mode` (`default` headless needs interactiveApprovals off). */
+const pOptions = (scenario: PScenario): RunOptionsInput =>
+  scenario === "p-tool-yolo" ? { permissionMode: "bypass", model: MODEL } : { permissionMode: "default", interactiveApprovals: false, model: MODEL };
+
+const promptArg = (args: readonly string[]): string => args.find((a) => a.startsWith("--prompt="))!.slice("--prompt=".length);
+
+/** The spec of one recorded -p process (prompt from its argv), resuming `resume` if given. */
+const pSpec = (scenario: PScenario, args: readonly string[], resume?: string): RunSpec =>
+  spec(pOptions(scenario), { prompt: promptArg(args), resumeProviderSessionId: resume });
+
+/** One recorded -p process fed into its own run. */
+interface PProcess extends Fed {
+  spec: RunSpec;
+  /** Its recorded argv. */
+  args: string[];
+}
+
+/** Every process of a -p recording, each fed into its own run; a later process resumes the session the one before reported. */
+function replayP(scenario: PScenario): PProcess[] {
+  const out: PProcess[] = [];
+  for (const { args, lines } of processesOf(scenario)) {
+    const previous = out.at(-1)?.perLine.at(-1)?.providerSessionId;
+    const s = pSpec(scenario, args, previous);
+    out.push({ ...feed(geminiAdapter.startRun(s), lines), spec: s, args });
+  }
+  return out;
+}
+
+const pOnly = (scenario: PScenario): PProcess => {
+  const runs = replayP(scenario);
+  expect(runs, `${scenario} spawned one process`).toHaveLength(1);
+  return runs[0]!;
+};
+
+const turnEndFlags = (f: Fed): boolean[] => f.perLine.map((p) => p.turnEnded === true);
+const onlyLastEnds = (f: Fed): boolean[] => f.perLine.map((_, i) => i === f.perLine.length - 1);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -94,199 +275,199 @@ describe("gemini adapter: facts", () => {
 });
 
 describe("gemini adapter: every recorded line parses", () => {
-  it.each(ACP_LOGS)("%s: every `<` line parses as-is into one ACP run; abbreviated (invalid) JSON becomes raw", (name) => {
-    const lines = stdoutOfLog(name);
-    expect(lines.length).toBeGreaterThan(5);
-    const run = geminiAdapter.startRun(acpSpecFor(name));
-    let abbreviated = 0;
-    for (const line of lines) {
-      let parsed: ParsedLine | undefined;
-      expect(() => {
-        parsed = run.parseLine(line);
-      }, line.slice(0, 120)).not.toThrow();
-      expect(Array.isArray(parsed?.events)).toBe(true);
-      if (!isJson(line)) {
-        abbreviated += 1;
-        expect(line).toMatch(/…\(\+\d+\)/);
-        expect(parsed).toEqual(rawOf(line));
-      }
-    }
-    // session/new response and available_commands_update are abbreviated in both logs.
-    expect(abbreviated).toBe(2);
+  const ALL = [...ACP_SCENARIOS, ...P_SCENARIOS];
+
+  it("the recordings folder holds exactly the scenarios this file replays", () => {
+    expect(recordedScenarios("gemini")).toEqual([...ALL].sort());
   });
 
-  it("both ACP logs back to back into one run never throw", () => {
-    const run = geminiAdapter.startRun(spec());
-    for (const line of [...stdoutOfLog(ACP_LOGS[0]!), ...stdoutOfLog(ACP_LOGS[1]!)].map(repairSessionNew)) {
-      expect(() => run.parseLine(line)).not.toThrow();
-    }
-  });
-
-  it.each(P_JSONL)("%s: every line parses in a -p run without throwing, and none becomes raw", (name) => {
-    const lines = jsonlLines(name);
+  it.each(ALL)("%s: every `<` line is complete JSON and parses without throwing", (scenario) => {
+    const lines = stdout(scenario);
     expect(lines.length).toBeGreaterThanOrEqual(3);
-    const run = geminiAdapter.startRun(spec({ permissionMode: "bypass" }));
+    const run = geminiAdapter.startRun(scenario.startsWith("acp-") ? acpSpec(scenario) : spec(pOptions(scenario as PScenario)));
     for (const line of lines) {
+      expect(isJson(line), line.slice(0, 120)).toBe(true);
       let parsed: ParsedLine | undefined;
       expect(() => {
         parsed = run.parseLine(line);
       }, line.slice(0, 120)).not.toThrow();
-      expect(parsed?.events.some((e) => e.payload.$case === "raw")).toBe(false);
+      expect(Array.isArray(parsed?.events), line.slice(0, 120)).toBe(true);
     }
+  });
+
+  it("every ACP recording back to back into one run never throws", () => {
+    const run = geminiAdapter.startRun(spec());
+    const lines = ACP_SCENARIOS.flatMap((s) => stdout(s));
+    expect(lines.length).toBeGreaterThan(40);
+    for (const line of lines) expect(() => run.parseLine(line), line.slice(0, 120)).not.toThrow();
+  });
+
+  it.each(ACP_SCENARIOS)("%s: only available_commands_update lines stay raw", (scenario) => {
+    const r = replayAcp(scenario);
+    const rawLines = r.lines.filter((_, i) => payloadsAt(r, i).some((p) => p.$case === "raw"));
+    expect(rawLines.map((l) => json(l).params.update.sessionUpdate)).toEqual(["available_commands_update"]);
+  });
+
+  it.each(P_SCENARIOS)("%s: no line becomes raw", (scenario) => {
+    for (const { payloads } of replayP(scenario)) expect(casesOf(payloads)).not.toContain("raw");
+  });
+
+  it("the recordings carry the normalized cwd and session id", () => {
+    for (const scenario of ACP_SCENARIOS) {
+      expect(recordedCwd(scenario)).toBe("/tmp/asm-transcript/work");
+      expect(recordedSessionId(scenario)).toBe("00000000-0000-4000-8000-000000000001");
+    }
+    for (const scenario of P_SCENARIOS) expect(json(stdout(scenario)[0]!)).toMatchObject({ type: "init", session_id: "00000000-0000-4000-8000-000000000001" });
   });
 });
 
 // ---------------------------------------------------------------------------------------------
 
-describe("gemini adapter: ACP permission transcript", () => {
-  const LOG = "gemini-acp-permission.log";
-  const SESSION = "fe8a0afd-828a-493a-914f-3b309aa44dcd";
-  const TOOL_CALL = "run_shell_command__run_shell_command_1795240090499_0";
-  const recordedPermission = (): { id: number; params: { options: unknown[]; toolCall: { content: unknown[] } } } =>
-    JSON.parse(stdoutOfLog(LOG).find((l) => l.includes('"session/request_permission"'))!) as never;
+describe("gemini adapter: ACP handshake and conversation (recorded)", () => {
+  it.each(ACP_SCENARIOS)("%s: asm writes exactly the recorded `>` lines, each where the recording wrote it", (scenario) => {
+    const r = replayAcp(scenario);
+    expect(r.written).toEqual(stdin(scenario));
+  });
 
-  function replay(): Fed {
-    const s = acpSpecFor(LOG);
-    return feed(geminiAdapter.startRun(s), stdoutOfLog(LOG).map(repairSessionNew));
-  }
-
-  it("the command's initial input is the recorded initialize request", () => {
-    const cmd = geminiAdapter.buildCommand(acpSpecFor(LOG), CLI);
-    expect(cmd.initialInput.map((l) => JSON.parse(l) as unknown)).toEqual([JSON.parse(sentMethod(LOG, "initialize"))]);
-    expect(JSON.parse(cmd.initialInput[0]!)).toEqual({
-      jsonrpc: "2.0",
-      id: 1,
-      method: "initialize",
-      params: { protocolVersion: 1, clientCapabilities: { fs: { readTextFile: false, writeTextFile: false }, terminal: false } },
-    });
+  it.each(ACP_SCENARIOS)("%s: buildCommand gives the recorded argv; its initial input is the first recorded `>` line", (scenario) => {
+    const cmd = geminiAdapter.buildCommand(acpSpec(scenario), CLI);
+    expect(spawnArgs("gemini", scenario)).toEqual([["--acp", "--skip-trust", "--approval-mode", "default", "-m", MODEL]]);
+    expect(cmd.args).toEqual(spawnArgs("gemini", scenario)[0]);
+    expect(cmd.initialInput).toEqual([stdin(scenario)[0]]);
     expect(cmd.keepStdinOpen).toBe(true);
+    expect(cmd.cwd).toBe(recordedCwd(scenario));
   });
 
-  it("answers each handshake response with the next recorded request, then the prompt", () => {
-    const { perLine, lines } = replay();
-    const replies = perLine.map((p) => (p.reply ?? []).map((r) => JSON.parse(r) as unknown));
-    const at = (needle: string): number => lines.findIndex((l) => l.includes(needle));
-    expect(replies[at('"id":1,"result"')]).toEqual([JSON.parse(sentMethod(LOG, "authenticate"))]);
-    expect(replies[at('"id":2,"result"')]).toEqual([JSON.parse(sentMethod(LOG, "session/new"))]);
-    expect(replies[at('"id":3,"result"')]).toEqual([JSON.parse(sentMethod(LOG, "session/prompt"))]);
-    expect(replies[at('"id":3,"result"')]).toEqual([
-      { jsonrpc: "2.0", id: 4, method: "session/prompt", params: { sessionId: SESSION, prompt: [{ type: "text", text: "go [[scenario:tool]] [[cmd:touch made5.txt && echo ok]]" }] } },
-    ]);
-    // Nothing else is written back on its own: the permission answer comes from answerApproval.
-    expect(replies.filter((r) => r.length > 0)).toHaveLength(3);
-    expect(perLine[at('"id":3,"result"')]!.providerSessionId).toBe(SESSION);
-    expect(perLine[at('"id":3,"result"')]!.events).toEqual([]);
+  it.each(ACP_SCENARIOS)("%s: the answers to initialize, authenticate and session/new are the next recorded requests", (scenario) => {
+    const { perLine, lines } = feed(geminiAdapter.startRun(acpSpec(scenario)), stdout(scenario));
+    const sentLines = stdin(scenario);
+    const answerTo = (id: number): ParsedLine => perLine[indexOfLine(lines, (j) => j.id === id && "result" in j)]!;
+    expect([1, 2, 3].map((id) => answerTo(id).reply)).toEqual([[sentLines[1]], [sentLines[2]], [sentLines[3]]]);
+    expect(sentLines.slice(0, 4).map((l) => json(l).method)).toEqual(["initialize", "authenticate", "session/new", "session/prompt"]);
+    expect(json(sentLines[3]!).params).toEqual({ sessionId: recordedSessionId(scenario), prompt: [{ type: "text", text: recordedPrompts(scenario)[0] }] });
+    // The handshake produces no events; session/new reveals the session.
+    expect([1, 2, 3].map((id) => answerTo(id).events)).toEqual([[], [], []]);
+    expect(answerTo(3).providerSessionId).toBe(recordedSessionId(scenario));
+    // Nothing else is written back on its own (approvals, interrupts and next turns are asm's calls).
+    expect(perLine.filter((p) => p.reply !== undefined)).toHaveLength(3);
   });
 
-  it("yields tool use, approval request, tool result, delta, cost and result in order", () => {
-    const { perLine, payloads } = replay();
-    expect(payloads.map((p) => p.$case)).toEqual(["raw", "toolUse", "approvalRequested", "toolResult", "assistantDelta", "costUpdate", "result"]);
-
-    expect(single(payloads, "toolUse")).toEqual({
-      toolName: "execute",
-      toolCallId: TOOL_CALL,
-      input: { title: "touch made5.txt && echo ok", kind: "execute" },
+  it("acp-text: one text turn; the reducer gives the streamed text", () => {
+    const r = replayAcp("acp-text");
+    expect(casesOf(r.payloads)).toEqual(["raw", "assistantDelta", "costUpdate", "result"]);
+    expect(single(r.payloads, "assistantDelta")).toEqual({ content: "Hello from the mock model", index: 0 });
+    expect(single(r.payloads, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
+    expect(single(r.payloads, "result")).toEqual({
+      status: "success",
+      stopReason: "end_turn",
+      text: "Hello from the mock model",
+      object: undefined,
+      output: { usage: { input_tokens: 20, output_tokens: 10 }, model_usage: [{ model: MODEL, token_count: { input_tokens: 20, output_tokens: 10 } }] },
     });
+    expect(turnEndFlags(r)).toEqual(onlyLastEnds(r));
+    const result = reduce(r.payloads);
+    expect(result.text).toBe("Hello from the mock model");
+    expect(result.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
+  });
+});
 
-    const approval = single(payloads, "approvalRequested");
+// ---------------------------------------------------------------------------------------------
+
+describe("gemini adapter: ACP permission (acp-approval-allow, acp-approval-deny)", () => {
+  const SCENARIOS = [
+    { scenario: "acp-approval-allow", file: "allowed.txt", kind: "allow_once" },
+    { scenario: "acp-approval-deny", file: "denied.txt", kind: "reject_once" },
+  ] as const;
+
+  it.each(SCENARIOS)("$scenario: the tool is announced by the permission request and asked about with the recorded details", ({ scenario, file }) => {
+    const r = replayAcp(scenario);
+    const request = recordedPermission(scenario);
+    const call = request.params.toolCall;
+    expect(call.title).toBe(`touch ${file}`);
+    const at = indexOfLine(r.lines, (j) => j.method === "session/request_permission");
+    expect(casesOf(payloadsAt(r, at))).toEqual(["toolUse", "approvalRequested"]);
+    expect(r.perLine[at]!.providerSessionId).toBe(recordedSessionId(scenario));
+
+    const input = { title: `touch ${file}`, kind: "execute" };
+    expect(single(r.payloads, "toolUse")).toEqual({ toolName: "execute", toolCallId: call.toolCallId, input });
+    const approval = single(r.payloads, "approvalRequested");
     expect(approval.approvalId).toMatch(/^apr_[0-9A-HJKMNP-TV-Z]{26}$/);
     expect(approval.subject).toBe("execute");
-    expect(approval.toolCallId).toBe(TOOL_CALL);
-    const recorded = recordedPermission();
-    expect(approval.details).toEqual({
-      title: "touch made5.txt && echo ok",
-      options: recorded.params.options,
-      content: recorded.params.toolCall.content,
-      tool_input: { title: "touch made5.txt && echo ok", kind: "execute" },
-    });
+    expect(approval.toolCallId).toBe(call.toolCallId);
+    expect(approval.details).toEqual({ title: `touch ${file}`, options: request.params.options, content: call.content, tool_input: input });
     expect(approval.details?.options).toEqual([
       { optionId: "proceed_always", name: "Allow for this session", kind: "allow_always" },
       { optionId: "proceed_once", name: "Allow", kind: "allow_once" },
       { optionId: "cancel", name: "Reject", kind: "reject_once" },
     ]);
-
-    expect(single(payloads, "toolResult")).toEqual({ toolCallId: TOOL_CALL, content: "", isError: false });
-    const delta = single(payloads, "assistantDelta");
-    expect(delta.index).toBe(0);
-    expect(delta.content).toBe('done: {"output":"<untrusted_context>\\nOutput: ok\\nProcess Group PGID: 27349\\n</untrusted_context>"}');
-    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
-    const result = single(payloads, "result");
-    expect(result.status).toBe("success");
-    expect(result.stopReason).toBe("end_turn");
-    expect(result.text).toBe(delta.content);
-    expect(result.output).toEqual({
-      usage: { input_tokens: 20, output_tokens: 10 },
-      model_usage: [{ model: "gemini-2.5-flash", token_count: { input_tokens: 20, output_tokens: 10 } }],
-    });
-
-    // Only the prompt response ends the turn; session lines carry the session id.
-    expect(perLine.map((p) => p.turnEnded === true)).toEqual(perLine.map((_, i) => i === perLine.length - 1));
-    expect(perLine[perLine.length - 1]!.providerSessionId).toBe(SESSION);
-    expect(perLine.find((p) => p.events.some((e) => e.payload.$case === "approvalRequested"))!.providerSessionId).toBe(SESSION);
   });
 
-  it("allow answers exactly as recorded: the allow_once option", () => {
-    const { run, payloads } = replay();
-    const { approvalId } = single(payloads, "approvalRequested");
-    const answer = run.answerApproval(approvalId, true, "");
-    expect(answer).toHaveLength(1);
-    const recordedAnswer = stdinOfLog(LOG).find((l) => l.includes('"outcome"'))!;
-    expect(JSON.parse(answer[0]!)).toEqual(JSON.parse(recordedAnswer));
-    expect(JSON.parse(answer[0]!)).toEqual({ jsonrpc: "2.0", id: recordedPermission().id, result: { outcome: { outcome: "selected", optionId: "proceed_once" } } });
+  it.each(SCENARIOS)("$scenario: answerApproval writes exactly the recorded answer, the $kind option", ({ scenario, kind }) => {
+    const r = replayAcp(scenario);
+    const request = recordedPermission(scenario);
+    const recordedAnswer = stdin(scenario).find((l) => json(l).id === request.id && "result" in json(l))!;
+    expect(r.answers).toEqual([[recordedAnswer]]);
+    const option = (request.params.options as { optionId: string; kind: string }[]).find((o) => o.kind === kind)!;
+    expect(json(recordedAnswer)).toEqual({ jsonrpc: "2.0", id: request.id, result: { outcome: { outcome: "selected", optionId: option.optionId } } });
   });
 
-  it("deny answers with the reject_once option (ACP carries no reason)", () => {
-    const { run, payloads } = replay();
-    const { approvalId } = single(payloads, "approvalRequested");
-    const answer = run.answerApproval(approvalId, false, "denied by test harness");
-    expect(answer.map((a) => JSON.parse(a) as unknown)).toEqual([{ jsonrpc: "2.0", id: 0, result: { outcome: { outcome: "selected", optionId: "cancel" } } }]);
+  it("allow: the CLI's own update reports the tool run; delta, cost and result follow; the file was made", () => {
+    const r = replayAcp("acp-approval-allow");
+    const call = recordedPermission("acp-approval-allow").params.toolCall;
+    expect(casesOf(r.payloads)).toEqual(["raw", "toolUse", "approvalRequested", "toolResult", "assistantDelta", "costUpdate", "result"]);
+    // The line right after the answer is the CLI's completed update, and asm adds nothing to it.
+    const at = indexOfLine(r.lines, (j) => j.method === "session/request_permission");
+    expect(json(r.lines[at + 1]!).params.update).toMatchObject({ sessionUpdate: "tool_call_update", toolCallId: call.toolCallId, status: "completed" });
+    expect(payloadsAt(r, at + 1)).toEqual([{ $case: "toolResult", value: { toolCallId: call.toolCallId, content: "", isError: false } }]);
+
+    const text = "done: <untrusted_context>\nOutput: (empty)\nProcess Group PGID: 4242\n</untrusted_context>";
+    expect(single(r.payloads, "assistantDelta")).toEqual({ content: text, index: 0 });
+    expect(single(r.payloads, "costUpdate")).toEqual({ inputTokens: 40, outputTokens: 20, totalTokens: 60, costUsd: 0 });
+    expect(single(r.payloads, "result")).toMatchObject({ status: "success", stopReason: "end_turn", text });
+    expect(turnEndFlags(r)).toEqual(onlyLastEnds(r));
+    expect(r.perLine.at(-1)!.providerSessionId).toBe(recordedSessionId("acp-approval-allow"));
+
+    const result = reduce(r.payloads);
+    expect(result.text).toBe(text);
+    expect(result.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
+    expect(result.cost).toEqual({ inputTokens: 40, outputTokens: 20, costUsd: 0 });
+    expect(notes("acp-approval-allow")).toContain("allowed.txt exists after the run: yes");
   });
 
-  it("after a deny the tool is reported not run with the next line (gemini sends no update for it)", () => {
-    const lines = stdoutOfLog(LOG).map(repairSessionNew);
-    const at = lines.findIndex((l) => l.includes('"session/request_permission"'));
-    const { run, payloads } = feed(geminiAdapter.startRun(acpSpecFor(LOG)), lines.slice(0, at + 1));
-    run.answerApproval(single(payloads, "approvalRequested").approvalId, false, "not allowed by policy");
-    const next = run.parseLine(update(SESSION, { sessionUpdate: "agent_message_chunk", content: { type: "text", text: "ok, I will not" } }));
-    expect(next.events.map((e) => e.payload)).toEqual([
-      { $case: "toolResult", value: { toolCallId: TOOL_CALL, content: "denied: not allowed by policy", isError: true } },
-      { $case: "assistantDelta", value: { content: "ok, I will not", index: 0 } },
+  it("deny: the CLI sends no update for the refused tool, so asm reports it not run with the next line; no file was made", () => {
+    const r = replayAcp("acp-approval-deny");
+    const call = recordedPermission("acp-approval-deny").params.toolCall;
+    // Only a denial: no tool_call_update for the call at all (the allow recording has a completed one).
+    expect(r.lines.filter((l) => json(l).params?.update?.toolCallId === call.toolCallId)).toEqual([]);
+    expect(casesOf(r.payloads)).toEqual(["raw", "toolUse", "approvalRequested", "toolResult", "assistantDelta", "costUpdate", "result"]);
+
+    const at = indexOfLine(r.lines, (j) => j.method === "session/request_permission");
+    const text = 'done: Tool "run_shell_command" was canceled by the user.';
+    expect(payloadsAt(r, at + 1)).toEqual([
+      { $case: "toolResult", value: { toolCallId: call.toolCallId, content: `denied: ${DENY_REASON}`, isError: true } },
+      { $case: "assistantDelta", value: { content: text, index: 0 } },
     ]);
-    // Reported once; a later update for the same call would not repeat it.
-    const later = lines[at + 1]!;
-    expect(later).toContain('"tool_call_update"');
-    expect(run.parseLine(later)).toEqual({ ...rawOf(later), providerSessionId: SESSION });
+    expect(single(r.payloads, "result")).toMatchObject({ status: "success", stopReason: "end_turn", text });
+    expect(turnEndFlags(r)).toEqual(onlyLastEnds(r));
+    expect(reduce(r.payloads).text).toBe(text);
+    expect(notes("acp-approval-deny")).toContain("denied.txt exists after the run: no");
   });
 
-  it("an allow adds nothing: the CLI's own update reports the tool", () => {
-    const lines = stdoutOfLog(LOG).map(repairSessionNew);
-    const at = lines.findIndex((l) => l.includes('"session/request_permission"'));
-    const { run, payloads } = feed(geminiAdapter.startRun(acpSpecFor(LOG)), lines.slice(0, at + 1));
-    run.answerApproval(single(payloads, "approvalRequested").approvalId, true, "");
-    expect(run.parseLine(lines[at + 1]!).events.map((e) => e.payload)).toEqual([{ $case: "toolResult", value: { toolCallId: TOOL_CALL, content: "", isError: false } }]);
-  });
-
-  it("interrupt while asking: session/cancel, then a cancelled outcome for the pending permission", () => {
-    const lines = stdoutOfLog(LOG).map(repairSessionNew);
-    const at = lines.findIndex((l) => l.includes('"session/request_permission"'));
-    const { run, payloads } = feed(geminiAdapter.startRun(acpSpecFor(LOG)), lines.slice(0, at + 1));
-    const { approvalId } = single(payloads, "approvalRequested");
-    expect(run.interrupt()?.map((l) => JSON.parse(l) as unknown)).toEqual([
-      { jsonrpc: "2.0", method: "session/cancel", params: { sessionId: SESSION } },
-      { jsonrpc: "2.0", id: 0, result: { outcome: { outcome: "cancelled" } } },
-    ]);
-    // Already answered by the interrupt.
-    expect(run.answerApproval(approvalId, true, "")).toEqual([]);
-    const end = run.parseLine('{"jsonrpc":"2.0","id":4,"result":{"stopReason":"cancelled"}}');
-    expect(end.turnEnded).toBe(true);
-    const endPayloads = end.events.map((e) => e.payload);
-    expect(endPayloads.map((p) => p.$case)).toEqual(["toolResult", "error"]);
-    expect(single(endPayloads, "toolResult")).toEqual({ toolCallId: TOOL_CALL, content: "cancelled: the run was interrupted", isError: true });
-    expect(single(endPayloads, "error").error?.kind).toBe("user_cancelled");
+  it("deny without a reason says just denied; a later update for the same call is not reported again", () => {
+    const lines = stdout("acp-approval-deny");
+    const at = indexOfLine(lines, (j) => j.method === "session/request_permission");
+    const { run, payloads } = feed(geminiAdapter.startRun(acpSpec("acp-approval-deny")), lines.slice(0, at + 1));
+    expect(run.answerApproval(single(payloads, "approvalRequested").approvalId, false, "")).toEqual([stdin("acp-approval-deny").at(-1)]);
+    expect(single(payloadsOf([run.parseLine(lines[at + 1]!)]), "toolResult")).toMatchObject({ content: "denied", isError: true });
+    // The allow recording's completed update for the same call id.
+    const allowed = stdout("acp-approval-allow").find((l) => json(l).params?.update?.sessionUpdate === "tool_call_update")!;
+    expect(json(allowed).params.update.toolCallId).toBe(recordedPermission("acp-approval-deny").params.toolCall.toolCallId);
+    expect(run.parseLine(allowed)).toEqual({ ...rawOf(allowed), providerSessionId: recordedSessionId("acp-approval-deny") });
   });
 
   it("an approval is answered once; unknown approval ids produce nothing", () => {
-    const { run, payloads } = replay();
+    const lines = stdout("acp-approval-allow");
+    const { run, payloads } = feed(geminiAdapter.startRun(acpSpec("acp-approval-allow")), lines);
     const { approvalId } = single(payloads, "approvalRequested");
     expect(run.answerApproval("apr_unknown", true, "")).toEqual([]);
     expect(run.answerApproval(approvalId, true, "")).toHaveLength(1);
@@ -294,7 +475,8 @@ describe("gemini adapter: ACP permission transcript", () => {
   });
 
   it("approval ids are fresh for every request, even when the CLI reuses its JSON-RPC id", () => {
-    const permission = stdoutOfLog(LOG).find((l) => l.includes('"session/request_permission"'))!;
+    const permission = JSON.stringify(recordedPermission("acp-approval-allow"));
+    expect(json(permission).id).toBe(0);
     const ids = [geminiAdapter.startRun(spec()), geminiAdapter.startRun(spec())].flatMap((run) =>
       [permission, permission].map((l) => single(run.parseLine(l).events.map((e) => e.payload), "approvalRequested").approvalId),
     );
@@ -319,76 +501,295 @@ describe("gemini adapter: ACP permission transcript", () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("gemini adapter: ACP cancel transcript", () => {
-  const LOG = "gemini-acp-cancel.log";
-  const SESSION = "27a63e66-bdad-41db-8d1a-21fe60619d8e";
+describe("gemini adapter: ACP interrupt (acp-interrupt-streaming, acp-interrupt-approval)", () => {
+  it("while streaming: interrupt() writes exactly the recorded session/cancel; cancelled ends the turn with user_cancelled", () => {
+    const r = replayAcp("acp-interrupt-streaming");
+    const cancel = stdin("acp-interrupt-streaming").find((l) => json(l).method === "session/cancel")!;
+    expect(r.answers[0]).toEqual([cancel]);
+    expect(json(cancel)).toEqual({ jsonrpc: "2.0", method: "session/cancel", params: { sessionId: recordedSessionId("acp-interrupt-streaming") } });
 
-  it("streams deltas; interrupt() is the recorded session/cancel; cancelled ends the turn with user_cancelled", () => {
-    const run = geminiAdapter.startRun(acpSpecFor(LOG));
-    const lines = stdoutOfLog(LOG).map(repairSessionNew);
-    const cancelledAt = lines.findIndex((l) => l.includes('"stopReason":"cancelled"'));
-    expect(cancelledAt).toBeGreaterThan(0);
-
-    const first = feed(run, lines.slice(0, cancelledAt));
-    const interrupt = run.interrupt();
-    expect(interrupt?.map((l) => JSON.parse(l) as unknown)).toEqual([JSON.parse(sentMethod(LOG, "session/cancel"))]);
-    expect(JSON.parse(interrupt![0]!)).toEqual({ jsonrpc: "2.0", method: "session/cancel", params: { sessionId: SESSION } });
-
-    expect(first.payloads.map((p) => p.$case)).toEqual(["raw", "assistantDelta", "assistantDelta", "assistantDelta", "assistantDelta", "assistantDelta"]);
-    const deltas = only(first.payloads, "assistantDelta");
-    expect(deltas.map((d) => d.content).join("")).toBe("w0 w1 w2 w3 w4");
-    // index is the content block (as for claude): one streamed text block.
-    expect(deltas.map((d) => d.index)).toEqual([0, 0, 0, 0, 0]);
-    expect(first.perLine.some((p) => p.turnEnded)).toBe(false);
-
-    const cancelled = run.parseLine(lines[cancelledAt]!);
-    expect(cancelled.turnEnded).toBe(true);
-    expect(cancelled.providerSessionId).toBe(SESSION);
-    const payloads = cancelled.events.map((e) => e.payload);
-    expect(payloads.map((p) => p.$case)).toEqual(["error"]);
-    const error = single(payloads, "error").error!;
+    expect(r.turns).toHaveLength(2);
+    const [first] = r.turns;
+    expect(casesOf(first!)).toEqual(["raw", "assistantDelta", "error"]);
+    expect(single(first!, "assistantDelta")).toEqual({ content: "Partial answer", index: 0 });
+    const error = single(first!, "error").error!;
     expect(error.kind).toBe("user_cancelled");
     expect(error.domain).toBe("runtime");
     expect(error.retryable).toBe(false);
     expect(AsmError.fromMessage(error).kind).toBe("user_cancelled");
 
+    const cancelledAt = indexOfLine(r.lines, (j) => j.result?.stopReason === "cancelled");
+    expect(r.perLine[cancelledAt]).toMatchObject({ turnEnded: true, providerSessionId: recordedSessionId("acp-interrupt-streaming") });
+    expect(r.perLine.slice(0, cancelledAt).some((p) => p.turnEnded)).toBe(false);
+
+    const result = reduce(first!);
+    expect(result.status).toBe(RunStatus.RUN_STATUS_CANCELLED);
+    expect(result.text).toBe("Partial answer");
+    expect(result.error?.kind).toBe("user_cancelled");
+  });
+
+  it("after the cancel, nextTurn writes exactly the recorded second session/prompt on the same process and gets a normal result", () => {
+    const r = replayAcp("acp-interrupt-streaming");
+    const prompts = sent("acp-interrupt-streaming", "session/prompt");
+    expect(prompts.map((p) => p.id)).toEqual([4, 5]);
+    expect(r.answers[1]).toEqual([stdin("acp-interrupt-streaming").find((l) => json(l).id === 5)]);
+
+    const second = r.turns[1]!;
+    expect(casesOf(second)).toEqual(["assistantDelta", "costUpdate", "result"]);
+    expect(single(second, "result")).toMatchObject({ status: "success", stopReason: "end_turn", text: "Second turn" });
+    expect(single(second, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
+    expect(r.perLine.at(-1)).toMatchObject({ turnEnded: true, providerSessionId: recordedSessionId("acp-interrupt-streaming") });
+    // The second turn's text starts afresh: nothing of the cancelled turn.
+    const result = reduce(second);
+    expect(result.text).toBe("Second turn");
+    expect(result.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
+  });
+
+  it("interrupt() and nextTurn() have nothing to write at the wrong time", () => {
+    const lines = stdout("acp-interrupt-streaming");
+    const cancelledAt = indexOfLine(lines, (j) => j.result?.stopReason === "cancelled");
+    const { run } = feed(geminiAdapter.startRun(acpSpec("acp-interrupt-streaming")), lines.slice(0, cancelledAt));
+    // A prompt is in flight: no next turn yet.
+    expect(run.nextTurn?.("too early")).toBeUndefined();
+    expect(run.interrupt()).toHaveLength(1);
+    run.parseLine(lines[cancelledAt]!);
     // The turn is over: no protocol interrupt any more.
     expect(run.interrupt()).toBeUndefined();
+  });
 
-    // The recording then sent a 2nd prompt (id 5) itself, which this run never sent: its
-    // streamed text is still mapped, and the response to an id asm never used stays raw.
-    const rest = lines.slice(cancelledAt + 1);
-    const after = feed(run, rest);
-    expect(after.payloads.map((p) => p.$case)).toEqual(["assistantDelta", "raw"]);
-    expect(after.perLine[1]).toEqual(rawOf(rest[1]!));
-    expect(after.perLine.some((p) => p.turnEnded)).toBe(false);
+  it("while a permission waits: interrupt() writes exactly the recorded session/cancel and cancelled outcome; the tool is reported not run", () => {
+    const r = replayAcp("acp-interrupt-approval");
+    const request = recordedPermission("acp-interrupt-approval");
+    const recorded = stdin("acp-interrupt-approval").slice(-2);
+    expect(r.answers).toEqual([recorded]);
+    expect(recorded.map(json)).toEqual([
+      { jsonrpc: "2.0", method: "session/cancel", params: { sessionId: recordedSessionId("acp-interrupt-approval") } },
+      { jsonrpc: "2.0", id: request.id, result: { outcome: { outcome: "cancelled" } } },
+    ]);
+
+    expect(casesOf(r.payloads)).toEqual(["raw", "toolUse", "approvalRequested", "toolResult", "error"]);
+    const end = payloadsAt(r, r.lines.length - 1);
+    expect(json(r.lines.at(-1)!).result).toEqual({ stopReason: "cancelled" });
+    expect(end).toEqual([
+      { $case: "toolResult", value: { toolCallId: request.params.toolCall.toolCallId, content: "cancelled: the run was interrupted", isError: true } },
+      expect.objectContaining({ $case: "error" }),
+    ]);
+    expect(single(end, "error").error?.kind).toBe("user_cancelled");
+    expect(turnEndFlags(r)).toEqual(onlyLastEnds(r));
+    // Already answered by the interrupt.
+    expect(r.run.answerApproval(single(r.payloads, "approvalRequested").approvalId, true, "")).toEqual([]);
+    expect(reduce(r.payloads).status).toBe(RunStatus.RUN_STATUS_CANCELLED);
+    expect(notes("acp-interrupt-approval")).toContain("pending.txt exists after the run: no");
   });
 
   it("an interrupt before the prompt is sent has no protocol message (signals), and the prompt is never sent", () => {
-    const run = geminiAdapter.startRun(acpSpecFor(LOG));
-    const lines = stdoutOfLog(LOG).map(repairSessionNew);
+    const run = geminiAdapter.startRun(acpSpec("acp-interrupt-streaming"));
+    const lines = stdout("acp-interrupt-streaming");
+    expect(lines.slice(0, 3).map((l) => json(l).id)).toEqual([1, 2, 3]);
     run.parseLine(lines[0]!);
     run.parseLine(lines[1]!);
     expect(run.interrupt()).toBeUndefined();
     const created = run.parseLine(lines[2]!);
     expect(created.reply).toBeUndefined();
     expect(created.turnEnded).toBe(true);
-    expect(created.providerSessionId).toBe(SESSION);
+    expect(created.providerSessionId).toBe(recordedSessionId("acp-interrupt-streaming"));
     expect(single(created.events.map((e) => e.payload), "error").error?.kind).toBe("user_cancelled");
   });
 });
 
 // ---------------------------------------------------------------------------------------------
 
-/** An ACP run driven through the recorded handshake until its session/prompt (id 4) is in flight. */
+/** How each recorded model API failure must come out, in both modes. */
+const RECORDED_ERRORS = [
+  [401, "auth_error", false],
+  [429, "rate_limit", true],
+  [500, "provider_error", false],
+] as const;
+
+describe("gemini adapter: recorded API errors", () => {
+  it.each(RECORDED_ERRORS)("acp-error-%i: the session/prompt error response is a terminal %s", (status, kind, retryable) => {
+    const scenario = `acp-error-${status}` as AcpScenario;
+    const r = replayAcp(scenario);
+    const recorded = json(r.lines.at(-1)!);
+    expect(recorded).toMatchObject({ id: 4, error: { code: status } });
+    expect(casesOf(r.payloads)).toEqual(["raw", "error"]);
+    expect(turnEndFlags(r)).toEqual(onlyLastEnds(r));
+    expect(r.perLine.at(-1)!.providerSessionId).toBe(recordedSessionId(scenario));
+    const error = single(r.payloads, "error").error!;
+    expect(error.kind).toBe(kind);
+    expect(error.retryable).toBe(retryable);
+    expect(error.provider).toBe("gemini");
+    expect(error.reasonCode).toBe("session_prompt_failed");
+    expect(error.details).toMatchObject({ method: "session/prompt", rpc_code: status, http_status: status, cli_message: recorded.error.message });
+    expect(r.run.interrupt()).toBeUndefined();
+    const result = reduce(r.payloads);
+    expect(result.status).toBe(RunStatus.RUN_STATUS_FAILED);
+    expect(result.error?.kind).toBe(kind);
+  });
+
+  it.each([
+    [401, "gemini API error 401 UNAUTHENTICATED: API key not valid. Please pass a valid API key."],
+    [429, "Resource has been exhausted (e.g. check quota).\nSuggested retry after 1s."],
+    [500, "gemini API error 500 INTERNAL: An internal error has occurred."],
+  ] as const)("acp-error-%i: the message", (status, message) => {
+    expect(single(replayAcp(`acp-error-${status}` as AcpScenario).payloads, "error").error?.message).toBe(message);
+  });
+
+  it.each(RECORDED_ERRORS)("p-error-%i: the failed result line is a terminal %s", (status, kind, retryable) => {
+    const scenario = `p-error-${status}` as PScenario;
+    const f = pOnly(scenario);
+    const recorded = json(f.lines.at(-1)!);
+    expect(recorded).toMatchObject({ type: "result", status: "error", error: { type: "unknown" } });
+    expect(casesOf(f.payloads)).toEqual(["userMessage", "costUpdate", "error"]);
+    expect(turnEndFlags(f)).toEqual(onlyLastEnds(f));
+    expect(f.perLine.at(-1)!.providerSessionId).toBe(json(f.lines[0]!).session_id);
+    const error = single(f.payloads, "error").error!;
+    expect(error.kind).toBe(kind);
+    expect(error.retryable).toBe(retryable);
+    expect(error.provider).toBe("gemini");
+    expect(error.reasonCode).toBe("api_error");
+    expect(error.details).toMatchObject({ status: "error", error_type: "unknown", cli_message: recorded.error.message });
+    expect(reduce(f.payloads).status).toBe(RunStatus.RUN_STATUS_FAILED);
+    expect(notes(scenario).some((n) => /^exit code=[1-9]\d* signal=null$/.test(n))).toBe(true);
+  });
+
+  it.each([
+    [401, 401, "gemini API error 401 UNAUTHENTICATED: API key not valid. Please pass a valid API key."],
+    // The CLI flattened the 429 to text (no status code left), with its quota advice appended.
+    [429, null, "[API Error: Resource has been exhausted (e.g. check quota).\nSuggested retry after 1s.]\nPlease wait and try again later. To increase your limits, request a quota increase through AI Studio, or switch to another /auth method"],
+    [500, 500, "gemini API error 500 INTERNAL: An internal error has occurred."],
+  ] as const)("p-error-%i: http status %s and the message", (status, http, message) => {
+    const error = single(pOnly(`p-error-${status}` as PScenario).payloads, "error").error!;
+    expect(error.details?.http_status).toBe(http);
+    expect(error.message).toBe(message);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("gemini adapter: -p recordings", () => {
+  it.each(P_SCENARIOS)("%s: buildCommand with the equivalent settings gives exactly the recorded argv of every process", (scenario) => {
+    const runs = replayP(scenario);
+    expect(runs).toHaveLength(scenario === "p-resume" ? 2 : 1);
+    for (const { spec: s, args } of runs) {
+      const mode = scenario === "p-tool-yolo" ? "yolo" : "default";
+      const resume = s.resumeProviderSessionId ? ["--resume", s.resumeProviderSessionId] : [];
+      expect(args).toEqual([`--prompt=${s.prompt}`, "--output-format", "stream-json", "--skip-trust", "--approval-mode", mode, "-m", MODEL, ...resume]);
+      const cmd = geminiAdapter.buildCommand(s, CLI);
+      expect(cmd.args).toEqual(args);
+      expect(cmd.keepStdinOpen).toBe(false);
+      expect(cmd.initialInput).toEqual([]);
+    }
+  });
+
+  it("p-text: init reveals the session; user message, delta, cost and result follow", () => {
+    const f = pOnly("p-text");
+    const session = json(f.lines[0]!).session_id as string;
+    expect(f.perLine[0]).toEqual({ events: [], providerSessionId: session });
+    expect(casesOf(f.payloads)).toEqual(["userMessage", "assistantDelta", "costUpdate", "result"]);
+    const prompt = promptArg(spawnArgs("gemini", "p-text")[0]!);
+    expect(single(f.payloads, "userMessage")).toEqual({ text: prompt, content: [prompt] });
+    expect(single(f.payloads, "assistantDelta")).toEqual({ content: "Hello from the mock model", index: 0 });
+    expect(single(f.payloads, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
+    expect(single(f.payloads, "result")).toEqual({
+      status: "success",
+      stopReason: "end_turn",
+      text: "Hello from the mock model",
+      object: undefined,
+      output: {
+        duration_ms: 100,
+        tool_calls: 0,
+        usage: { input_tokens: 20, output_tokens: 10, total_tokens: 30, cached: 0 },
+        models: { [MODEL]: { total_tokens: 30, input_tokens: 20, output_tokens: 10, cached: 0, input: 20 } },
+      },
+    });
+    expect(f.perLine.map((p) => p.providerSessionId)).toEqual(f.lines.map(() => session));
+    expect(turnEndFlags(f)).toEqual(onlyLastEnds(f));
+    const result = reduce(f.payloads);
+    expect(result.text).toBe("Hello from the mock model");
+    expect(result.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
+  });
+
+  const TOOL_ID = "run_shell_command__run_shell_command_1767225600001_0";
+
+  it("p-tool-default: the risky tool is not offered headless, so its result is an error and no file is made", () => {
+    const f = pOnly("p-tool-default");
+    expect(casesOf(f.payloads)).toEqual(["userMessage", "toolUse", "toolResult", "assistantDelta", "costUpdate", "result"]);
+    expect(single(f.payloads, "toolUse")).toEqual({ toolName: "run_shell_command", toolCallId: TOOL_ID, input: { command: "touch made.txt", description: "Run a command" } });
+    const notOffered = 'Tool "run_shell_command" not found. Did you mean one of: "update_topic", "grep_search", "invoke_agent"?';
+    expect(single(f.payloads, "toolResult")).toEqual({ toolCallId: TOOL_ID, content: notOffered, isError: true });
+    expect(single(f.payloads, "result")).toMatchObject({ status: "success", text: `done: ${notOffered}`, output: { tool_calls: 1 } });
+    expect(reduce(f.payloads).text).toBe(`done: ${notOffered}`);
+    expect(notes("p-tool-default")).toContain("made.txt exists after the run: no");
+  });
+
+  it("p-tool-yolo: the tool runs unasked; tool use and successful tool result; the file is made", () => {
+    const f = pOnly("p-tool-yolo");
+    expect(flagValue(f.args, "--approval-mode")).toBe("yolo");
+    expect(casesOf(f.payloads)).toEqual(["userMessage", "toolUse", "toolResult", "assistantDelta", "costUpdate", "result"]);
+    expect(single(f.payloads, "toolUse")).toEqual({ toolName: "run_shell_command", toolCallId: TOOL_ID, input: { command: "touch yolo.txt", description: "Run a command" } });
+    expect(single(f.payloads, "toolResult")).toEqual({ toolCallId: TOOL_ID, content: "", isError: false });
+    expect(single(f.payloads, "costUpdate")).toEqual({ inputTokens: 40, outputTokens: 20, totalTokens: 60, costUsd: 0 });
+    expect(single(f.payloads, "result").output).toMatchObject({ tool_calls: 1, duration_ms: 100 });
+    expect(reduce(f.payloads).text).toBe("done: <untrusted_context>\nOutput: (empty)\nProcess Group PGID: 4242\n</untrusted_context>");
+    expect(notes("p-tool-yolo")).toContain("yolo.txt exists after the run: yes");
+  });
+
+  it("p-sigint: the CLI stops after the first delta with no result line; the adapter ends no turn (the supervisor reports the signal)", () => {
+    const f = pOnly("p-sigint");
+    const entries = transcript("gemini", "p-sigint");
+    const signalAt = entries.findIndex((e) => e.dir === "!" && e.text === "signal SIGINT");
+    expect(signalAt).toBeGreaterThan(0);
+    expect(entries.slice(signalAt).filter((e) => e.dir === "<")).toEqual([]);
+    expect(notes("p-sigint")).toContain("exit code=0 signal=null");
+
+    expect(casesOf(f.payloads)).toEqual(["userMessage", "assistantDelta"]);
+    expect(single(f.payloads, "assistantDelta")).toEqual({ content: "Partial answer", index: 0 });
+    expect(turnEndFlags(f)).toEqual(f.lines.map(() => false));
+    expect(f.run.interrupt()).toBeUndefined();
+    const result = reduce(f.payloads);
+    expect(result.text).toBe("Partial answer");
+    expect(result.status).toBe(RunStatus.RUN_STATUS_UNSPECIFIED);
+  });
+
+  it("p-resume: the second process resumes the session the first reported, and its model saw the first prompt", () => {
+    const runs = replayP("p-resume");
+    expect(runs).toHaveLength(2);
+    const [first, second] = runs;
+    const firstSession = first!.perLine.at(-1)!.providerSessionId!;
+    expect(firstSession).toBe(json(first!.lines[0]!).session_id);
+    expect(flagValue(first!.args, "--resume")).toBeUndefined();
+    expect(flagValue(second!.args, "--resume")).toBe(firstSession);
+    // asm's command for that resume is the recorded argv exactly.
+    expect(geminiAdapter.buildCommand(spec(pOptions("p-resume"), { prompt: promptArg(second!.args), resumeProviderSessionId: firstSession }), CLI).args).toEqual(second!.args);
+    expect(second!.args).toEqual([`--prompt=${promptArg(second!.args)}`, "--output-format", "stream-json", "--skip-trust", "--approval-mode", "default", "-m", MODEL, "--resume", firstSession]);
+
+    expect(reduce(first!.payloads).text).toBe("noted");
+    expect(second!.perLine.at(-1)).toMatchObject({ turnEnded: true, providerSessionId: firstSession });
+    expect(reduce(second!.payloads).text).toBe(`history: ${promptArg(first!.args)} | ${promptArg(second!.args)}`);
+  });
+
+  it("has no protocol interrupt and no approvals", () => {
+    const run = geminiAdapter.startRun(spec(pOptions("p-text")));
+    expect(run.interrupt()).toBeUndefined();
+    expect(run.answerApproval("apr_x", true, "")).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** An ACP run driven through the recorded handshake (acp-text) until its session/prompt (id 4) is in flight. */
 function acpAtPrompt(options: RunOptionsInput = {}): { run: AdapterRun; session: string } {
   const run = geminiAdapter.startRun(spec(options));
-  const handshake = stdoutOfLog("gemini-acp-permission.log").slice(0, 3).map(repairSessionNew);
-  const replies = handshake.flatMap((l) => run.parseLine(l).reply ?? []);
-  expect(replies.map((r) => (JSON.parse(r) as { method: string }).method)).toEqual(["authenticate", "session/new", "session/prompt"]);
-  return { run, session: "fe8a0afd-828a-493a-914f-3b309aa44dcd" };
+  const replies = stdout("acp-text")
+    .slice(0, 3)
+    .flatMap((l) => run.parseLine(l).reply ?? []);
+  expect(replies.map((r) => json(r).method)).toEqual(["authenticate", "session/new", "session/prompt"]);
+  return { run, session: recordedSessionId("acp-text") };
 }
 
+/** The recorded initialize response (the first `<` line of every ACP recording). */
+const initializeResponse = (): string => stdout("acp-text")[0]!;
 describe("gemini adapter: ACP errors", () => {
   function terminalError(line: string, run: AdapterRun): NonNullable<PayloadOf<"error">["error"]> {
     const parsed = run.parseLine(line);
@@ -400,7 +801,7 @@ describe("gemini adapter: ACP errors", () => {
 
   it("a failed authenticate (-32000) is auth_error", () => {
     const run = geminiAdapter.startRun(spec());
-    run.parseLine(stdoutOfLog("gemini-acp-permission.log")[0]!);
+    run.parseLine(initializeResponse());
     const error = terminalError('{"jsonrpc":"2.0","id":2,"error":{"code":-32000,"message":"Gemini API key is missing or not configured."}}', run);
     expect(error.kind).toBe("auth_error");
     expect(error.provider).toBe("gemini");
@@ -419,7 +820,7 @@ describe("gemini adapter: ACP errors", () => {
 
   it("session/new refused for auth (-32000) is auth_error", () => {
     const run = geminiAdapter.startRun(spec());
-    const handshake = stdoutOfLog("gemini-acp-permission.log").slice(0, 2);
+    const handshake = stdout("acp-text").slice(0, 2);
     for (const l of handshake) run.parseLine(l);
     const error = terminalError('{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"Authentication required."}}', run);
     expect(error.kind).toBe("auth_error");
@@ -454,7 +855,7 @@ describe("gemini adapter: ACP errors", () => {
 
   it("a session/new response without a session id ends the run", () => {
     const run = geminiAdapter.startRun(spec());
-    for (const l of stdoutOfLog("gemini-acp-permission.log").slice(0, 2)) run.parseLine(l);
+    for (const l of stdout("acp-text").slice(0, 2)) run.parseLine(l);
     const parsed = run.parseLine('{"jsonrpc":"2.0","id":3,"result":{}}');
     expect(parsed.turnEnded).toBe(true);
     expect(parsed.reply).toBeUndefined();
@@ -562,77 +963,14 @@ describe("gemini adapter: ACP requests and updates", () => {
 
   it("the auth_method option picks the authenticate method", () => {
     const run = geminiAdapter.startRun(spec({ providerOptions: { auth_method: "oauth-personal" } }));
-    const reply = run.parseLine(stdoutOfLog("gemini-acp-permission.log")[0]!).reply!;
+    const reply = run.parseLine(initializeResponse()).reply!;
     expect(JSON.parse(reply[0]!)).toEqual({ jsonrpc: "2.0", id: 2, method: "authenticate", params: { methodId: "oauth-personal" } });
   });
 });
 
 // ---------------------------------------------------------------------------------------------
 
-describe("gemini adapter: -p transcripts", () => {
-  const pRun = (): AdapterRun => geminiAdapter.startRun(spec({ permissionMode: "bypass" }));
-
-  it("text: init reveals the session; user message, delta, cost and result follow", () => {
-    const SESSION = "452f74cb-0bad-46f7-b3e3-cfef81bcc500";
-    const { perLine, payloads } = feed(pRun(), jsonlLines("gemini-p-text.jsonl"));
-    expect(perLine[0]).toEqual({ events: [], providerSessionId: SESSION });
-    expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "assistantDelta", "costUpdate", "result"]);
-    expect(single(payloads, "userMessage")).toEqual({ text: "hi", content: ["hi"] });
-    expect(single(payloads, "assistantDelta")).toEqual({ content: "Hello from mock", index: 0 });
-    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 10, outputTokens: 5, totalTokens: 15, costUsd: 0 });
-    const result = single(payloads, "result");
-    expect(result.status).toBe("success");
-    expect(result.stopReason).toBe("end_turn");
-    expect(result.text).toBe("Hello from mock");
-    expect(result.output).toEqual({
-      duration_ms: 53,
-      tool_calls: 0,
-      usage: { input_tokens: 10, output_tokens: 5, total_tokens: 15, cached: 0 },
-      models: { "gemini-2.5-flash": { total_tokens: 15, input_tokens: 10, output_tokens: 5, cached: 0, input: 10 } },
-    });
-    expect(perLine.map((p) => p.providerSessionId)).toEqual([SESSION, SESSION, SESSION, SESSION]);
-    expect(perLine.map((p) => p.turnEnded === true)).toEqual([false, false, false, true]);
-  });
-
-  it("yolo tool: tool use and successful tool result", () => {
-    const { payloads } = feed(pRun(), jsonlLines("gemini-p-tool-yolo.jsonl"));
-    expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "toolUse", "toolResult", "assistantDelta", "costUpdate", "result"]);
-    const id = "run_shell_command__run_shell_command_1795240086985_0";
-    expect(single(payloads, "toolUse")).toEqual({ toolName: "run_shell_command", toolCallId: id, input: { command: "touch made.txt && echo ok", description: "mock command" } });
-    expect(single(payloads, "toolResult")).toEqual({ toolCallId: id, content: "ok", isError: false });
-    expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
-    expect(single(payloads, "result").output).toMatchObject({ tool_calls: 1, duration_ms: 112 });
-  });
-
-  it("default-mode tool: the unregistered tool's result is an error", () => {
-    const { payloads } = feed(pRun(), jsonlLines("gemini-p-tool-default.jsonl"));
-    expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "toolUse", "toolResult", "assistantDelta", "costUpdate", "result"]);
-    const toolResult = single(payloads, "toolResult");
-    expect(toolResult.isError).toBe(true);
-    expect(toolResult.content).toBe('Tool "run_shell_command" not found. Did you mean one of: "update_topic", "grep_search", "invoke_agent"?');
-  });
-
-  it("API error 400: a typed provider_error ends the turn", () => {
-    const { perLine, payloads } = feed(pRun(), jsonlLines("gemini-p-error.jsonl"));
-    expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "costUpdate", "error"]);
-    const error = single(payloads, "error").error!;
-    expect(error.kind).toBe("provider_error");
-    expect(error.domain).toBe("provider");
-    expect(error.provider).toBe("gemini");
-    expect(error.reasonCode).toBe("api_error");
-    expect(error.message).toBe("gemini API error 400 INVALID_ARGUMENT: mock 400");
-    expect(error.details).toMatchObject({ http_status: 400, api_status: "INVALID_ARGUMENT", status: "error", error_type: "unknown" });
-    expect(error.details?.cli_message).toContain("[API Error:");
-    expect(perLine[perLine.length - 1]!.turnEnded).toBe(true);
-    expect(perLine[perLine.length - 1]!.providerSessionId).toBe("dba78bdd-fced-41e3-b231-445806ab08c6");
-  });
-
-  it("has no protocol interrupt and no approvals", () => {
-    const run = pRun();
-    expect(run.interrupt()).toBeUndefined();
-    expect(run.answerApproval("apr_x", true, "")).toEqual([]);
-  });
-});
+// ---------------------------------------------------------------------------------------------
 
 describe("gemini adapter: -p error classification", () => {
   const apiError = (code: number, status: string): string =>
@@ -743,7 +1081,7 @@ describe("gemini adapter: buildCommand", () => {
     expect(keepStdinOpen).toBe(acp);
     expect(initialInput).toHaveLength(acp ? 1 : 0);
     // startRun makes the same choice: only the ACP run answers an initialize response.
-    const reply = geminiAdapter.startRun(s).parseLine(stdoutOfLog("gemini-acp-permission.log")[0]!).reply;
+    const reply = geminiAdapter.startRun(s).parseLine(initializeResponse()).reply;
     expect(reply !== undefined).toBe(acp);
   });
 
@@ -755,17 +1093,17 @@ describe("gemini adapter: buildCommand", () => {
   });
 
   it("--resume in one-shot mode only; ACP starts a new session (session/load is broken)", () => {
-    const id = "452f74cb-0bad-46f7-b3e3-cfef81bcc500";
+    const id = json(stdout("p-resume")[0]!).session_id as string;
     const oneShot = geminiAdapter.buildCommand(spec({ permissionMode: "auto" }, { resumeProviderSessionId: id }), CLI);
     expect(flagValue(oneShot.args, "--resume")).toBe(id);
     expect(geminiAdapter.buildCommand(spec({ permissionMode: "auto" }), CLI).args).not.toContain("--resume");
 
-    const acpSpec = spec({}, { resumeProviderSessionId: id });
-    const acp = geminiAdapter.buildCommand(acpSpec, CLI);
+    const acpResumed = spec({}, { resumeProviderSessionId: id });
+    const acp = geminiAdapter.buildCommand(acpResumed, CLI);
     expect(acp.args).not.toContain("--resume");
     expect(acp.initialInput.map((l) => (JSON.parse(l) as { method: string }).method)).toEqual(["initialize"]);
-    const run = geminiAdapter.startRun(acpSpec);
-    const replies = stdoutOfLog("gemini-acp-permission.log")
+    const run = geminiAdapter.startRun(acpResumed);
+    const replies = stdout("acp-text")
       .slice(0, 2)
       .flatMap((l) => run.parseLine(l).reply ?? []);
     expect(replies.map((r) => (JSON.parse(r) as { method: string }).method)).toEqual(["authenticate", "session/new"]);
@@ -783,7 +1121,7 @@ describe("gemini adapter: buildCommand", () => {
     const s = spec({}, { prompt: 'multi\nline "quoted"' });
     expect(geminiAdapter.buildCommand(s, CLI).args.some((a) => a.includes("multi"))).toBe(false);
     const { run } = { run: geminiAdapter.startRun(s) };
-    const replies = stdoutOfLog("gemini-acp-permission.log").slice(0, 3).map(repairSessionNew).flatMap((l) => run.parseLine(l).reply ?? []);
+    const replies = stdout("acp-text").slice(0, 3).flatMap((l) => run.parseLine(l).reply ?? []);
     const prompt = JSON.parse(replies[2]!) as { params: { prompt: unknown } };
     expect(prompt.params.prompt).toEqual([{ type: "text", text: 'multi\nline "quoted"' }]);
     expect(replies[2]).not.toContain("\n");
@@ -792,7 +1130,7 @@ describe("gemini adapter: buildCommand", () => {
   it("session/new uses the run's cwd (settings, else the default)", () => {
     const newSession = (s: RunSpec): unknown => {
       const run = geminiAdapter.startRun(s);
-      const replies = stdoutOfLog("gemini-acp-permission.log").slice(0, 2).flatMap((l) => run.parseLine(l).reply ?? []);
+      const replies = stdout("acp-text").slice(0, 2).flatMap((l) => run.parseLine(l).reply ?? []);
       return (JSON.parse(replies[1]!) as { params: unknown }).params;
     };
     expect(newSession(spec())).toEqual({ cwd: "/srv/work", mcpServers: [] });

@@ -33,11 +33,14 @@ function resultError(line: z.infer<typeof L.ResultLine>): AsmError {
   const text = [line.result ?? "", ...(line.errors ?? [])].join(" ");
   const status = line.api_error_status ?? undefined;
   const kind = failureKind({ text, httpStatus: status });
+  // A model API error comes as `subtype: "success"` with `is_error: true`: its reason is then the
+  // terminal reason (`api_error`), never "success".
+  const reasonCode = line.subtype !== undefined && line.subtype !== "success" ? line.subtype : line.terminal_reason || "error";
   return new AsmError({
     kind,
     provider: "claude",
-    message: text.trim() || `claude reported ${line.subtype ?? "an error"}`,
-    reasonCode: line.subtype ?? "error",
+    message: text.trim() || `claude reported ${reasonCode}`,
+    reasonCode,
     details: { terminal_reason: line.terminal_reason ?? "", api_error_status: status ?? null },
   });
 }

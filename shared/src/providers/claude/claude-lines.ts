@@ -74,14 +74,17 @@ export const CanUseToolRequest = z.looseObject({
 export const ControlCancelRequest = z.looseObject({ type: z.literal("control_cancel_request"), request_id: z.string() });
 export const ControlResponse = z.looseObject({ type: z.literal("control_response") });
 
-/** `--include-partial-messages`: the raw Messages API stream events. */
+/**
+ * `--include-partial-messages`: the raw Messages API stream events. A `message_delta`'s delta has
+ * no `type` (`{stop_reason, stop_sequence}`), only a `content_block_delta`'s does.
+ */
 export const StreamEventLine = z.looseObject({
   type: z.literal("stream_event"),
   session_id: z.string().optional(),
   event: z.looseObject({
     type: z.string(),
     index: z.number().optional(),
-    delta: z.looseObject({ type: z.string(), text: z.string().optional() }).optional(),
+    delta: z.looseObject({ type: z.string().optional(), text: z.string().optional() }).optional(),
   }),
 });
 

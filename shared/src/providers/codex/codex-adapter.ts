@@ -9,7 +9,7 @@ import type { PermissionModeName, RunSettings } from "../../options/run-settings
 import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
 import * as L from "./codex-lines.js";
 
-// Codex CLI 0.169 in two modes (see reference/provider-clis.md section 2):
+// Codex CLI 0.169 in two modes (recorded in test/fixtures/transcripts/codex/: as-*.log, exec-*.log):
 // - `codex app-server` (JSON-RPC without the "jsonrpc" field, one object per line) when tool
 //   approvals go to asm: the only mode in which the CLI asks (`item/*/requestApproval`) and can be
 //   interrupted through its protocol (`turn/interrupt`).

@@ -7,7 +7,7 @@ import type { PermissionModeName, RunSettings } from "../../options/run-settings
 import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
 import * as L from "./gemini-lines.js";
 
-// Gemini CLI 0.61 in two modes (see reference/provider-clis.md section 3):
+// Gemini CLI 0.61 in two modes (recorded in test/fixtures/transcripts/gemini/: acp-*.log, p-*.log):
 // - ACP (`gemini --acp`, JSON-RPC 2.0 over stdio) when tool approvals go to asm: the only mode in
 //   which the CLI asks (`session/request_permission`) and can be cancelled (`session/cancel`).
 // - One-shot `gemini --prompt=… --output-format stream-json` otherwise: stdin closed, resumable
