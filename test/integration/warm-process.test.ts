@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Provider, type Event } from "@asm/shared";
-import { call, collectEvents } from "../helpers/grpc-client.js";
+import { InterruptOutcome, Provider, type Event } from "@asm/shared";
+import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
 import { runOptions } from "../helpers/sessions.js";
 import { allGone, isAlive, readRecord, startTestController, type TestController } from "../helpers/test-controller.js";
 
@@ -78,11 +78,14 @@ describe("warm CLI processes", () => {
     const sessionId = await warmSession(join(t.dir, "warm-interrupt.jsonl"));
     const s = t.client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:100]] [[ms:50]]", runId: "warm-int-1", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const events = collectEvents(s);
-    await new Promise((r) => setTimeout(r, 300));
-    await call(t.client, "interrupt", { runId: "warm-int-1" });
+    // Mid-stream: the first of the 100 words has arrived, the rest are still to come.
+    await waitForEvent(s, (e) => e.payload?.$case === "assistantMessage");
+    const res = await call(t.client, "interrupt", { runId: "warm-int-1" });
+    expect(res.outcome).toBe(InterruptOutcome.INTERRUPT_OUTCOME_INTERRUPTED);
     const interrupted = await events;
     const last = interrupted.at(-1)!;
     expect(last.payload?.$case === "error" && last.payload.value.error?.kind).toBe("user_cancelled");
+    expect(interrupted.filter((e) => e.payload?.$case === "assistantMessage").length).toBeLessThan(100);
     const next = await run(sessionId, "after the interrupt");
     expect(started(next).warm).toBe(true);
     expect(started(next).pid).toBe(started(interrupted).pid);

@@ -42,20 +42,24 @@ export async function approvalAllowed(ctx: ScenarioContext, file: string): Promi
   expect(existsSync(join(ctx.work(), file))).toBe(true);
 }
 
-/** The client denies the tool: no side effect, and the model's next request carries the reason. */
+/**
+ * The client denies the tool: no side effect, and the model's next turn gets, as the tool's
+ * result, what the CLI says of a denied tool (the reason, where its protocol carries one).
+ */
 export async function approvalDenied(ctx: ScenarioContext, file: string): Promise<void> {
   const sessionId = await ctx.session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
-  const from = ctx.mock().requests.length;
+  const from = ctx.mock().turns.length;
   const s = ctx.stream(sessionId, `make a file [[reply:tool:touch ${file}]]`);
   const all = collectEvents(s);
   const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
   await call(ctx.client(), "approve", { sessionId, approvalId: approvalIdOf(request), decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "not allowed by policy" });
   const events = await all;
+  // The turn after the tool call: its last user-side item is the tool's result as the model saw it.
+  const told = ctx.mock().turns.slice(from)[1]?.view.last;
+  expect(told?.kind).toBe("tool_result");
+  expect(told?.kind === "tool_result" ? told.output : "").toMatch(ctx.h.deniedToolOutput("not allowed by policy"));
   expect(events.at(-1)!.payload?.$case).toBe("result");
   expect(existsSync(join(ctx.work(), file))).toBe(false);
-  const followUp = ctx.mock().requests.slice(from).slice(1);
-  expect(followUp.length).toBeGreaterThan(0);
-  expect(followUp.at(-1)!.rawBody).toMatch(ctx.h.deniedToolOutput("not allowed by policy"));
 }
 
 /** Interrupt while the model streams: user_cancelled, the CLI gone, the model call closed early. */

@@ -3,6 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it, expect } from "vitest";
 import { AsmError } from "../../shared/src/errors/asm-error.js";
+import { ManualTimers } from "../helpers/manual-timers.js";
 import {
   CliProcess,
   LineFramer,
@@ -67,7 +68,15 @@ async function waitGone(pid: number, ms = 3000): Promise<boolean> {
   return isGone(pid);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Polls `check` until it holds (or `ms` pass): a wait for something to happen, not a delay. */
+async function until(check: () => boolean, ms = 5000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
 
 describe("LineFramer", () => {
   const feed = (f: LineFramer, ...chunks: string[]): FramedLine[] => chunks.flatMap((c) => f.push(Buffer.from(c)));
@@ -225,17 +234,32 @@ describe("CliProcess", () => {
   });
 
   it("terminate() escalates to SIGKILL for a child ignoring SIGINT/SIGTERM and kills its grandchildren", async () => {
-    const p = sh(`trap "" INT TERM; sleep 1000 & echo $!; wait; wait; wait`);
+    // The grace between signals is the subject: a manual clock ends each grace when the child has
+    // shown it got the signal and survived it.
+    const clock = new ManualTimers();
+    const p = nodeProc(
+      `process.on("SIGINT", () => console.log("survived SIGINT"));
+       process.on("SIGTERM", () => console.log("survived SIGTERM"));
+       const g = require("child_process").spawn("sh", ["-c", 'trap "" INT TERM; exec sleep 1000'], { stdio: "ignore" });
+       console.log(g.pid);
+       setInterval(() => {}, 1e6);`,
+      { timers: clock },
+    );
     const it = p.output()[Symbol.asyncIterator]();
-    const first = await it.next();
-    expect(first.done).toBe(false);
-    const grandchild = Number((first.value as { line: string }).line);
+    const next = async (): Promise<string> => ((await it.next()).value as { line: string }).line;
+    const grandchild = Number(await next());
     expect(grandchild).toBeGreaterThan(0);
     expect(isGone(grandchild)).toBe(false);
 
     const t1 = p.terminate({ graceMs: 150 });
     const t2 = p.terminate({ graceMs: 150 });
     expect(t2).toBe(t1);
+    expect(await next()).toBe("survived SIGINT");
+    expect(clock.delays()).toEqual([150]);
+    expect(await clock.fireNext()).toBe(150);
+    expect(await next()).toBe("survived SIGTERM");
+    expect(clock.delays()).toEqual([150]);
+    expect(await clock.fireNext()).toBe(150);
     const drained = (async () => {
       while (!(await it.next()).done);
     })();
@@ -283,33 +307,64 @@ describe("CliProcess", () => {
 
   it("applies backpressure: a slow consumer still gets every one of 200k lines in order", async () => {
     const N = 200_000;
+    // The child notes in a side file each time stdout stops taking its output ("blocked <lines written>")
+    // and each time it drains again.
+    const dir = mkdtempSync(path.join(CWD, "asm-cli-bp-"));
+    const notes = path.join(dir, "notes");
+    writeFileSync(notes, "");
     const p = nodeProc(
-      `let s = ""; for (let i = 0; i < ${N}; i++) { s += i + "\\n"; if (s.length > 8192) { process.stdout.write(s); s = ""; } }
-       process.stdout.write(s);`,
+      `const fs = require("fs"); let i = 0;
+       function go() {
+         let s = "";
+         while (i < ${N}) {
+           s += i + "\\n"; i++;
+           if (s.length > 8192) {
+             if (!process.stdout.write(s)) {
+               fs.appendFileSync(${JSON.stringify(notes)}, "blocked " + i + "\\n");
+               process.stdout.once("drain", () => { fs.appendFileSync(${JSON.stringify(notes)}, "drained " + i + "\\n"); go(); });
+               return;
+             }
+             s = "";
+           }
+         }
+         process.stdout.write(s);
+       }
+       go();`,
     );
+    const lastNote = (): string => readFileSync(notes, "utf8").trim().split("\n").at(-1) ?? "";
     let count = 0;
     let inOrder = true;
-    let aliveWhileStalled: boolean | undefined;
-    for await (const item of p.output()) {
-      if (!("line" in item) || item.stream !== "stdout" || item.line !== String(count)) inOrder = false;
-      count++;
-      if (count === 1000) {
-        // Stall: the child (~1.3 MB of output) cannot finish while we do not read.
-        await sleep(300);
-        aliveWhileStalled = !isGone(p.pid);
-      } else if (count % 20_000 === 0) {
-        await sleep(5);
+    let heldAt: number | undefined;
+    let aliveWhileHeld = false;
+    try {
+      for await (const item of p.output()) {
+        if (!("line" in item) || item.stream !== "stdout" || item.line !== String(count)) inOrder = false;
+        count++;
+        if (count === 1000) {
+          // Stall here: the child (~1.3 MB of output) blocks on a full pipe instead of running ahead.
+          expect(await until(() => lastNote().startsWith("blocked "))).toBe(true);
+          heldAt = Number(lastNote().slice("blocked ".length));
+          aliveWhileHeld = !isGone(p.pid);
+        } else if (count % 20_000 === 0) {
+          // A slow consumer: give the event loop (and so the child) a turn.
+          await new Promise((r) => setImmediate(r));
+        }
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     expect(count).toBe(N);
     expect(inOrder).toBe(true);
-    expect(aliveWhileStalled).toBe(true);
+    expect(aliveWhileHeld).toBe(true);
+    // While we read nothing, the child got no further than what the queue and the pipe hold.
+    expect(heldAt).toBeLessThan(N / 4);
     expect((await p.exited).classification).toBe("success");
   });
 
   it("loses no output when the child exits before the consumer starts reading", async () => {
     const p = nodeProc(`for (let i = 0; i < 10000; i++) console.log(i)`);
-    await sleep(300);
+    // The child's ~50 KB fit in the pipe: it exits before anything is read.
+    expect(await waitGone(p.pid)).toBe(true);
     const got = lines(await collect(p), "stdout");
     expect(got).toHaveLength(10000);
     expect(got[9999]).toBe("9999");
@@ -317,15 +372,28 @@ describe("CliProcess", () => {
   });
 
   it("does not hang on a descendant that left the process group and holds stdout open", async () => {
-    const p = sh(`setsid sleep 1000 & echo $!`, { orphanPipeTimeoutMs: 100 });
+    const clock = new ManualTimers();
+    // The escapee prints its own pid (setsid may fork, so `$!` would not be it) and holds stdout;
+    // the leader exits once the escapee has left the group (it has written its pid to a file).
+    const dir = mkdtempSync(path.join(CWD, "asm-cli-orphan-"));
+    const escapedFile = path.join(dir, "escaped");
+    const p = sh(`setsid sh -c 'echo $$; echo $$ > "${escapedFile}"; exec sleep 1000' & while [ ! -s "${escapedFile}" ]; do sleep 0.01; done`, {
+      orphanPipeTimeoutMs: 100,
+      timers: clock,
+    });
     const it = p.output()[Symbol.asyncIterator]();
     const first = await it.next();
     const escaped = Number((first.value as { line: string }).line);
     try {
+      // The leader has exited and its group is gone, but the escaped sleep holds stdout open: the
+      // only wait left is the orphaned-pipe bound, and when it ends the output ends.
+      expect(await clock.fireNext()).toBe(100);
       while (!(await it.next()).done);
       expect((await p.exited).classification).toBe("success");
+      expect(isGone(escaped)).toBe(false);
     } finally {
       if (escaped > 0) process.kill(escaped, "SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

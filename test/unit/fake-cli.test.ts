@@ -269,10 +269,7 @@ describe("fake claude CLI", () => {
     const r = start(["--permission-mode", "default"]);
     r.send(userMessage("[[scenario:stubborn]]"));
     await r.waitFor((m) => m["type"] === "system" && m["subtype"] === "init");
-    const deadline = Date.now() + 3000;
-    while (!r.records().some((x) => x["t"] === "grandchild") && Date.now() < deadline) {
-      await new Promise((res) => setTimeout(res, 10));
-    }
+    await expect.poll(() => r.records().some((x) => x["t"] === "grandchild"), { timeout: 5000 }).toBe(true);
     const grandchild = r.records().find((x) => x["t"] === "grandchild");
     expect(grandchild?.["pid"]).toEqual(expect.any(Number));
 
@@ -281,9 +278,20 @@ describe("fake claude CLI", () => {
     r.child.kill("SIGTERM");
     r.send({ type: "control_request", request_id: "int_1", request: { subtype: "interrupt" } });
     r.child.stdin!.end();
-    // Both signals were received (delivery order between two signals is not guaranteed).
-    await expect.poll(() => r.records().filter((x) => x["t"] === "signal").map((x) => x["sig"]).sort(), { timeout: 5000 }).toEqual(["SIGINT", "SIGTERM"]);
-    await new Promise((res) => setTimeout(res, 300));
+    // Every stimulus arrived and was handled, without effect: both signals ignored (their order
+    // between two signals is not guaranteed), the interrupt ignored, closing stdin set no exit going.
+    const handled = (): unknown[] =>
+      r
+        .records()
+        .filter((x) => x["t"] === "signal" || x["t"] === "ignored" || x["t"] === "stdin_end")
+        .map((x) => (x["t"] === "signal" ? { signal: x["sig"], ignored: x["ignored"] } : x))
+        .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+    await expect.poll(handled, { timeout: 5000 }).toEqual([
+      { signal: "SIGINT", ignored: true },
+      { signal: "SIGTERM", ignored: true },
+      { t: "ignored", request: "interrupt" },
+      { t: "stdin_end", exiting: false },
+    ]);
     expect(isAlive(pid)).toBe(true);
     expect(r.messages().some((m) => m["type"] === "control_response" || m["type"] === "result")).toBe(false);
 

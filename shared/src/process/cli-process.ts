@@ -23,7 +23,30 @@ export interface CliProcessOptions {
    * The wait is extended while reading is paused for backpressure. Default 2000 ms.
    */
   orphanPipeTimeoutMs?: number;
+  /** The clock of the kill-grace and orphaned-pipe waits. Default: the real timers. */
+  timers?: CliTimers;
 }
+
+/**
+ * The timers a CliProcess waits with. Tests inject a manual clock so that a wait whose length is
+ * the subject (a kill grace, the orphaned-pipe bound) ends when the test says, not after real time.
+ */
+export interface CliTimers {
+  /** Calls `fn` after `ms`; an unref'd timer does not keep the process alive. */
+  setTimeout(fn: () => void, ms: number, opts?: { unref?: boolean }): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: CliTimers = {
+  setTimeout(fn, ms, opts) {
+    const t = setTimeout(fn, ms);
+    if (opts?.unref) t.unref();
+    return t;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
 
 export type CliOutput =
   | { stream: "stdout"; line: string }
@@ -152,6 +175,7 @@ export class CliProcess {
   private readonly stderrFramer: LineFramer;
   private readonly stderrTailBytes: number;
   private readonly orphanPipeTimeoutMs: number;
+  private readonly timers: CliTimers;
   private resolveExited!: (exit: CliExit) => void;
 
   private tail: Buffer = Buffer.alloc(0);
@@ -174,7 +198,7 @@ export class CliProcess {
   private killedByUs = false;
   private groupReaped = false;
   private finalized = false;
-  private orphanTimer: NodeJS.Timeout | undefined;
+  private orphanTimer: unknown;
   private terminating: Promise<CliExit> | undefined;
 
   /**
@@ -211,6 +235,7 @@ export class CliProcess {
     this.stderrFramer = new LineFramer(maxLineBytes);
     this.stderrTailBytes = Math.max(0, opts.stderrTailBytes ?? DEFAULT_STDERR_TAIL_BYTES);
     this.orphanPipeTimeoutMs = opts.orphanPipeTimeoutMs ?? DEFAULT_ORPHAN_PIPE_TIMEOUT_MS;
+    this.timers = opts.timers ?? realTimers;
     this.exited = new Promise<CliExit>((resolve) => {
       this.resolveExited = resolve;
     });
@@ -571,29 +596,32 @@ export class CliProcess {
 
   /** Only a descendant that escaped the process group can keep the pipes open after the reap. */
   private armOrphanTimer(): void {
-    this.orphanTimer = setTimeout(() => {
-      this.orphanTimer = undefined;
-      if (this.stdoutDone && this.stderrDone) return;
-      if (this.pausedForBackpressure) {
-        this.armOrphanTimer();
-        return;
-      }
-      this.stdout.destroy();
-      this.stderr.destroy();
-    }, this.orphanPipeTimeoutMs);
-    this.orphanTimer.unref();
+    this.orphanTimer = this.timers.setTimeout(
+      () => {
+        this.orphanTimer = undefined;
+        if (this.stdoutDone && this.stderrDone) return;
+        if (this.pausedForBackpressure) {
+          this.armOrphanTimer();
+          return;
+        }
+        this.stdout.destroy();
+        this.stderr.destroy();
+      },
+      this.orphanPipeTimeoutMs,
+      { unref: true },
+    );
   }
 
   private waitLeaderExit(ms: number): Promise<void> {
     if (this.leaderExited) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
-        clearTimeout(timer);
+        this.timers.clearTimeout(timer);
         const i = this.leaderExitWaiters.indexOf(done);
         if (i >= 0) this.leaderExitWaiters.splice(i, 1);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.timers.setTimeout(done, ms);
       this.leaderExitWaiters.push(done);
     });
   }
@@ -601,7 +629,7 @@ export class CliProcess {
   private maybeFinalize(): void {
     if (this.finalized || !this.leaderExited || !this.stdoutDone || !this.stderrDone) return;
     this.finalized = true;
-    if (this.orphanTimer) clearTimeout(this.orphanTimer);
+    if (this.orphanTimer !== undefined) this.timers.clearTimeout(this.orphanTimer);
     if (live.delete(this)) for (const o of groupObservers) o.removed(this.pid);
     this.resolveExited(this.buildExit());
   }

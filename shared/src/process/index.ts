@@ -1,6 +1,7 @@
 export { LineFramer, type FramedLine, type LineFramerOptions } from "./line-framer.js";
 export {
   CliProcess,
+  realTimers,
   liveCliProcesses,
   killAllCliProcesses,
   observeProcessGroups,
@@ -10,5 +11,6 @@ export {
   type CliExit,
   type CliExitClassification,
   type TerminateOptions,
+  type CliTimers,
 } from "./cli-process.js";
 export { startOrphanReaper, type OrphanReaper } from "./orphan-reaper.js";

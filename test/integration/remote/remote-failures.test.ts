@@ -143,6 +143,7 @@ describe("remote run failures: each its own typed terminal error, nothing spawne
   });
 
   it("a working executor: the run completes and the directory lists it healthy with its versions", async () => {
+    const before = Date.now();
     const { events, record } = await runOn("executor-a");
     expect(events.at(-1)!.payload?.$case).toBe("result");
     expect(readRecord(record).some((x) => x.t === "start")).toBe(true);
@@ -153,7 +154,10 @@ describe("remote run failures: each its own typed terminal error, nothing spawne
     expect(listed.nodeVersion).toBe(process.versions.node);
     expect(listed.capabilities).toContain("provider.claude");
     expect(listed.capabilities).toContain("heartbeat_v1");
-    expect(listed.lastHandshakeAt).toBeDefined();
+    // The handshake of this run: the suite's controller first reaches executor-a here.
+    expect(listed.lastHandshakeAt).toBeInstanceOf(Date);
+    expect(listed.lastHandshakeAt!.getTime()).toBeGreaterThanOrEqual(before);
+    expect(listed.lastHandshakeAt!.getTime()).toBeLessThanOrEqual(Date.now());
   });
 
   it("connect timeout: a peer that accepts TCP but never speaks TLS", async () => {

@@ -20,8 +20,6 @@ afterAll(async () => {
   await r?.stop();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Reads a whole run, pausing at random like a slow client: `pauseEvery` events, up to `maxPauseMs`. */
 function readAtRandomSpeed(stream: ClientReadableStream<StreamRunResponse>, random: () => number, maxPauseMs: number): Promise<Event[]> {
   return new Promise((resolve, reject) => {
@@ -88,6 +86,39 @@ async function startHeldRun(name: string, n: number, maxBatchEvents: number): Pr
   };
 }
 
+/** Where the flooding CLI stands by its own record: the line its stdout last blocked at, and whether it drained since. */
+function blockState(record: string): { entries: number; blockedAt: number | undefined; exited: boolean } {
+  const entries = readRecord(record);
+  const last = entries.filter((x) => x.t === "blocked" || x.t === "drained").at(-1);
+  return { entries: entries.length, blockedAt: last?.t === "blocked" ? Number(last.line) : undefined, exited: entries.some((x) => x.t === "exit") };
+}
+
+/** Whole runs of 5,000 events on another session of the same executor link, each checked complete. */
+async function runBeside(sessionId: string, label: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const others = await collectEvents(r.t.client.streamRun({ sessionId, prompt: "[[scenario:flood]] [[n:5000]]", runId: `${label}-${i}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+    checkComplete(others, 5000);
+  }
+}
+
+/**
+ * With its client paused, the held CLI's stdout blocks (its record says so), and it stays blocked
+ * at the same line while `besides` whole runs pass through the same executor link: it wrote
+ * nothing more in all that time, so it cannot finish. Returns the line it is held at.
+ */
+async function expectHeldWhile(held: HeldRun, other: string, label: string, besides: number): Promise<number> {
+  // The chain fills up and the CLI's writes stop being taken (it may block and drain a few times first).
+  expect(await eventually(() => blockState(held.record).blockedAt !== undefined, 20_000)).toBe(true);
+  // One run through the link, so that any drain still coming from the chain filling has happened.
+  await runBeside(other, `${label}-settle`, 1);
+  const before = blockState(held.record);
+  expect(typeof before.blockedAt).toBe("number");
+  await runBeside(other, label, besides);
+  expect(blockState(held.record)).toEqual(before);
+  expect(before.exited).toBe(false);
+  return before.blockedAt!;
+}
+
 describe("end-to-end flow control through the executor", () => {
   it.each([
     ["one event per message", 0],
@@ -95,10 +126,11 @@ describe("end-to-end flow control through the executor", () => {
   ])("a client that stops reading stops the remote CLI (its pipe blocks); nothing is dropped (%s)", async (_form, maxBatchEvents) => {
     const n = 40_000;
     const held = await startHeldRun(`stalled-reader-${maxBatchEvents}`, n, maxBatchEvents);
-    // While nobody reads, the whole chain fills up and the CLI blocks on its stdout: it cannot finish.
-    await sleep(1500);
-    expect(readRecord(held.record).some((x) => x.t === "exit")).toBe(false);
-    expect(held.events.length).toBeLessThan(n / 2);
+    const other = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude });
+    const heldAt = await expectHeldWhile(held, other, `beside-stalled-${maxBatchEvents}`, 1);
+    // What is in flight (pipe, executor, link, controller, client buffers) is bounded: far from all of it.
+    expect(heldAt).toBeLessThan(n / 2);
+    expect(held.events.length).toBeLessThanOrEqual(heldAt);
     await held.release();
     checkComplete(held.events, n);
   });
@@ -107,13 +139,8 @@ describe("end-to-end flow control through the executor", () => {
     const n = 40_000;
     const held = await startHeldRun("held-reader", n, 0);
     const other = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude });
-    await sleep(1000); // the held run's chain fills up: the controller stops reading its Execute stream
-    // Runs on the same link carry on, several of them, each to its end.
-    for (let i = 0; i < 3; i++) {
-      const others = await collectEvents(r.t.client.streamRun({ sessionId: other, prompt: "[[scenario:flood]] [[n:5000]]", runId: `beside-held-${i}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
-      checkComplete(others, 5000);
-    }
-    expect(readRecord(held.record).some((x) => x.t === "exit")).toBe(false);
+    // Runs on the same link carry on, several of them, each to its end, while the held CLI stays blocked.
+    await expectHeldWhile(held, other, "beside-held", 3);
     await held.release();
     checkComplete(held.events, n);
   });

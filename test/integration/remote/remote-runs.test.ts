@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApprovalDecision, ExecutionMode, Provider, RunStatus, type Event } from "@asm/shared";
+import { ApprovalDecision, ExecutionMode, InterruptOutcome, Provider, RunStatus, type Event } from "@asm/shared";
 import { call, collectEvents, waitForEvent } from "../../helpers/grpc-client.js";
 import { startExecutorProcess } from "../../helpers/executor-process.js";
 import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../../helpers/remote-setup.js";
@@ -74,7 +74,8 @@ describe("remote runs through a real executor process", () => {
     const all = collectEvents(s);
     await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
     const res = await call(r.t.client, "interrupt", { runId: "remote-interrupt" });
-    expect(res.outcome).toBeDefined();
+    expect(res.outcome).toBe(InterruptOutcome.INTERRUPT_OUTCOME_INTERRUPTED);
+    expect(res.status).toBe(RunStatus.RUN_STATUS_CANCELLED);
     const events = await all;
     const last = events.at(-1)!;
     expect(last.payload?.$case === "error" && last.payload.value.error?.kind).toBe("user_cancelled");
