@@ -22,6 +22,8 @@ const ROOT = join(import.meta.dirname, "..");
 const RUN_DIR = join(ROOT, ".build", "test-runs", `run-${process.pid}-${Date.now()}`);
 
 export async function setup(project: TestProject): Promise<void> {
+  // Test workers inherit it; test/helpers/test-run.ts marks every process a test starts with it.
+  process.env.ASM_TEST_RUN_DIR = RUN_DIR;
   project.provide("fakeClaudePath", await buildFakeCli(join(RUN_DIR, "fake-cli")));
   const bundle = join(RUN_DIR, "executor", "asm-executor.cjs");
   execFileSync(process.execPath, [join(ROOT, "executor-agent", "build-bundle.mjs"), "--outfile", bundle], { stdio: ["ignore", "ignore", "inherit"] });
@@ -30,7 +32,11 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide("controllerMainPath", join(ROOT, "controller", "dist", "main.js"));
 }
 
-/** Every process the tests started (fake CLIs and their grandchildren) must be gone by now. */
+/**
+ * Every process the tests started must be gone by now: fake CLIs and their grandchildren, the real
+ * claude / codex (and its native binary) / gemini processes and their tool shells, controllers and
+ * executors started as processes.
+ */
 export function teardown(): void {
   const leaked = leakedTestProcesses();
   if (leaked.length > 0) {
@@ -56,7 +62,9 @@ export function leakedTestProcesses(): { pid: number; cmd: string }[] {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, "utf8").replace(/\0/g, " ").trim();
       if (!cmd) continue; // zombie or kernel thread
       const environ = readFileSync(`/proc/${entry}/environ`, "utf8");
-      if (cmd.includes(RUN_DIR) || environ.split("\0").some((v) => v.startsWith(`ASM_FAKE_CLI_CHILD=${RUN_DIR}`))) leaked.push({ pid: Number(entry), cmd });
+      const vars = environ.split("\0");
+      const marked = vars.includes(`ASM_TEST_CHILD=${RUN_DIR}`) || vars.some((v) => v.startsWith(`ASM_FAKE_CLI_CHILD=${RUN_DIR}`));
+      if (cmd.includes(RUN_DIR) || marked) leaked.push({ pid: Number(entry), cmd });
     } catch {
       // the process ended while we looked
     }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { inject } from "vitest";
 import { connectInsecure, type Client } from "./grpc-client.js";
 import { systemPath } from "./executor-process.js";
+import { testRunMarker } from "./test-run.js";
 
 export interface ControllerProcess {
   proc: ChildProcess;
@@ -15,7 +16,7 @@ export interface ControllerProcess {
 export async function startControllerProcess(env: Record<string, string>, cwd: string): Promise<ControllerProcess> {
   const proc = spawn(process.execPath, [inject("controllerMainPath")], {
     cwd,
-    env: { PATH: systemPath(), HOME: cwd, ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "debug", ASM_KILL_GRACE_MS: "300", ASM_DEFAULT_CWD: cwd, ...env },
+    env: { ...testRunMarker(), PATH: systemPath(), HOME: cwd, ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "debug", ASM_KILL_GRACE_MS: "300", ASM_DEFAULT_CWD: cwd, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { inject } from "vitest";
 import type { TestPki } from "./pki.js";
 import { systemPath } from "./test-controller.js";
+import { testRunMarker } from "./test-run.js";
 
 export { systemPath };
 
@@ -61,7 +62,7 @@ export async function startExecutorProcess(opts: ExecutorProcessOptions): Promis
     ...(opts.args ?? []),
   ];
   const proc = spawn(process.execPath, args, {
-    env: { PATH: systemPath(), HOME: workspace, ...opts.env },
+    env: { ...testRunMarker(), PATH: systemPath(), HOME: workspace, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PermissionMode, Provider } from "@asm/shared";
 import type { AnyModelMock } from "../mock-models/index.js";
+import { testRunMarker } from "../helpers/test-run.js";
 
 const bin = (name: string): string => join(import.meta.dirname, "..", "..", "node_modules", ".bin", name);
 
@@ -28,7 +29,10 @@ export interface ProviderHarness {
    * (`--resume`) can.
    */
   continuationMode?: PermissionMode;
-  /** What the model sees in the tool output after a denial whose reason was `reason`. */
+  /**
+   * The tool result the model gets after a denial whose reason was `reason`: something only a
+   * denial produces (an allowed tool's result is its output).
+   */
   deniedToolOutput(reason: string): RegExp;
 }
 
@@ -42,11 +46,12 @@ export const claudeHarness: ProviderHarness = {
   mock: "anthropic",
   cliPath: bin("claude"),
   autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
-  deniedToolOutput: (reason) => new RegExp(reason),
+  deniedToolOutput: (reason) => new RegExp(`^${reason}$`),
   environment(mock, home = freshHome("claude")) {
     return {
       home,
       env: {
+        ...testRunMarker(),
         HOME: home,
         ANTHROPIC_BASE_URL: `http://127.0.0.1:${mock.port}`,
         ANTHROPIC_API_KEY: "dummy",
@@ -66,7 +71,8 @@ export const codexHarness: ProviderHarness = {
   cliPath: bin("codex"),
   autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
   model: "gpt-5.5",
-  deniedToolOutput: () => /[Rr]ejected/,
+  // exec_command failed: CreateProcess { message: "Rejected(\"rejected by user\")" } (codex/as-approval-deny.log)
+  deniedToolOutput: () => /Rejected\(\\?"rejected by user\\?"\)/,
   environment(mock, home = freshHome("codex")) {
     const codexHome = join(home, ".codex");
     mkdirSync(codexHome, { recursive: true });
@@ -88,7 +94,7 @@ export const codexHarness: ProviderHarness = {
         "",
       ].join("\n"),
     );
-    return { home, env: { HOME: home, CODEX_HOME: codexHome, MOCK_KEY: "dummy" } };
+    return { home, env: { ...testRunMarker(), HOME: home, CODEX_HOME: codexHome, MOCK_KEY: "dummy" } };
   },
 };
 
@@ -100,13 +106,14 @@ export const geminiHarness: ProviderHarness = {
   autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
   model: "gemini-2.5-flash",
   continuationMode: PermissionMode.PERMISSION_MODE_BYPASS,
-  deniedToolOutput: () => /cancel/i,
+  // ACP carries no reason: gemini tells the model the tool was cancelled (gemini/acp-approval-deny.log).
+  deniedToolOutput: () => /^Tool "run_shell_command" was canceled by the user\.$/,
   environment(mock, home = freshHome("gemini")) {
     mkdirSync(join(home, ".gemini"), { recursive: true });
     writeFileSync(
       join(home, ".gemini", "settings.json"),
       JSON.stringify({ security: { auth: { selectedType: "gemini-api-key" } }, privacy: { usageStatisticsEnabled: false }, general: { maxAttempts: 1 } }),
     );
-    return { home, env: { HOME: home, GEMINI_API_KEY: "dummy", GOOGLE_GEMINI_BASE_URL: `http://127.0.0.1:${mock.port}`, GEMINI_CLI_NO_RELAUNCH: "true" } };
+    return { home, env: { ...testRunMarker(), HOME: home, GEMINI_API_KEY: "dummy", GOOGLE_GEMINI_BASE_URL: `http://127.0.0.1:${mock.port}`, GEMINI_CLI_NO_RELAUNCH: "true" } };
   },
 };
