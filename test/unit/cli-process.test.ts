@@ -341,8 +341,9 @@ describe("CliProcess", () => {
         if (!("line" in item) || item.stream !== "stdout" || item.line !== String(count)) inOrder = false;
         count++;
         if (count === 1000) {
-          // Stall here: the child (~1.3 MB of output) blocks on a full pipe instead of running ahead.
-          expect(await until(() => lastNote().startsWith("blocked "))).toBe(true);
+          // Stall here: the supervisor stops reading and the child (~1.3 MB of output) blocks on a
+          // full pipe instead of running ahead. Both at once is a state only our reading ends.
+          expect(await until(() => p.readingPaused && lastNote().startsWith("blocked "))).toBe(true);
           heldAt = Number(lastNote().slice("blocked ".length));
           aliveWhileHeld = !isGone(p.pid);
         } else if (count % 20_000 === 0) {

@@ -473,6 +473,14 @@ export class CliProcess {
   }
 
   /**
+   * Whether reading from the child is paused because the consumer of `output()` is behind: the
+   * pipes fill and the child blocks on its next write until the consumer catches up.
+   */
+  get readingPaused(): boolean {
+    return this.pausedForBackpressure;
+  }
+
+  /**
    * The next output line already read, without waiting; undefined when none is queued. For the
    * consumer of `output()` only, between its steps: it takes the rest of a burst in one go.
    */

@@ -102,20 +102,25 @@ async function runBeside(sessionId: string, label: string, count: number): Promi
 }
 
 /**
- * With its client paused, the held CLI's stdout blocks (its record says so), and it stays blocked
- * at the same line while `besides` whole runs pass through the same executor link: it wrote
- * nothing more in all that time, so it cannot finish. Returns the line it is held at.
+ * With its client paused, the held CLI's stdout blocks for good once the chain (pipe, executor,
+ * link, controller, client buffers) is full: its record stops changing during a whole run of
+ * 5,000 events beside it on the same executor link. It then stays blocked at that line while
+ * `besides` more whole runs pass: it wrote nothing more in all that time, so it cannot finish.
+ * Returns the line it is held at.
  */
 async function expectHeldWhile(held: HeldRun, other: string, label: string, besides: number): Promise<number> {
-  // The chain fills up and the CLI's writes stop being taken (it may block and drain a few times first).
-  expect(await eventually(() => blockState(held.record).blockedAt !== undefined, 20_000)).toBe(true);
-  // One run through the link, so that any drain still coming from the chain filling has happened.
-  await runBeside(other, `${label}-settle`, 1);
-  const before = blockState(held.record);
-  expect(typeof before.blockedAt).toBe("number");
+  let before = blockState(held.record);
+  // While the chain fills, the CLI's writes stop and start again; a bounded number of runs beside it.
+  for (let fill = 0; ; fill++) {
+    await runBeside(other, `${label}-fill-${fill}`, 1);
+    const after = blockState(held.record);
+    expect(after.exited, "the held CLI ran to its end: nothing held it back").toBe(false);
+    if (after.blockedAt !== undefined && after.entries === before.entries) break;
+    expect(fill, "the held CLI kept writing through 10 whole runs beside it").toBeLessThan(10);
+    before = after;
+  }
   await runBeside(other, label, besides);
   expect(blockState(held.record)).toEqual(before);
-  expect(before.exited).toBe(false);
   return before.blockedAt!;
 }
 
@@ -124,7 +129,7 @@ describe("end-to-end flow control through the executor", () => {
     ["one event per message", 0],
     ["batched", 256],
   ])("a client that stops reading stops the remote CLI (its pipe blocks); nothing is dropped (%s)", async (_form, maxBatchEvents) => {
-    const n = 40_000;
+    const n = 100_000;
     const held = await startHeldRun(`stalled-reader-${maxBatchEvents}`, n, maxBatchEvents);
     const other = await createSession(r.t, Provider.PROVIDER_CLAUDE, { ...remoteOptions("executor-a"), cliPath: r.t.fakeClaude });
     const heldAt = await expectHeldWhile(held, other, `beside-stalled-${maxBatchEvents}`, 1);
