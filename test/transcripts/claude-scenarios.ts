@@ -7,10 +7,8 @@
  * Both with `--output-format stream-json --verbose`; stream-json adds `--include-partial-messages`
  * (text deltas as `stream_event` lines), as asm does.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { CliRecording } from "./cli-recording.js";
-import type { ProviderRecordings, ScenarioContext, TranscriptScenario } from "./transcript-scenario.js";
+import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, noteFile, scenarioFamily } from "./transcript-scenario.js";
 
 const STREAM_JSON = ["--output-format", "stream-json", "--verbose", "--input-format", "stream-json", "--include-partial-messages"];
 const INTERACTIVE = [...STREAM_JSON, "--permission-mode", "default", "--permission-prompt-tool", "stdio"];
@@ -34,17 +32,9 @@ async function finish(cli: CliRecording): Promise<void> {
   await cli.exit();
 }
 
-function noteFile(ctx: ScenarioContext, file: string): void {
-  ctx.note(`${file} exists after the run: ${existsSync(join(ctx.work, file)) ? "yes" : "no"}`);
-}
+const streamJson = scenarioFamily("sj", "stream-json");
 
-function streamJson(name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario {
-  return { name: `sj-${name}`, shows: `stream-json: ${shows}`, run };
-}
-
-function oneShot(name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario {
-  return { name: `p-${name}`, shows: `-p: ${shows}`, run };
-}
+const oneShot = scenarioFamily("p", "-p");
 
 /** Answers the pending `can_use_tool` request; allow passes the requested input back unchanged. */
 function answer(cli: CliRecording, request: any, allow: boolean): void {
@@ -53,8 +43,6 @@ function answer(cli: CliRecording, request: any, allow: boolean): void {
 }
 
 const interrupt = (cli: CliRecording): void => cli.send({ type: "control_request", request_id: "asm_interrupt_1", request: { subtype: "interrupt" } });
-
-const ERRORS = [401, 429, 500] as const;
 
 const streamJsonScenarios: TranscriptScenario[] = [
   streamJson("text", "one text turn", async (ctx) => {
@@ -97,7 +85,7 @@ const streamJsonScenarios: TranscriptScenario[] = [
     await finish(cli);
     noteFile(ctx, "pending.txt");
   }),
-  ...ERRORS.map((status) =>
+  ...MODEL_API_ERRORS.map((status) =>
     streamJson(`error-${status}`, `the model API answers ${status}`, async (ctx) => {
       const cli = ctx.start(INTERACTIVE);
       await turn(cli, `fail please [[reply:error:${status}]]`);
@@ -136,7 +124,7 @@ const oneShotScenarios: TranscriptScenario[] = [
     cli.signal("SIGINT");
     await cli.exit();
   }),
-  ...ERRORS.map((status) =>
+  ...MODEL_API_ERRORS.map((status) =>
     oneShot(`error-${status}`, `the model API answers ${status}`, async (ctx) => {
       await once(ctx, P(`fail please [[reply:error:${status}]]`)).exit();
     }),

@@ -7,18 +7,12 @@
  * - `codex exec --json … -- <prompt>` (`exec-*`): stdin closed, resumed with `exec … resume <id>`,
  *   interrupted by SIGINT.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { CliRecording } from "./cli-recording.js";
-import { isResponse, type ProviderRecordings, type ScenarioContext, type TranscriptScenario } from "./transcript-scenario.js";
+import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, scenarioFamily } from "./transcript-scenario.js";
 
 const MODEL = "gpt-5.5";
 
 type Sandbox = "read-only" | "workspace-write" | "danger-full-access";
-
-function noteFile(ctx: ScenarioContext, file: string): void {
-  ctx.note(`${file} exists after the run: ${existsSync(join(ctx.work, file)) ? "yes" : "no"}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // app-server
@@ -67,9 +61,7 @@ async function closeAppServer(cli: CliRecording): Promise<void> {
   await cli.exit();
 }
 
-function asScenario(name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario {
-  return { name: `as-${name}`, shows: `app-server: ${shows}`, run };
-}
+const asScenario = scenarioFamily("as", "app-server");
 
 /** One thread, one turn of `prompt` to its end. */
 async function oneTurn(ctx: ScenarioContext, prompt: string): Promise<void> {
@@ -79,8 +71,6 @@ async function oneTurn(ctx: ScenarioContext, prompt: string): Promise<void> {
   await turns.completed();
   await closeAppServer(cli);
 }
-
-const ERRORS = [401, 429, 500] as const;
 
 const appServerScenarios: TranscriptScenario[] = [
   asScenario("text", "one text turn", (ctx) => oneTurn(ctx, "say hello [[reply:text:Hello from the mock model]]")),
@@ -118,7 +108,7 @@ const appServerScenarios: TranscriptScenario[] = [
     await closeAppServer(cli);
     noteFile(ctx, "pending.txt");
   }),
-  ...ERRORS.map((status) => asScenario(`error-${status}`, `the model API answers ${status}`, (ctx) => oneTurn(ctx, `fail please [[reply:error:${status}]]`))),
+  ...MODEL_API_ERRORS.map((status) => asScenario(`error-${status}`, `the model API answers ${status}`, (ctx) => oneTurn(ctx, `fail please [[reply:error:${status}]]`))),
   asScenario("resume", "a second process resumes the first one's thread (`thread/resume`)", async (ctx) => {
     const first = await appServer(ctx);
     const firstTurns = new Turns(first.cli, first.threadId);
@@ -139,9 +129,7 @@ const appServerScenarios: TranscriptScenario[] = [
 const exec = (prompt: string, flags: string[] = [], resume?: string): string[] => ["exec", "--json", "--skip-git-repo-check", ...flags, "-m", MODEL, ...(resume ? ["resume", resume] : []), "--", prompt];
 const once = (ctx: ScenarioContext, args: string[]): CliRecording => ctx.start(args, { stdin: "closed" });
 
-function execScenario(name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario {
-  return { name: `exec-${name}`, shows: `exec: ${shows}`, run };
-}
+const execScenario = scenarioFamily("exec", "exec");
 
 const execScenarios: TranscriptScenario[] = [
   execScenario("text", "one text turn", async (ctx) => {
@@ -162,7 +150,7 @@ const execScenarios: TranscriptScenario[] = [
     cli.signal("SIGINT");
     await cli.exit();
   }),
-  ...ERRORS.map((status) =>
+  ...MODEL_API_ERRORS.map((status) =>
     execScenario(`error-${status}`, `the model API answers ${status}`, async (ctx) => {
       await once(ctx, exec(`fail please [[reply:error:${status}]]`)).exit();
     }),

@@ -10,16 +10,10 @@
  * - one-shot `--prompt=<text> --output-format stream-json` (`p-*`): stdin closed, interrupted by
  *   SIGINT, resumed with `--resume <id>`.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { CliRecording } from "./cli-recording.js";
-import { isResponse, type ProviderRecordings, type ScenarioContext, type TranscriptScenario } from "./transcript-scenario.js";
+import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, scenarioFamily } from "./transcript-scenario.js";
 
 const COMMON = (mode: "default" | "yolo"): string[] => ["--skip-trust", "--approval-mode", mode, "-m", "gemini-2.5-flash"];
-
-function noteFile(ctx: ScenarioContext, file: string): void {
-  ctx.note(`${file} exists after the run: ${existsSync(join(ctx.work, file)) ? "yes" : "no"}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // ACP
@@ -75,17 +69,13 @@ function optionId(request: any, allow: boolean): string {
   return (options.find((o) => o.kind === kind) ?? options.find((o) => o.kind.startsWith(allow ? "allow" : "reject")))!.optionId;
 }
 
-function acpScenario(name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario {
-  return { name: `acp-${name}`, shows: `ACP: ${shows}`, run };
-}
+const acpScenario = scenarioFamily("acp", "ACP");
 
 async function acpTurn(ctx: ScenarioContext, text: string): Promise<void> {
   const session = await acp(ctx);
   await session.answered(session.prompt(text));
   await closeAcp(session.cli);
 }
-
-const ERRORS = [401, 429, 500] as const;
 
 const acpScenarios: TranscriptScenario[] = [
   acpScenario("text", "one text turn", (ctx) => acpTurn(ctx, "say hello [[reply:text:Hello from the mock model]]")),
@@ -120,7 +110,7 @@ const acpScenarios: TranscriptScenario[] = [
     await closeAcp(session.cli);
     noteFile(ctx, "pending.txt");
   }),
-  ...ERRORS.map((status) => acpScenario(`error-${status}`, `the model API answers ${status}`, (ctx) => acpTurn(ctx, `fail please [[reply:error:${status}]]`))),
+  ...MODEL_API_ERRORS.map((status) => acpScenario(`error-${status}`, `the model API answers ${status}`, (ctx) => acpTurn(ctx, `fail please [[reply:error:${status}]]`))),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -130,9 +120,7 @@ const P = (prompt: string, mode: "default" | "yolo" = "default", resume?: string
 const once = (ctx: ScenarioContext, args: string[]): CliRecording => ctx.start(args, { stdin: "closed" });
 const isAssistantDelta = (j: any): boolean => j?.type === "message" && j.role === "assistant";
 
-function pScenario(name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario {
-  return { name: `p-${name}`, shows: `--prompt: ${shows}`, run };
-}
+const pScenario = scenarioFamily("p", "--prompt");
 
 const promptScenarios: TranscriptScenario[] = [
   pScenario("text", "one text turn", async (ctx) => {
@@ -152,7 +140,7 @@ const promptScenarios: TranscriptScenario[] = [
     cli.signal("SIGINT");
     await cli.exit();
   }),
-  ...ERRORS.map((status) =>
+  ...MODEL_API_ERRORS.map((status) =>
     pScenario(`error-${status}`, `the model API answers ${status}`, async (ctx) => {
       await once(ctx, P(`fail please [[reply:error:${status}]]`)).exit();
     }),

@@ -2,6 +2,8 @@
  * What a recording scenario is: a named script that starts one provider CLI (or two, for a
  * resume), talks to it the way its protocol expects, and leaves a transcript behind.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { AnyModelMock } from "../mock-models/index.js";
 import type { CliRecording } from "./cli-recording.js";
 
@@ -34,3 +36,19 @@ export const isResponse =
   (id: number) =>
   (j: any): boolean =>
     j?.id === id && (j.result !== undefined || j.error !== undefined) && j.method === undefined;
+
+/** The model API failures every mode is recorded with. */
+export const MODEL_API_ERRORS = [401, 429, 500] as const;
+
+/**
+ * Scenarios of one protocol mode: `sj-text` shown as "stream-json: one text turn", and so on.
+ * (`prefix` names the files, `mode` the README's rows.)
+ */
+export function scenarioFamily(prefix: string, mode: string) {
+  return (name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario => ({ name: `${prefix}-${name}`, shows: `${mode}: ${shows}`, run });
+}
+
+/** Notes in the transcript whether the run left `file` in the working directory. */
+export function noteFile(ctx: ScenarioContext, file: string): void {
+  ctx.note(`${file} exists after the run: ${existsSync(join(ctx.work, file)) ? "yes" : "no"}`);
+}
