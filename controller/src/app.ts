@@ -1,4 +1,4 @@
-import { baseCliEnv, killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, startOrphanReaper, type Logger, type SdkDiscovery } from "@asm/shared";
+import { baseCliEnv, killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, startOrphanReaper, type Clock, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
 import { executorEntries, type ControllerConfig } from "./config/controller-config.js";
@@ -23,6 +23,8 @@ export interface StartOptions {
   sdkDiscovery?: SdkDiscovery;
   /** Executor directory; defaults to ASM_EXECUTORS. */
   executors?: readonly ExecutorEntry[];
+  /** The clock of the runs' timeouts (tests move a manual one). Default: the real one. */
+  clock?: Clock;
 }
 
 /** Wires the controller, its local backend and its gRPC server, and starts listening. */
@@ -60,6 +62,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     maxEventsPerRun: config.ASM_MAX_EVENTS_PER_RUN,
     streamWindow: config.ASM_STREAM_WINDOW,
     retainedRuns: config.ASM_RETAINED_RUNS,
+    clock: opts.clock,
   });
   const server = new ControllerServer(controllerService(controller, directory, logger), logger);
   const tls = config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY

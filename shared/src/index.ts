@@ -18,6 +18,7 @@ export * from "./logging/logger.js";
 export * from "./options/parse-options.js";
 export * from "./options/run-settings.js";
 export * from "./process/index.js";
+export * from "./clock/clock.js";
 export * from "./providers/provider-adapter.js";
 export * from "./providers/provider-registry.js";
 export * from "./providers/check-run-settings.js";

@@ -1,7 +1,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { RunOptions, SdkDiscovery } from "@asm/shared";
+import type { Clock, RunOptions, SdkDiscovery } from "@asm/shared";
 import { startExecutorProcess, type ExecutorProcess, type ExecutorProcessOptions } from "./executor-process.js";
 import { createTestPki, type TestPki } from "./pki.js";
 import { runOptions } from "./sessions.js";
@@ -28,10 +28,12 @@ export const FAST_LIVENESS = {
 };
 
 /** A real executor process (executor-a) and an in-process controller that knows it. */
-export async function startRemoteSetup(opts: { executor?: Omit<ExecutorProcessOptions, "pki">; env?: Record<string, string>; pki?: TestPki; sdkDiscovery?: SdkDiscovery } = {}): Promise<RemoteSetup> {
+export async function startRemoteSetup(
+  opts: { executor?: Omit<ExecutorProcessOptions, "pki">; env?: Record<string, string>; pki?: TestPki; sdkDiscovery?: SdkDiscovery; clock?: Clock } = {},
+): Promise<RemoteSetup> {
   const pki = opts.pki ?? createTestPki(mkdtempSync(join(tmpdir(), "asm-pki-")));
   const executor = await startExecutorProcess({ pki, ...opts.executor });
-  const t = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ...opts.env }, sdkDiscovery: opts.sdkDiscovery });
+  const t = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ...opts.env }, sdkDiscovery: opts.sdkDiscovery, clock: opts.clock });
   return {
     pki,
     executor,

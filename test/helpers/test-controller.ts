@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import { ControllerConfigSchema, startController, type ControllerApp } from "@asm/controller";
-import { liveCliProcesses, silentLogger, type SdkDiscovery } from "@asm/shared";
+import { liveCliProcesses, silentLogger, type Clock, type SdkDiscovery } from "@asm/shared";
 import { connectInsecure, type Client } from "./grpc-client.js";
 
 export interface TestController {
@@ -17,7 +17,7 @@ export interface TestController {
 }
 
 /** Starts a real controller on 127.0.0.1:0 (plaintext loopback) and a client for it. */
-export async function startTestController(opts: { env?: Record<string, string>; sdkDiscovery?: SdkDiscovery } = {}): Promise<TestController> {
+export async function startTestController(opts: { env?: Record<string, string>; sdkDiscovery?: SdkDiscovery; clock?: Clock } = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), "asm-test-"));
   const config = ControllerConfigSchema.parse({
     ASM_LISTEN: "127.0.0.1:0",
@@ -34,6 +34,7 @@ export async function startTestController(opts: { env?: Record<string, string>; 
     // npx puts node_modules/.bin (with the real provider CLIs) on PATH; runs name their CLI explicitly.
     hostEnv: { PATH: systemPath(), HOME: dir },
     sdkDiscovery: opts.sdkDiscovery ?? (() => false),
+    clock: opts.clock,
   });
   const client = connectInsecure(app.port);
   return {

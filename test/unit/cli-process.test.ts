@@ -3,7 +3,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, it, expect } from "vitest";
 import { AsmError } from "../../shared/src/errors/asm-error.js";
-import { ManualTimers } from "../helpers/manual-timers.js";
+import { ManualClock } from "../helpers/manual-clock.js";
 import {
   CliProcess,
   LineFramer,
@@ -236,14 +236,14 @@ describe("CliProcess", () => {
   it("terminate() escalates to SIGKILL for a child ignoring SIGINT/SIGTERM and kills its grandchildren", async () => {
     // The grace between signals is the subject: a manual clock ends each grace when the child has
     // shown it got the signal and survived it.
-    const clock = new ManualTimers();
+    const clock = new ManualClock();
     const p = nodeProc(
       `process.on("SIGINT", () => console.log("survived SIGINT"));
        process.on("SIGTERM", () => console.log("survived SIGTERM"));
        const g = require("child_process").spawn("sh", ["-c", 'trap "" INT TERM; exec sleep 1000'], { stdio: "ignore" });
        console.log(g.pid);
        setInterval(() => {}, 1e6);`,
-      { timers: clock },
+      { clock },
     );
     const it = p.output()[Symbol.asyncIterator]();
     const next = async (): Promise<string> => ((await it.next()).value as { line: string }).line;
@@ -373,14 +373,14 @@ describe("CliProcess", () => {
   });
 
   it("does not hang on a descendant that left the process group and holds stdout open", async () => {
-    const clock = new ManualTimers();
+    const clock = new ManualClock();
     // The escapee prints its own pid (setsid may fork, so `$!` would not be it) and holds stdout;
     // the leader exits once the escapee has left the group (it has written its pid to a file).
     const dir = mkdtempSync(path.join(CWD, "asm-cli-orphan-"));
     const escapedFile = path.join(dir, "escaped");
     const p = sh(`setsid sh -c 'echo $$; echo $$ > "${escapedFile}"; exec sleep 1000' & while [ ! -s "${escapedFile}" ]; do sleep 0.01; done`, {
       orphanPipeTimeoutMs: 100,
-      timers: clock,
+      clock,
     });
     const it = p.output()[Symbol.asyncIterator]();
     const first = await it.next();

@@ -15,6 +15,8 @@ import {
   type RunSettings,
   type SdkDiscovery,
   type SessionOptionsInput,
+  type Clock,
+  realClock,
 } from "@asm/shared";
 import type { Backend } from "@asm/shared";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
@@ -41,6 +43,8 @@ export interface ControllerOptions {
   streamWindow: number;
   /** Finished runs kept for GetRun/WatchRun before the oldest are forgotten. */
   retainedRuns: number;
+  /** The clock of the runs' timeouts. Default: the real one. */
+  clock?: Clock;
 }
 
 export type InterruptOutcome = "removed_from_queue" | "interrupted" | "already_finished";
@@ -118,6 +122,7 @@ export class Controller {
         warm: session.keepCliWarm && !remote ? { idleTimeoutMs: session.warmIdleTimeoutMs } : undefined,
       },
       logger: this.opts.logger,
+      clock: this.opts.clock ?? realClock,
       maxEvents: this.opts.maxEventsPerRun,
       primaryWindow: this.opts.streamWindow,
       onApprovalRequested: (approvalId, owner) => session.approvals.add(approvalId, owner),

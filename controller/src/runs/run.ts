@@ -18,6 +18,7 @@ import {
   type ProviderName,
   type Result,
   type RunSettings,
+  type Clock,
 } from "@asm/shared";
 import type { Backend, ExecutionRequest, RunExecution } from "@asm/shared";
 import { RunEventLog } from "./run-event-log.js";
@@ -36,6 +37,8 @@ export interface RunInit {
   /** Executor the run executes on (remote runs), for the observability metadata. */
   executor?: string;
   logger: Logger;
+  /** The clock of the run's timeouts (queue, stream, deadline, approvals). */
+  clock: Clock;
   maxEvents: number;
   primaryWindow: number;
   /** Called once per approval the CLI asks for, so the session can index it. */
@@ -49,7 +52,7 @@ export interface RunInit {
 }
 
 interface PendingApproval {
-  timer: NodeJS.Timeout;
+  timer: unknown;
 }
 
 /**
@@ -72,9 +75,9 @@ export class Run {
   private stopReason: AsmError | undefined;
   private providerSessionId = "";
   private readonly approvals = new Map<string, PendingApproval>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-  private idleTimer: NodeJS.Timeout | undefined;
-  /** performance.now() of the run's last activity, for the stream timeout. */
+  private readonly timers = new Set<unknown>();
+  private idleTimer: unknown;
+  /** clock.now() of the run's last activity, for the stream timeout. */
   private lastActivityAt = 0;
   /** Aborted when the run starts stopping, so nothing waits on a slow reader any more. */
   private readonly stopping = new AbortController();
@@ -208,7 +211,13 @@ export class Run {
         for (const draft of batch) {
           if (this.currentPhase() === "running") {
             // Backpressure: wait while the StreamRun caller is too far behind (never once stopping).
-            if (!this.log.hasReaderRoom) await this.log.waitForRoom(this.stopping.signal);
+            // Time blocked on a slow reader is not CLI silence: the stream timeout waits too, and
+            // restarts when the reader has caught up (a reader that never reads meets run_deadline_ms).
+            if (!this.log.hasReaderRoom) {
+              this.clearIdle();
+              await this.log.waitForRoom(this.stopping.signal);
+              if (this.currentPhase() === "running") this.touchIdle();
+            }
             if (!this.log.hasRoom()) {
               throw new AsmError({ kind: "buffer_overflow", reasonCode: "run_log_full", message: `run ${this.runId} produced more than ${this.init.maxEvents} events` });
             }
@@ -269,7 +278,7 @@ export class Run {
 
   private trackApproval(approvalId: string): void {
     const timeoutMs = this.init.settings.approvalTimeoutMs;
-    const timer = setTimeout(() => void this.approvalTimedOut(approvalId, timeoutMs), timeoutMs);
+    const timer = this.init.clock.setTimeout(() => void this.approvalTimedOut(approvalId, timeoutMs), timeoutMs);
     this.approvals.set(approvalId, { timer });
     this.clearIdle();
     this.init.onApprovalRequested(approvalId, this);
@@ -290,7 +299,7 @@ export class Run {
   private settleApproval(approvalId: string): void {
     const pending = this.approvals.get(approvalId);
     if (!pending) return;
-    clearTimeout(pending.timer);
+    this.init.clock.clearTimeout(pending.timer);
     this.approvals.delete(approvalId);
     this.init.onApprovalSettled(approvalId);
     if (this.approvals.size === 0 && this.phase === "running") this.touchIdle();
@@ -340,27 +349,27 @@ export class Run {
       this.clearIdle();
       return;
     }
-    this.lastActivityAt = performance.now();
-    if (!this.idleTimer) this.armIdle(this.init.settings.streamTimeoutMs);
+    this.lastActivityAt = this.init.clock.now();
+    if (this.idleTimer === undefined) this.armIdle(this.init.settings.streamTimeoutMs);
   }
 
   private armIdle(delayMs: number): void {
-    this.idleTimer = setTimeout(() => {
+    this.idleTimer = this.init.clock.setTimeout(() => {
       this.idleTimer = undefined;
       const ms = this.init.settings.streamTimeoutMs;
-      const quietMs = performance.now() - this.lastActivityAt;
+      const quietMs = this.init.clock.now() - this.lastActivityAt;
       if (quietMs < ms) this.armIdle(ms - quietMs);
       else void this.stop(AsmError.timeout("stream_timeout", `run ${this.runId} produced no event for stream_timeout_ms (${ms} ms)`));
     }, delayMs);
   }
 
   private clearIdle(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.idleTimer !== undefined) this.init.clock.clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
   }
 
   private arm(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.init.clock.setTimeout(() => {
       this.timers.delete(timer);
       fn();
     }, ms);
@@ -368,7 +377,7 @@ export class Run {
   }
 
   private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) this.init.clock.clearTimeout(t);
     this.timers.clear();
   }
 }

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { AsmError } from "../errors/asm-error.js";
+import { realClock, type Clock } from "../clock/clock.js";
 import { LineFramer, type FramedLine } from "./line-framer.js";
 
 export interface CliProcessOptions {
@@ -23,30 +24,9 @@ export interface CliProcessOptions {
    * The wait is extended while reading is paused for backpressure. Default 2000 ms.
    */
   orphanPipeTimeoutMs?: number;
-  /** The clock of the kill-grace and orphaned-pipe waits. Default: the real timers. */
-  timers?: CliTimers;
+  /** The clock of the kill-grace and orphaned-pipe waits. Default: the real one. */
+  clock?: Clock;
 }
-
-/**
- * The timers a CliProcess waits with. Tests inject a manual clock so that a wait whose length is
- * the subject (a kill grace, the orphaned-pipe bound) ends when the test says, not after real time.
- */
-export interface CliTimers {
-  /** Calls `fn` after `ms`; an unref'd timer does not keep the process alive. */
-  setTimeout(fn: () => void, ms: number, opts?: { unref?: boolean }): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realTimers: CliTimers = {
-  setTimeout(fn, ms, opts) {
-    const t = setTimeout(fn, ms);
-    if (opts?.unref) t.unref();
-    return t;
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as NodeJS.Timeout);
-  },
-};
 
 export type CliOutput =
   | { stream: "stdout"; line: string }
@@ -175,7 +155,7 @@ export class CliProcess {
   private readonly stderrFramer: LineFramer;
   private readonly stderrTailBytes: number;
   private readonly orphanPipeTimeoutMs: number;
-  private readonly timers: CliTimers;
+  private readonly clock: Clock;
   private resolveExited!: (exit: CliExit) => void;
 
   private tail: Buffer = Buffer.alloc(0);
@@ -235,7 +215,7 @@ export class CliProcess {
     this.stderrFramer = new LineFramer(maxLineBytes);
     this.stderrTailBytes = Math.max(0, opts.stderrTailBytes ?? DEFAULT_STDERR_TAIL_BYTES);
     this.orphanPipeTimeoutMs = opts.orphanPipeTimeoutMs ?? DEFAULT_ORPHAN_PIPE_TIMEOUT_MS;
-    this.timers = opts.timers ?? realTimers;
+    this.clock = opts.clock ?? realClock;
     this.exited = new Promise<CliExit>((resolve) => {
       this.resolveExited = resolve;
     });
@@ -604,7 +584,7 @@ export class CliProcess {
 
   /** Only a descendant that escaped the process group can keep the pipes open after the reap. */
   private armOrphanTimer(): void {
-    this.orphanTimer = this.timers.setTimeout(
+    this.orphanTimer = this.clock.setTimeout(
       () => {
         this.orphanTimer = undefined;
         if (this.stdoutDone && this.stderrDone) return;
@@ -624,12 +604,12 @@ export class CliProcess {
     if (this.leaderExited) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
-        this.timers.clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         const i = this.leaderExitWaiters.indexOf(done);
         if (i >= 0) this.leaderExitWaiters.splice(i, 1);
         resolve();
       };
-      const timer = this.timers.setTimeout(done, ms);
+      const timer = this.clock.setTimeout(done, ms);
       this.leaderExitWaiters.push(done);
     });
   }
@@ -637,7 +617,7 @@ export class CliProcess {
   private maybeFinalize(): void {
     if (this.finalized || !this.leaderExited || !this.stdoutDone || !this.stderrDone) return;
     this.finalized = true;
-    if (this.orphanTimer !== undefined) this.timers.clearTimeout(this.orphanTimer);
+    if (this.orphanTimer !== undefined) this.clock.clearTimeout(this.orphanTimer);
     if (live.delete(this)) for (const o of groupObservers) o.removed(this.pid);
     this.resolveExited(this.buildExit());
   }

@@ -1,7 +1,6 @@
 export { LineFramer, type FramedLine, type LineFramerOptions } from "./line-framer.js";
 export {
   CliProcess,
-  realTimers,
   liveCliProcesses,
   killAllCliProcesses,
   observeProcessGroups,
@@ -11,6 +10,5 @@ export {
   type CliExit,
   type CliExitClassification,
   type TerminateOptions,
-  type CliTimers,
 } from "./cli-process.js";
 export { startOrphanReaper, type OrphanReaper } from "./orphan-reaper.js";
