@@ -170,7 +170,13 @@ export interface RunOptions {
   queueTimeoutMs?:
     | number
     | undefined;
-  /** Longest gap between two events once running. Default 60000. */
+  /**
+   * Longest silence of the CLI once running: no event from it for this long
+   * ends the run with kind timeout, reason_code stream_timeout. It is paused
+   * while an approval waits and while the run waits on its StreamRun reader
+   * (backpressure: that time is not CLI silence); a reader that never reads
+   * is bounded by run_deadline_ms. Default 60000.
+   */
   streamTimeoutMs?:
     | number
     | undefined;
