@@ -46,5 +46,6 @@ export function runToProto(r: Run): RunMessage {
     startedAt: r.startedAt,
     endedAt: r.endedAt,
     pendingApprovalIds: r.pendingApprovalIds,
+    cliExit: r.cliExit ? { exitCode: r.cliExit.code ?? undefined, signal: r.cliExit.signal ?? "" } : undefined,
   };
 }

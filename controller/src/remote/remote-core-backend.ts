@@ -10,7 +10,9 @@ import {
   type ExecuteRequest,
   type ExecuteResponse,
   type ExecutionRequest,
+  type RunExit,
   type Logger,
+  type CliExitStatus,
   type RunExecution,
 } from "@asm/shared";
 import type { ExecutorLink } from "./executor-link.js";
@@ -62,6 +64,7 @@ class RemoteExecution implements RunExecution {
   private readonly streamDone: Promise<void>;
   private markStreamDone!: () => void;
   private lastSequence = 0;
+  private exitStatus: CliExitStatus | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -71,6 +74,10 @@ class RemoteExecution implements RunExecution {
   ) {
     this.log = opts.logger.child({ runId: request.runId, sessionId: request.sessionId, executor: config.remote_node });
     this.streamDone = new Promise((resolve) => (this.markStreamDone = resolve));
+  }
+
+  get cliExit(): CliExitStatus | undefined {
+    return this.exitStatus;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<EventDraft[]> {
@@ -116,13 +123,13 @@ class RemoteExecution implements RunExecution {
           remoteCwd: config.remote_cwd ?? "",
           leaseTimeoutMs: config.remote_boot_lease_timeout_ms,
           cookie,
-          metadata: undefined,
           extra: extraFields(config),
         },
       },
     });
     const messages = call[Symbol.asyncIterator]() as AsyncIterator<ExecuteResponse>;
     let started = false;
+    let failed = false;
     try {
       for (;;) {
         // Until the executor answers the start, the RPC timeout applies; after, the heartbeat bound.
@@ -146,21 +153,50 @@ class RemoteExecution implements RunExecution {
           }
           if (drafts.length > 0) yield drafts;
         } else if (reply.$case === "exit") {
-          this.exitSeen = true;
-          started = true;
-          // Nothing more goes to the executor; ending our side lets it close the stream.
-          clearInterval(heartbeat);
-          call.end();
-          if (reply.value.error) throw this.fromExecutor(AsmError.fromMessage(reply.value.error));
+          const error = this.onExit(reply.value, call, heartbeat);
+          if (error) throw this.fromExecutor(error);
           return;
         }
       }
     } catch (err) {
+      failed = true;
       throw this.classify(err);
     } finally {
+      // The run stops reading at its terminal event, before the executor's `exit`: the stream is
+      // still closed by the protocol (read `exit`, then half-close), never cancelled.
+      if (!this.exitSeen && !failed) await this.readToExit(messages, call, heartbeat);
       clearInterval(heartbeat);
       if (!this.exitSeen) call.cancel();
       this.markStreamDone();
+    }
+  }
+
+  /** Takes the executor's `exit`: records how the CLI ended and half-closes. Returns the run's error, if the executor reported one. */
+  private onExit(exit: RunExit, call: ClientDuplexStream<ExecuteRequest, ExecuteResponse>, heartbeat: NodeJS.Timeout): AsmError | undefined {
+    this.exitSeen = true;
+    if (exit.exitCode !== undefined || exit.signal) this.exitStatus = { code: exit.exitCode ?? null, signal: exit.signal || null };
+    // Nothing more goes to the executor; ending our side lets it close the stream.
+    clearInterval(heartbeat);
+    call.end();
+    return exit.error ? AsmError.fromMessage(exit.error) : undefined;
+  }
+
+  /**
+   * After the run has its terminal event: the rest of the stream up to `exit` (nothing the run
+   * needs any more), within the heartbeat bound; a stream that does not get there is cancelled.
+   */
+  private async readToExit(messages: AsyncIterator<ExecuteResponse>, call: ClientDuplexStream<ExecuteRequest, ExecuteResponse>, heartbeat: NodeJS.Timeout): Promise<void> {
+    try {
+      for (;;) {
+        const next = await this.nextWithin(messages, this.opts.heartbeatTimeoutMs, true);
+        if (next.done) return;
+        if (next.value.reply?.$case === "exit") {
+          this.onExit(next.value.reply.value, call, heartbeat);
+          return;
+        }
+      }
+    } catch (err) {
+      this.log.debug({ err }, "the executor did not end the run's stream after its terminal event");
     }
   }
 

@@ -20,7 +20,7 @@ import {
   type RunSettings,
   type Clock,
 } from "@asm/shared";
-import type { Backend, ExecutionRequest, RunExecution } from "@asm/shared";
+import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "@asm/shared";
 import { RunEventLog } from "./run-event-log.js";
 
 export type RunPhase = "queued" | "running" | "stopping" | "ended";
@@ -131,6 +131,11 @@ export class Run {
   /** Resolves once the run is terminal and its CLI process group is gone. */
   get ended(): Promise<void> {
     return this.endedPromise;
+  }
+
+  /** How the run's CLI ended, once the run has ended (see RunExecution.cliExit). */
+  get cliExit(): CliExitStatus | undefined {
+    return this.phase === "ended" ? this.execution?.cliExit : undefined;
   }
 
   /** The result so far (a copy: the live projection keeps changing). */

@@ -17,6 +17,7 @@ import {
   type ExecutionRequest,
   type Logger,
   type RunExecution,
+  type RunExit,
   type StartRun,
 } from "@asm/shared";
 import type { ExecutorRuntime } from "../runtime/executor-runtime.js";
@@ -53,6 +54,8 @@ export class ExecuteStream {
   private detached = false;
   private interruptRequested = false;
   private finishing = false;
+  /** The highest event sequence the controller said it had (its heartbeats). */
+  private ackedSequence = 0;
   /** How long the CLI outlives a vanished controller (from the start message). */
   private leaseMs: number = DRIVER_OPTS_DEFAULTS.remote_boot_lease_timeout_ms;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -113,6 +116,8 @@ export class ExecuteStream {
         this.execution?.interrupt().catch((err: unknown) => this.log.warn({ err }, "interrupt failed"));
         return;
       case "heartbeat":
+        this.ackedSequence = Math.max(this.ackedSequence, Number(command.value.ackedSequence));
+        return;
       case undefined:
         return;
     }
@@ -207,16 +212,17 @@ export class ExecuteStream {
       error = AsmError.from(err);
     }
     await execution.close().catch((err: unknown) => this.log.warn({ err }, "closing the execution failed"));
-    await this.finish({ signal: "", error: error?.toMessage() });
+    const cli = execution.cliExit;
+    await this.finish({ exitCode: cli?.code ?? undefined, signal: cli?.signal ?? "", error: error?.toMessage() });
   }
 
   /** Ends the stream with a typed error before anything was spawned. */
   private refuse(error: AsmError): void {
     this.log.info({ reasonCode: error.reasonCode, kind: error.kind }, `run refused: ${error.message}`);
-    void this.finish({ signal: "", error: error.toMessage() });
+    void this.finish({ exitCode: undefined, signal: "", error: error.toMessage() });
   }
 
-  private async finish(exit: { signal: string; error: ReturnType<AsmError["toMessage"]> | undefined }): Promise<void> {
+  private async finish(exit: RunExit): Promise<void> {
     if (this.finishing) return;
     this.finishing = true;
     this.phase = "finished";
@@ -265,7 +271,7 @@ export class ExecuteStream {
       return;
     }
     const leaseMs = this.interruptRequested ? 0 : this.leaseMs;
-    this.log.warn({ reason, leaseMs }, "controller gone; the run's CLI is kept for its lease");
+    this.log.warn({ reason, leaseMs, ackedSequence: this.ackedSequence }, "controller gone; the run's CLI is kept for its lease");
     this.leaseTimer = setTimeout(() => {
       this.log.warn("lease over; killing the run's process group");
       this.endLease();
@@ -279,6 +285,7 @@ export class ExecuteStream {
     if (this.phase === "finished") {
       if (this.leaseTimer) clearTimeout(this.leaseTimer);
       this.endLease();
+      this.log.debug({ detached: this.detached }, "run stream finished");
       this.finishDone();
     }
   }

@@ -19,7 +19,20 @@ export interface ExecutionRequest {
  * lines of one read from the CLI, one message from an executor), so a busy run costs one step of
  * the iteration per batch rather than per event.
  */
+/** How a run's CLI process ended. */
+export interface CliExitStatus {
+  /** Exit code; null when a signal ended it. */
+  code: number | null;
+  /** Name of the signal that ended it (e.g. "SIGKILL"); null when it exited on its own. */
+  signal: string | null;
+}
+
 export interface RunExecution extends AsyncIterable<EventDraft[]> {
+  /**
+   * How the CLI process ended, once it has and the execution knows it (after `close()`). Undefined
+   * while it runs, when it never started, and when it stays warm for the session's next run.
+   */
+  readonly cliExit: CliExitStatus | undefined;
   /** Tells the CLI the decision on an approval it asked for. */
   answerApproval(approvalId: string, allow: boolean, reason: string): Promise<void>;
   /** Interrupts through the CLI's protocol, then signals with escalation; resolves when the CLI is gone. */

@@ -6,7 +6,7 @@ import { isTerminal, payload } from "../events/event-payload.js";
 import type { Logger } from "../logging/logger.js";
 import { CliProcess, type CliExit, type CliOutput } from "../process/index.js";
 import type { EventDraft, ProviderAdapter } from "../providers/provider-adapter.js";
-import type { Backend, ExecutionRequest, RunExecution } from "./backend.js";
+import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "./backend.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
 
 export interface LocalCoreBackendOptions {
@@ -103,6 +103,7 @@ class LocalCoreExecution implements RunExecution {
   private outputEnded = false;
   /** Interrupted before the CLI was started: it never will be. */
   private abandoned = false;
+  private exitStatus: CliExitStatus | undefined;
   private readonly turnEnded: Promise<void>;
   private markTurnEnded!: () => void;
   private readonly log: Logger;
@@ -114,6 +115,10 @@ class LocalCoreExecution implements RunExecution {
   ) {
     this.log = opts.logger.child({ runId: request.runId, sessionId: request.sessionId, provider: request.adapter.provider });
     this.turnEnded = new Promise((resolve) => (this.markTurnEnded = resolve));
+  }
+
+  get cliExit(): CliExitStatus | undefined {
+    return this.exitStatus;
   }
 
   /** Whether this run may leave its process warm for the session's next run. */
@@ -291,7 +296,8 @@ class LocalCoreExecution implements RunExecution {
     const exited = await Promise.race([proc.exited.then(() => true), delay(this.opts.killGraceMs).then(() => false)]);
     if (!exited) await proc.terminate({ graceMs: this.opts.killGraceMs, firstSignal: "SIGTERM" });
     await drain;
-    await proc.exited;
+    const exit = await proc.exited;
+    this.exitStatus = { code: exit.code, signal: exit.signal };
   }
 
   private requireStarted(): WarmProcess {

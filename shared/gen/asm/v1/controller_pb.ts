@@ -418,6 +418,22 @@ export interface Run {
     | undefined;
   /** Approval ids waiting for a decision. */
   pendingApprovalIds: string[];
+  /**
+   * How the run's CLI process ended, locally or on its executor: set once the
+   * process is gone, which is shortly after the run's terminal event. Unset
+   * before, when no CLI was started, and when it stays warm for the
+   * session's next run.
+   */
+  cliExit: ProcessExit | undefined;
+}
+
+export interface ProcessExit {
+  /** Exit code; unset when a signal ended the process. */
+  exitCode?:
+    | number
+    | undefined;
+  /** Name of the signal that ended it (e.g. "SIGKILL"); empty otherwise. */
+  signal: string;
 }
 
 export interface GetRunResponse {
@@ -2776,6 +2792,7 @@ function createBaseRun(): Run {
     startedAt: undefined,
     endedAt: undefined,
     pendingApprovalIds: [],
+    cliExit: undefined,
   };
 }
 
@@ -2813,6 +2830,9 @@ export const Run: MessageFns<Run> = {
     }
     for (const v of message.pendingApprovalIds) {
       writer.uint32(90).string(v!);
+    }
+    if (message.cliExit !== undefined) {
+      ProcessExit.encode(message.cliExit, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2918,6 +2938,14 @@ export const Run: MessageFns<Run> = {
             message.pendingApprovalIds.push(reader.string());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.cliExit = ProcessExit.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2971,6 +2999,11 @@ export const Run: MessageFns<Run> = {
         : globalThis.Array.isArray(object?.pending_approval_ids)
         ? object.pending_approval_ids.map((e: any) => globalThis.String(e))
         : [],
+      cliExit: isSet(object.cliExit)
+        ? ProcessExit.fromJSON(object.cliExit)
+        : isSet(object.cli_exit)
+        ? ProcessExit.fromJSON(object.cli_exit)
+        : undefined,
     };
   },
 
@@ -3009,6 +3042,9 @@ export const Run: MessageFns<Run> = {
     if (message.pendingApprovalIds?.length) {
       obj.pendingApprovalIds = message.pendingApprovalIds;
     }
+    if (message.cliExit !== undefined) {
+      obj.cliExit = ProcessExit.toJSON(message.cliExit);
+    }
     return obj;
   },
 
@@ -3032,6 +3068,98 @@ export const Run: MessageFns<Run> = {
     message.startedAt = object.startedAt ?? undefined;
     message.endedAt = object.endedAt ?? undefined;
     message.pendingApprovalIds = object.pendingApprovalIds?.map((e) => e) || [];
+    message.cliExit = (object.cliExit !== undefined && object.cliExit !== null)
+      ? ProcessExit.fromPartial(object.cliExit)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseProcessExit(): ProcessExit {
+  return { exitCode: undefined, signal: "" };
+}
+
+export const ProcessExit: MessageFns<ProcessExit> = {
+  encode(message: ProcessExit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exitCode !== undefined) {
+      writer.uint32(8).int32(message.exitCode);
+    }
+    if (message.signal !== "") {
+      writer.uint32(18).string(message.signal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProcessExit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProcessExit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.exitCode = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.signal = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProcessExit {
+    return {
+      exitCode: isSet(object.exitCode)
+        ? globalThis.Number(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.Number(object.exit_code)
+        : undefined,
+      signal: isSet(object.signal) ? globalThis.String(object.signal) : "",
+    };
+  },
+
+  toJSON(message: ProcessExit): unknown {
+    const obj: any = {};
+    if (message.exitCode !== undefined) {
+      obj.exitCode = Math.round(message.exitCode);
+    }
+    if (message.signal !== "") {
+      obj.signal = message.signal;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProcessExit>, I>>(base?: I): ProcessExit {
+    return ProcessExit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProcessExit>, I>>(object: I): ProcessExit {
+    const message = createBaseProcessExit();
+    message.exitCode = object.exitCode ?? undefined;
+    message.signal = object.signal ?? "";
     return message;
   },
 };

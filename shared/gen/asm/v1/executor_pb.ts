@@ -26,7 +26,6 @@ import {
   approvalDecisionFromJSON,
   approvalDecisionToJSON,
   AsmError,
-  Observability,
   Provider,
   providerFromJSON,
   providerToJSON,
@@ -117,10 +116,6 @@ export interface StartRun {
   leaseTimeoutMs: number;
   /** Same secret as in the handshake. */
   cookie: string;
-  /** Observability metadata to stamp on events. */
-  metadata:
-    | Observability
-    | undefined;
   /** Forward-compatible extra fields of the resolved remote config. */
   extra: { [key: string]: any } | undefined;
 }
@@ -139,7 +134,11 @@ export interface InterruptRun {
  * a side that hears nothing for the configured bound treats the link as lost.
  */
 export interface Heartbeat {
-  /** Highest event sequence the controller has received (controller -> executor). */
+  /**
+   * From the controller: the highest event sequence it has received (the
+   * executor reports it when the controller goes away, so a log shows how far
+   * the run got). From the executor: always 0.
+   */
   ackedSequence: number;
 }
 
@@ -172,9 +171,17 @@ export interface EventBatch {
   events: Event[];
 }
 
-/** Last message of a run's stream. */
+/**
+ * Last message of a run's stream. The controller reads it even after the
+ * run's terminal event, records how the CLI ended (Run.cli_exit), and then
+ * half-closes.
+ */
 export interface RunExit {
-  exitCode?: number | undefined;
+  /** The CLI's exit code; unset when a signal ended it or no CLI was started. */
+  exitCode?:
+    | number
+    | undefined;
+  /** The signal that ended the CLI (e.g. "SIGKILL"); empty otherwise. */
   signal: string;
   /** Set when the run could not start or the CLI failed. */
   error: AsmError | undefined;
@@ -892,7 +899,6 @@ function createBaseStartRun(): StartRun {
     remoteCwd: "",
     leaseTimeoutMs: 0,
     cookie: "",
-    metadata: undefined,
     extra: undefined,
   };
 }
@@ -925,9 +931,6 @@ export const StartRun: MessageFns<StartRun> = {
     }
     if (message.cookie !== "") {
       writer.uint32(74).string(message.cookie);
-    }
-    if (message.metadata !== undefined) {
-      Observability.encode(message.metadata, writer.uint32(82).fork()).join();
     }
     if (message.extra !== undefined) {
       Struct.encode(Struct.wrap(message.extra), writer.uint32(90).fork()).join();
@@ -1020,14 +1023,6 @@ export const StartRun: MessageFns<StartRun> = {
             message.cookie = reader.string();
             continue;
           }
-          case 10: {
-            if (tag !== 82) {
-              break;
-            }
-
-            message.metadata = Observability.decode(reader, reader.uint32());
-            continue;
-          }
           case 11: {
             if (tag !== 90) {
               break;
@@ -1079,7 +1074,6 @@ export const StartRun: MessageFns<StartRun> = {
         ? globalThis.Number(object.lease_timeout_ms)
         : 0,
       cookie: isSet(object.cookie) ? globalThis.String(object.cookie) : "",
-      metadata: isSet(object.metadata) ? Observability.fromJSON(object.metadata) : undefined,
       extra: isObject(object.extra) ? object.extra : undefined,
     };
   },
@@ -1113,9 +1107,6 @@ export const StartRun: MessageFns<StartRun> = {
     if (message.cookie !== "") {
       obj.cookie = message.cookie;
     }
-    if (message.metadata !== undefined) {
-      obj.metadata = Observability.toJSON(message.metadata);
-    }
     if (message.extra !== undefined) {
       obj.extra = message.extra;
     }
@@ -1138,9 +1129,6 @@ export const StartRun: MessageFns<StartRun> = {
     message.remoteCwd = object.remoteCwd ?? "";
     message.leaseTimeoutMs = object.leaseTimeoutMs ?? 0;
     message.cookie = object.cookie ?? "";
-    message.metadata = (object.metadata !== undefined && object.metadata !== null)
-      ? Observability.fromPartial(object.metadata)
-      : undefined;
     message.extra = object.extra ?? undefined;
     return message;
   },
