@@ -11,8 +11,15 @@ import { ControllerServer } from "./server/grpc-server.js";
 export interface ControllerApp {
   controller: Controller;
   port: number;
-  /** Two-stage shutdown: interrupt runs and drain calls, then force after the grace. */
+  /**
+   * Two-stage shutdown. At once: health NOT_SERVING, new calls refused (UNAVAILABLE /
+   * controller_shutting_down), every run stopped with transport_error / controller_shutdown. Once
+   * the runs have ended, or after ASM_SHUTDOWN_GRACE_MS (or `forceStop`), the CLIs still alive are
+   * killed; the server then ends its calls, forcing them after another ASM_SHUTDOWN_GRACE_MS.
+   */
   stop(): Promise<void>;
+  /** Skips the rest of the grace: kills what still runs now (a second SIGTERM / SIGINT). */
+  forceStop(): void;
 }
 
 export interface StartOptions {
@@ -70,15 +77,37 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     : undefined;
   const port = await server.listen({ address: config.ASM_LISTEN, tls, insecure: config.ASM_INSECURE_LOOPBACK });
   let stopping: Promise<void> | undefined;
+  let forced!: () => void;
+  const force = new Promise<void>((resolve) => (forced = resolve));
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      // Stage one, at once: NOT_SERVING, new calls refused, every run stopping (controller_shutdown).
+      server.beginDrain();
+      logger.info({ graceMs: config.ASM_SHUTDOWN_GRACE_MS }, "draining: new calls are refused and the runs are stopped");
+      const runsEnded = controller.shutdown();
+      let graceTimer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<"grace">((resolve) => (graceTimer = setTimeout(() => resolve("grace"), config.ASM_SHUTDOWN_GRACE_MS)));
+      const first = await Promise.race([runsEnded.then(() => "ended" as const), graceOver, force.then(() => "forced" as const)]);
+      clearTimeout(graceTimer);
+      if (first !== "ended") {
+        // Stage two: what is still running is killed; the runs end with their shutdown error.
+        logger.warn({ why: first }, "runs still stopping: killing their CLIs and dropping executor links");
+        killAllCliProcesses();
+        links.closeAll();
+        await runsEnded;
+      }
+      // The runs' streams and queries end with their terminal events; the server then stops.
+      await server.shutdown(config.ASM_SHUTDOWN_GRACE_MS);
+      killAllCliProcesses();
+      reaper.stop();
+    })());
   return {
     controller,
     port,
-    stop: () =>
-      (stopping ??= (async () => {
-        await controller.shutdown();
-        await server.shutdown(config.ASM_SHUTDOWN_GRACE_MS);
-        killAllCliProcesses();
-        reaper.stop();
-      })()),
+    stop,
+    forceStop: () => {
+      forced();
+      void stop();
+    },
   };
 }

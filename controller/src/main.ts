@@ -15,12 +15,20 @@ async function main(): Promise<void> {
   const logger = createRootLogger({ name: "asm-controller", level: config.ASM_LOG_LEVEL });
   const app = await startController({ config, logger });
   process.stdout.write(`READY port=${app.port}\n`);
+  // The first SIGTERM / SIGINT drains (see ControllerApp.stop); a second one kills what still runs.
+  let signals = 0;
   const shutdown = (signal: string): void => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn({ signal }, "second signal: killing what still runs");
+      app.forceStop();
+      return;
+    }
     logger.info({ signal }, "shutting down");
     void app.stop().then(() => process.exit(0));
   };
-  process.once("SIGTERM", () => shutdown("SIGTERM"));
-  process.once("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
 }
 
 void main();

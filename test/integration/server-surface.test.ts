@@ -2,23 +2,17 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { credentials, loadPackageDefinition, status as Status, type ServiceError } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { protoPath as healthProtoPath } from "grpc-health-check";
+import { credentials, status as Status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControllerServiceClient, silentLogger } from "@asm/shared";
 import { ControllerServer } from "../../controller/src/server/grpc-server.js";
 import { call } from "../helpers/grpc-client.js";
+import { healthClient } from "../helpers/health-client.js";
 import { createTestPki, type TestPki } from "../helpers/pki.js";
 import { startTestController, type TestController } from "../helpers/test-controller.js";
 
 const run = promisify(execFile);
 
-type HealthClient = { check(req: { service: string }, cb: (err: ServiceError | null, res: { status: string }) => void): void; close(): void };
-function healthClient(address: string, creds = credentials.createInsecure()): HealthClient {
-  const pkg = loadPackageDefinition(loadSync(healthProtoPath, { enums: String })) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: unknown) => HealthClient } } } };
-  return new pkg.grpc.health.v1.Health(address, creds);
-}
 
 describe("plaintext loopback server", () => {
   let t: TestController;
@@ -31,9 +25,8 @@ describe("plaintext loopback server", () => {
 
   it("serves grpc.health.v1 health checking", async () => {
     const health = healthClient(`127.0.0.1:${t.app.port}`);
-    const check = (service: string) => new Promise<string>((resolve, reject) => health.check({ service }, (err, res) => (err ? reject(err) : resolve(res.status))));
-    expect(await check("")).toBe("SERVING");
-    expect(await check("asm.v1.ControllerService")).toBe("SERVING");
+    expect(await health.check("")).toBe("SERVING");
+    expect(await health.check("asm.v1.ControllerService")).toBe("SERVING");
     health.close();
   });
 

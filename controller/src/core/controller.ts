@@ -161,19 +161,28 @@ export class Controller {
     return run;
   }
 
-  /** Closes a session: interrupts its active runs and drops its queued ones; idempotent. */
-  async closeSession(sessionId: string): Promise<{ session: Session; interrupted: string[]; dropped: string[] }> {
+  /**
+   * Closes a session: interrupts its active runs and drops its queued ones, each ending with
+   * `reason` (by default user_cancelled / session_closed); idempotent.
+   */
+  async closeSession(sessionId: string, reason?: AsmError): Promise<{ session: Session; interrupted: string[]; dropped: string[] }> {
     const session = this.getSession(sessionId);
+    const error = (): AsmError => reason ?? AsmError.cancelled(`session ${sessionId} closed`, "session_closed");
     const { active, queued } = session.close();
-    for (const run of queued) run.endQueued(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"));
-    await Promise.all(active.map((run) => run.stop(AsmError.cancelled(`session ${sessionId} closed`, "session_closed"))));
+    for (const run of queued) run.endQueued(error());
+    await Promise.all(active.map((run) => run.stop(error())));
     await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId)]);
     return { session, interrupted: active.map((r) => r.runId), dropped: queued.map((r) => r.runId) };
   }
 
-  /** Interrupts everything (graceful shutdown). */
+  /**
+   * Shutdown: every open session is closed, its runs ending with transport_error /
+   * controller_shutdown (retryable: nothing was wrong with the run), and warm processes stop.
+   * Resolves once the runs have ended.
+   */
   async shutdown(): Promise<void> {
-    await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId)));
+    const reason = new AsmError({ kind: "transport_error", reasonCode: "controller_shutdown", retryable: true, message: "the controller is shutting down; the run was stopped" });
+    await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, reason)));
     await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll()]);
   }
 

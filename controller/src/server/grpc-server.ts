@@ -6,7 +6,7 @@ import { loadSync } from "@grpc/proto-loader";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
 import { withPreEncodedEventStreams } from "../api/event-stream.js";
-import { ControllerServiceService, type ControllerServiceServer, type Logger } from "@asm/shared";
+import { AsmError, ControllerServiceService, toGrpcStatus, type ControllerServiceServer, type Logger } from "@asm/shared";
 
 export interface TlsFiles {
   caFile: string;
@@ -39,12 +39,30 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 /**
+ * The one gate of every API call: once the server drains, each new call is refused with the
+ * drain's error (UNAVAILABLE) before its handler runs; calls already running go on.
+ */
+function gated(service: ControllerServiceServer, refusal: () => AsmError | undefined): ControllerServiceServer {
+  const out: Record<string, unknown> = {};
+  for (const [name, handler] of Object.entries(service) as [string, (call: { emit(e: string, v: unknown): void }, callback?: (err: unknown) => void) => void][]) {
+    out[name] = (call: { emit(e: string, v: unknown): void }, callback?: (err: unknown) => void) => {
+      const refused = refusal();
+      if (!refused) return handler(call, callback);
+      if (callback) callback(toGrpcStatus(refused));
+      else call.emit("error", toGrpcStatus(refused));
+    };
+  }
+  return out as unknown as ControllerServiceServer;
+}
+
+/**
  * The controller's gRPC server: the public API, standard health checking, and reflection. Returns
  * the bound port and a two-stage shutdown.
  */
 export class ControllerServer {
   private readonly server: Server;
   private readonly health = new HealthImplementation({ "": "NOT_SERVING", [SERVICE_NAME]: "NOT_SERVING" });
+  private drainError: AsmError | undefined;
   port = 0;
 
   constructor(
@@ -59,7 +77,7 @@ export class ControllerServer {
       "grpc.max_send_message_length": 4 * 1024 * 1024 - 64 * 1024,
       ...options,
     });
-    this.server.addService(withPreEncodedEventStreams(ControllerServiceService), service);
+    this.server.addService(withPreEncodedEventStreams(ControllerServiceService), gated(service, () => this.drainError));
     this.health.addToServer(this.server);
     try {
       const definition = loadSync([join(protoRoot(), "asm/v1/controller.proto"), join(protoRoot(), "asm/v1/executor.proto"), healthProtoPath], {
@@ -94,10 +112,25 @@ export class ControllerServer {
     return this.port;
   }
 
-  /** Stage one: stop taking calls and report NOT_SERVING. Stage two: force after `graceMs`. */
-  async shutdown(graceMs: number): Promise<void> {
+  /**
+   * Stage one of the shutdown, at once: health answers NOT_SERVING and every new call is refused
+   * with UNAVAILABLE / controller_shutting_down; calls already running go on.
+   */
+  beginDrain(): void {
+    if (this.drainError) return;
+    this.drainError = new AsmError({
+      kind: "transport_error",
+      reasonCode: "controller_shutting_down",
+      retryable: true,
+      message: "the controller is shutting down and takes no new calls; retry on another controller or after its restart",
+    });
     this.health.setStatus("", "NOT_SERVING");
     this.health.setStatus(SERVICE_NAME, "NOT_SERVING");
+  }
+
+  /** Stage two: the running calls end (their runs have been stopped); forced after `graceMs`. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.beginDrain();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

@@ -77,7 +77,6 @@ function execute(client: ExecutorServiceClient, record: string): Promise<{ repli
           remoteCwd: "",
           leaseTimeoutMs: 1000,
           cookie: "",
-          metadata: undefined,
           extra: undefined,
         },
       },

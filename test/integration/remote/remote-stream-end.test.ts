@@ -3,7 +3,6 @@
  * event the controller still reads `exit`, records how the CLI ended, and half-closes; it never
  * cancels the stream of a run that ended normally, so the executor holds no lease for it.
  */
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provider } from "@asm/shared";
 import { call, collectEvents } from "../../helpers/grpc-client.js";
