@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status as Status, type ServiceError } from "@grpc/grpc-js";
-import { describe, expect, inject, it } from "vitest";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { fromGrpcError, Provider, type Event } from "@asm/shared";
 import { startControllerProcess, type ControllerProcess } from "../helpers/controller-process.js";
 import { call, callError, collectEvents, eventsOf, waitForEvent } from "../helpers/grpc-client.js";
@@ -17,9 +17,18 @@ import { runOptions } from "../helpers/sessions.js";
 
 const fakeClaude = (): string => inject("fakeClaudePath");
 
+const started: ControllerProcess[] = [];
+
 async function start(env: Record<string, string>): Promise<ControllerProcess> {
-  return startControllerProcess({ ASM_SHUTDOWN_GRACE_MS: "600000", ...env }, mkdtempSync(join(tmpdir(), "asm-shutdown-")));
+  const c = await startControllerProcess({ ASM_SHUTDOWN_GRACE_MS: "600000", ...env }, mkdtempSync(join(tmpdir(), "asm-shutdown-")));
+  started.push(c);
+  return c;
 }
+
+// A test that failed half-way leaves no controller (nor its CLIs) behind.
+afterEach(async () => {
+  for (const c of started.splice(0)) await c.kill("SIGKILL");
+});
 
 async function sessionOn(c: ControllerProcess): Promise<string> {
   const res = await call(c.client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults: runOptions({ cliPath: fakeClaude() }) } });
