@@ -67,6 +67,8 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     baseEnv,
     defaultCwd: config.ASM_DEFAULT_CWD ?? process.cwd(),
     maxEventsPerRun: config.ASM_MAX_EVENTS_PER_RUN,
+    maxEventBytes: config.ASM_MAX_EVENT_BYTES,
+    maxResultTextBytes: config.ASM_MAX_RESULT_TEXT_BYTES,
     streamWindow: config.ASM_STREAM_WINDOW,
     retainedRuns: config.ASM_RETAINED_RUNS,
     clock: opts.clock,

@@ -12,6 +12,7 @@ export * from "./errors/grpc-status.js";
 export * from "./events/event-payload.js";
 export * from "./events/reducer.js";
 export * from "./events/event-wire.js";
+export * from "./events/payload-chunks.js";
 export * from "./ids/ulid.js";
 export * from "./lanes/index.js";
 export * from "./logging/logger.js";

@@ -569,22 +569,25 @@ const scenarioExit0: Scenario = async (state) => {
 };
 
 /**
- * n assistant lines "f0".."f{n-1}" as fast as stdout takes them. With a record file, each time
+ * n assistant lines "f0".."f{n-1}" (padded to [[pad:B]] bytes) as fast as stdout takes them. With a record file, each time
  * stdout stops taking lines (a write returned false: the pipe is full) the record gets
  * `{t:"blocked", line}` and, once it drains, `{t:"drained", line}`: a test sees backpressure reach
  * the CLI, and how far the CLI got while it was blocked.
  */
 const scenarioFlood: Scenario = async (state, mk) => {
   const n = intParam(mk, "n", 1000);
+  // [[pad:B]]: each text padded with "." to B bytes (a large output in many lines).
+  const pad = intParam(mk, "pad", 0);
   state.numTurns = 1;
   for (let i = 0; i < n; i++) {
     state.check();
-    if (!writeLine(JSON.stringify(assistantLine(state, [{ type: "text", text: `f${i}` }])))) {
+    const text = `f${i}`.padEnd(pad, ".");
+    if (!writeLine(JSON.stringify(assistantLine(state, [{ type: "text", text }])))) {
       record({ t: "blocked", line: i });
       await drain();
       record({ t: "drained", line: i });
     }
-    state.lastText = `f${i}`;
+    state.lastText = text;
   }
   await finishSuccess(state);
 };

@@ -1,9 +1,13 @@
 import { describe, expect, it } from "vitest";
 import {
   AsmError,
+  decodeEvent,
   encodeEvent,
+  encodeEventBody,
   encodeEventMessages,
+  encodeRunFields,
   Event,
+  frameEventMessages,
   kindOf,
   payload,
   StreamRunResponse,
@@ -58,19 +62,30 @@ function sampleEvents(): Event[] {
 const roundTrip = (e: Event): Event => Event.decode(Event.encode(e).finish());
 
 describe("event wire encoding", () => {
-  it("an event encoded with cached metadata decodes exactly as the generated encoder's", () => {
+  it("a body followed by its run's fields decodes exactly as the generated encoder's whole event", () => {
     for (const e of sampleEvents()) {
-      const [message] = encodeEventMessages([e], { batched: false, maxMessageBytes: 1 });
-      expect(StreamRunResponse.decode(message!).event).toEqual(roundTrip(e));
-      // The length it reports is the event's length on the wire: the message is that plus a tag and a length prefix.
-      const length = encodeEvent(e).length;
+      const body = encodeEventBody(e);
+      expect(decodeEvent(body, encodeRunFields(e))).toEqual(roundTrip(e));
       expect(Event.decode(encodeEvent(e))).toEqual(roundTrip(e));
+      // The body holds none of the run's fields: they are only in the run fields.
+      const bodyAlone = Event.decode(body);
+      expect(bodyAlone).toMatchObject({ runId: "", sessionId: "", provider: "", metadata: undefined, sequence: e.sequence });
+    }
+  });
+
+  it("a message is its framed event: a tag, the length, the body and the run fields", () => {
+    for (const e of sampleEvents()) {
+      const body = encodeEventBody(e);
+      const run = encodeRunFields(e);
+      const [message] = frameEventMessages([body], run, { batched: false, maxMessageBytes: 1 });
+      expect(StreamRunResponse.decode(message!).event).toEqual(roundTrip(e));
+      const length = body.length + run.length;
       expect(message!.length - length).toBe(1 + (length < 128 ? 1 : length < 16_384 ? 2 : 3));
     }
   });
 
   it("one event per message: each message is a StreamRunResponse / WatchRunResponse with `event` only", () => {
-    const events = sampleEvents();
+    const events = sampleEvents().map((e) => ({ ...e, metadata }));
     const messages = encodeEventMessages(events, { batched: false, maxMessageBytes: 1 });
     expect(messages).toHaveLength(events.length);
     messages.forEach((m, i) => {
@@ -80,7 +95,7 @@ describe("event wire encoding", () => {
   });
 
   it("batched: `events` only, in order, split so no message passes the byte limit unless one event alone does", () => {
-    const events = sampleEvents();
+    const events = sampleEvents().map((e) => ({ ...e, metadata }));
     const all = encodeEventMessages(events, { batched: true, maxMessageBytes: 1024 * 1024 });
     expect(all).toHaveLength(1);
     expect(StreamRunResponse.decode(all[0]!)).toEqual({ event: undefined, events: events.map(roundTrip) });
@@ -97,10 +112,11 @@ describe("event wire encoding", () => {
     expect(split.length).toBeGreaterThan(2);
   });
 
-  it("a changed metadata object is encoded anew (the cache is per object)", () => {
-    encodeEvent(ev(2, payload("assistantDelta", { content: "a", index: 0 })));
-    const [message] = encodeEventMessages([ev(4, payload("assistantDelta", { content: "c", index: 0 }), { ...metadata, executor: "sandbox-b" })], { batched: false, maxMessageBytes: 1 });
-    expect(StreamRunResponse.decode(message!).event?.metadata?.executor).toBe("sandbox-b");
+  it("the run fields are the run's own: the same body framed with another run's fields decodes as that run's event", () => {
+    const e = ev(2, payload("assistantDelta", { content: "a", index: 0 }));
+    const other = { runId: "run_2", sessionId: "ses_2", provider: "codex", metadata: { ...metadata, executor: "sandbox-b" } };
+    const [message] = frameEventMessages([encodeEventBody(e)], encodeRunFields(other), { batched: false, maxMessageBytes: 1 });
+    expect(StreamRunResponse.decode(message!).event).toEqual(roundTrip({ ...e, ...other }));
   });
 });
 
@@ -118,23 +134,6 @@ describe("event wire encoding: sequence and time", () => {
     const e = { ...ev(1, payload("assistantDelta", { content: "t", index: 0 })), sequence, timestamp };
     const [message] = encodeEventMessages([e], { batched: false, maxMessageBytes: 1 });
     expect(StreamRunResponse.decode(message!).event).toEqual(roundTrip(e));
-  });
-});
-
-describe("event wire encoding: the per-run cache", () => {
-  it("events that share a metadata object but differ in run, session, provider or provider session are each encoded right", () => {
-    const base = ev(2, payload("assistantDelta", { content: "a", index: 0 }));
-    const variants: Event[] = [
-      base,
-      { ...base, runId: "run_2" },
-      { ...base, sessionId: "ses_2" },
-      { ...base, provider: "codex" },
-      { ...base, providerSessionId: "" },
-      { ...base, providerSessionId: "other" },
-      base,
-    ];
-    const messages = encodeEventMessages(variants, { batched: true, maxMessageBytes: 1 << 20 });
-    expect(messages.flatMap((m) => StreamRunResponse.decode(m).events)).toEqual(variants.map(roundTrip));
   });
 });
 

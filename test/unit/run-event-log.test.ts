@@ -21,12 +21,17 @@ function ev(sequence: number, p: EventPayload = payload("assistantDelta", { cont
 const terminal = (sequence: number): Event => ev(sequence, payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }));
 
 function newLog(opts: { maxEvents?: number; primaryWindow?: number } = {}): RunEventLog {
-  return new RunEventLog({ maxEvents: opts.maxEvents ?? 1000, primaryWindow: opts.primaryWindow ?? 1000 });
+  return new RunEventLog({ maxEvents: opts.maxEvents ?? 1000, primaryWindow: opts.primaryWindow ?? 1000, run: { runId: "run_1", sessionId: "ses_1", provider: "claude", metadata: undefined } });
 }
 
-/** One event at a time, as an unbatched StreamRun reads the log (readBatches, one per batch). */
+/** One event at a time, as an unbatched StreamRun reads the log (readBatches, one per batch), decoded. */
 async function* read(log: RunEventLog, after: number, opts: { signal?: AbortSignal; primary?: boolean } = {}): AsyncGenerator<Event> {
-  for await (const batch of log.readBatches(after, { ...opts, maxEvents: 1 })) yield batch[0]!;
+  for await (const batch of log.readBatches(after, { ...opts, maxEvents: 1 })) yield log.decode(batch)[0]!;
+}
+
+/** readBatches, decoded. */
+async function* batchesOf(log: RunEventLog, after: number, opts: { signal?: AbortSignal; primary?: boolean; maxEvents: number }): AsyncGenerator<Event[], void> {
+  for await (const batch of log.readBatches(after, opts)) yield log.decode(batch);
 }
 
 /** Appends events numbered from lastSequence + 1. */
@@ -137,14 +142,14 @@ describe("RunEventLog: readers", () => {
     expect(await done).toEqual([1, 2, 3, 4]);
   });
 
-  it("yields the very event objects that were appended", async () => {
+  it("yields what was appended: each event encoded once, decoding to the same event with the log's run fields", async () => {
     const log = newLog();
     const first = ev(1);
     log.append(first);
     log.append(terminal(2));
     const got: Event[] = [];
     for await (const e of read(log, 0)) got.push(e);
-    expect(got[0]).toBe(first);
+    expect(got[0]).toEqual(first);
     expect(got.map((e) => e.payload?.$case)).toEqual(["assistantDelta", "runCompleted"]);
   });
 
@@ -329,13 +334,13 @@ describe("RunEventLog: batched readers", () => {
     appendN(log, 9);
     log.append(terminal(10));
     const batches: Event[][] = [];
-    for await (const b of log.readBatches(0, { maxEvents: 4 })) batches.push(b);
+    for await (const b of batchesOf(log, 0, { maxEvents: 4 })) batches.push(b);
     expect(seqsOf(batches)).toEqual([range(1, 4), range(5, 8), [9, 10]]);
   });
 
   it("a reader that keeps up gets each event as it comes, without waiting for a batch to fill", async () => {
     const log = newLog();
-    const reader = log.readBatches(0, { maxEvents: 100 });
+    const reader = batchesOf(log, 0, { maxEvents: 100 });
     const first = reader.next();
     appendN(log, 1);
     expect(batchSeqs(await first)).toEqual([1]);
@@ -351,13 +356,13 @@ describe("RunEventLog: batched readers", () => {
     appendN(log, 5);
     log.append(terminal(6));
     const batches: Event[][] = [];
-    for await (const b of log.readBatches(2, { maxEvents: 0 })) batches.push(b);
+    for await (const b of batchesOf(log, 2, { maxEvents: 0 })) batches.push(b);
     expect(seqsOf(batches)).toEqual([[3], [4], [5], [6]]);
   });
 
   it("a batched primary reader throttles the producer by what it has taken", async () => {
     const log = newLog({ primaryWindow: 4 });
-    const reader = log.readBatches(0, { primary: true, maxEvents: 3 });
+    const reader = batchesOf(log, 0, { primary: true, maxEvents: 3 });
     appendN(log, 1);
     expect(batchSeqs(await reader.next())).toEqual([1]);
     appendN(log, 4); // 4 not taken: window full
@@ -376,7 +381,7 @@ describe("RunEventLog: batched readers", () => {
     let consumed = 0;
     const consumer = (async () => {
       const seen: number[] = [];
-      for await (const batch of log.readBatches(0, { primary: true, maxEvents: 3 })) {
+      for await (const batch of batchesOf(log, 0, { primary: true, maxEvents: 3 })) {
         expect(batch.length).toBeGreaterThan(0);
         expect(batch.length).toBeLessThanOrEqual(3);
         for (const e of batch) seen.push(e.sequence);

@@ -4,7 +4,6 @@ import {
   InterruptOutcome,
   laneInfo,
   providerInfo,
-  reduceEvents,
   type ControllerServiceServer,
   type Logger,
   type Result,
@@ -49,7 +48,8 @@ export function controllerService(controller: Controller, executors: ExecutorDir
     } finally {
       signal.removeEventListener("abort", onAbort);
     }
-    return reduceEvents(run.log.snapshot());
+    // The run's own projection: the shared reducer over its events, bounded (Result.truncated).
+    return run.result;
   }
 
   return {

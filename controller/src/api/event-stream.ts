@@ -1,4 +1,4 @@
-import { encodeEventMessages, type ControllerServiceService } from "@asm/shared";
+import { frameEventMessages, type ControllerServiceService } from "@asm/shared";
 import type { RunEventLog } from "../runs/run-event-log.js";
 
 /** Largest `max_batch_events` honoured; larger requests get this. */
@@ -22,8 +22,8 @@ export interface EventStreamOptions {
 export async function* eventStreamMessages(log: RunEventLog, after: number, opts: EventStreamOptions): AsyncGenerator<Buffer> {
   const batched = opts.maxBatchEvents > 1;
   const maxEvents = batched ? Math.min(opts.maxBatchEvents, MAX_BATCH_EVENTS) : 1;
-  for await (const events of log.readBatches(after, { signal: opts.signal, primary: opts.primary ?? false, maxEvents })) {
-    yield* encodeEventMessages(events, { batched, maxMessageBytes: MAX_BATCH_MESSAGE_BYTES });
+  for await (const bodies of log.readBatches(after, { signal: opts.signal, primary: opts.primary ?? false, maxEvents })) {
+    yield* frameEventMessages(bodies, log.runFields, { batched, maxMessageBytes: MAX_BATCH_MESSAGE_BYTES });
   }
 }
 

@@ -19,6 +19,10 @@ export const ControllerConfigSchema = z
     ASM_MAX_LINE_BYTES: int(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
     ASM_STDERR_TAIL_BYTES: int(256, 1024 * 1024).default(8192),
     ASM_MAX_EVENTS_PER_RUN: int(16, 100_000_000).default(1_000_000),
+    // Below the server's 4 MiB send limit and a client's default 4 MiB receive limit.
+    ASM_MAX_EVENT_BYTES: int(64 * 1024, 3 * 1024 * 1024).default(1024 * 1024),
+    // GetRun / Query stay below the 4 MiB message limits with room for the rest of the run.
+    ASM_MAX_RESULT_TEXT_BYTES: int(1024, 2 * 1024 * 1024).default(1024 * 1024),
     ASM_STREAM_WINDOW: int(1, 1_000_000).default(256),
     ASM_RETAINED_RUNS: int(0, 10_000_000).default(10_000),
     ASM_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),

@@ -39,6 +39,10 @@ export interface ControllerOptions {
   defaultCwd: string;
   /** Events one run may hold. */
   maxEventsPerRun: number;
+  /** Largest encoded event (larger payloads go in pieces). */
+  maxEventBytes: number;
+  /** Most bytes of text a run's Result keeps. */
+  maxResultTextBytes: number;
   /** Events the producer may run ahead of a StreamRun caller. */
   streamWindow: number;
   /** Finished runs kept for GetRun/WatchRun before the oldest are forgotten. */
@@ -124,6 +128,8 @@ export class Controller {
       logger: this.opts.logger,
       clock: this.opts.clock ?? realClock,
       maxEvents: this.opts.maxEventsPerRun,
+      maxEventBytes: this.opts.maxEventBytes,
+      maxResultTextBytes: this.opts.maxResultTextBytes,
       primaryWindow: this.opts.streamWindow,
       onApprovalRequested: (approvalId, owner) => session.approvals.add(approvalId, owner),
       onApprovalSettled: (approvalId) => session.approvals.remove(approvalId),

@@ -1,7 +1,10 @@
 import type { Event } from "@asm/shared";
-import { AsmError, isTerminal } from "@asm/shared";
+import { AsmError, decodeEvent, encodeEventBody, encodeRunFields, isTerminal, type RunFields } from "@asm/shared";
+import { PackedBodies } from "./packed-bodies.js";
 
 export interface RunEventLogOptions {
+  /** What every event of the run shares (encoded once; see shared/src/events/event-wire.ts). */
+  run: RunFields;
   /** Most events one run may hold; the run fails with buffer_overflow beyond it. */
   maxEvents: number;
   /**
@@ -15,15 +18,22 @@ export interface RunEventLogOptions {
  * The numbered, append-only event log of one run. Sequences are contiguous from 1. Any number of
  * readers replay from any point and then follow live; each reads at its own pace from the log.
  * Exactly one terminal event ends the log.
+ *
+ * Each event is kept once, encoded, as its body (see event-wire.ts): readers get bodies and send
+ * them as they are, framed with the run's fields; `snapshot` decodes for those who want objects.
  */
 export class RunEventLog {
-  private readonly events: Event[] = [];
+  private readonly events = new PackedBodies();
+  /** The run's fields, encoded: every event on the wire is a body followed by these. */
+  readonly runFields: Uint8Array;
   private waiters: (() => void)[] = [];
   private roomWaiters: (() => void)[] = [];
   private primaryPosition: number | undefined;
   private closed = false;
 
-  constructor(private readonly opts: RunEventLogOptions) {}
+  constructor(private readonly opts: RunEventLogOptions) {
+    this.runFields = encodeRunFields(opts.run);
+  }
 
   get lastSequence(): number {
     return this.events.length;
@@ -37,17 +47,29 @@ export class RunEventLog {
     return this.events.length;
   }
 
+  /** Bytes the log holds (its events' bodies and their index). */
+  get bytes(): number {
+    return this.events.bytes + this.runFields.length;
+  }
+
   /** Whether one more non-terminal event fits (a terminal one always fits). */
   hasRoom(): boolean {
     return this.events.length < this.opts.maxEvents - 1;
   }
 
-  /** Appends an event whose `sequence` must be `lastSequence + 1`. Terminal events close the log. */
-  append(event: Event): void {
+  /**
+   * Appends an event whose `sequence` must be `lastSequence + 1`; its run fields are the log's own
+   * and are not stored. `body` is the event's encoded body, when the caller has it already.
+   * Terminal events close the log.
+   */
+  append(event: Event, body: Uint8Array = encodeEventBody(event)): void {
     if (this.closed) throw new AsmError({ kind: "internal", message: "event appended after the terminal event" });
     if (event.sequence !== this.events.length + 1) throw new AsmError({ kind: "internal", message: `sequence gap: ${event.sequence} after ${this.events.length}` });
-    this.events.push(event);
-    if (isTerminal(event)) this.closed = true;
+    this.events.append(body);
+    if (isTerminal(event)) {
+      this.closed = true;
+      this.events.seal();
+    }
     this.wake();
   }
 
@@ -72,9 +94,16 @@ export class RunEventLog {
     if (this.roomWaiters.length > 0 && this.events.length - position <= this.opts.primaryWindow >> 1) this.wakeRoom();
   }
 
-  /** Events with sequence in (after, lastSequence], without waiting. */
+  /** Events with sequence in (after, lastSequence], decoded, without waiting. */
   snapshot(after = 0): Event[] {
-    return this.events.slice(Math.max(0, after));
+    const out: Event[] = [];
+    for (let i = Math.max(0, after); i < this.events.length; i++) out.push(decodeEvent(this.events.get(i), this.runFields));
+    return out;
+  }
+
+  /** Decodes bodies this log handed out. */
+  decode(bodies: readonly Uint8Array[]): Event[] {
+    return bodies.map((b) => decodeEvent(b, this.runFields));
   }
 
   /**
@@ -84,7 +113,7 @@ export class RunEventLog {
    * one event per batch; one that falls behind catches up in batches. With `primary`, this reader's
    * position throttles the producer; it moves past a batch when the batch is handed out.
    */
-  async *readBatches(after: number, opts: { signal?: AbortSignal; primary?: boolean; maxEvents: number }): AsyncGenerator<Event[]> {
+  async *readBatches(after: number, opts: { signal?: AbortSignal; primary?: boolean; maxEvents: number }): AsyncGenerator<Uint8Array[]> {
     const { signal, primary = false } = opts;
     const maxEvents = Math.max(1, Math.floor(opts.maxEvents));
     let position = Math.max(0, Math.min(after, Number.MAX_SAFE_INTEGER));
@@ -97,7 +126,8 @@ export class RunEventLog {
       while (!signal?.aborted) {
         if (position < this.events.length) {
           const end = Math.min(this.events.length, position + maxEvents);
-          const batch = maxEvents === 1 ? [this.events[position]!] : this.events.slice(position, end);
+          const batch: Uint8Array[] = [];
+          for (let i = position; i < end; i++) batch.push(this.events.get(i));
           position = end;
           if (primary) {
             this.primaryPosition = position;

@@ -19,6 +19,8 @@ import {
   type Result,
   type RunSettings,
   type Clock,
+  chunkPayload,
+  encodeEventBody,
 } from "@asm/shared";
 import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "@asm/shared";
 import { RunEventLog } from "./run-event-log.js";
@@ -40,6 +42,10 @@ export interface RunInit {
   /** The clock of the run's timeouts (queue, stream, deadline, approvals). */
   clock: Clock;
   maxEvents: number;
+  /** Largest encoded event; a larger payload is sent in pieces (events.proto, PayloadChunk). */
+  maxEventBytes: number;
+  /** Most bytes of text the run's Result keeps (GetRun, Query); past it the result says `truncated`. */
+  maxResultTextBytes: number;
   primaryWindow: number;
   /** Called once per approval the CLI asks for, so the session can index it. */
   onApprovalRequested: (approvalId: string, run: Run) => void;
@@ -70,7 +76,7 @@ export class Run {
   readonly metadata: Observability;
 
   private phase: RunPhase = "queued";
-  private readonly projection: Projection = emptyProjection();
+  private readonly projection: Projection;
   private execution: RunExecution | undefined;
   private stopReason: AsmError | undefined;
   private providerSessionId = "";
@@ -89,12 +95,13 @@ export class Run {
     this.runId = init.runId;
     this.sessionId = init.sessionId;
     this.provider = init.provider;
-    this.log = new RunEventLog({ maxEvents: init.maxEvents, primaryWindow: init.primaryWindow });
+    this.projection = emptyProjection(init.maxResultTextBytes);
     this.log_ = init.logger.child({ runId: init.runId, sessionId: init.sessionId });
-    // Frozen: every event shares it, and the wire encoding caches its bytes (shared/src/events/event-wire.ts).
+    // Frozen: every event shares it, and the log encodes it once (shared/src/events/event-wire.ts).
     const metadata = observabilityOf(init.resolution, init.provider, init.executor);
     Object.freeze(metadata.capabilities);
     this.metadata = Object.freeze(metadata);
+    this.log = new RunEventLog({ maxEvents: init.maxEvents, primaryWindow: init.primaryWindow, run: { runId: init.runId, sessionId: init.sessionId, provider: init.provider, metadata } });
     this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
     if (init.settings.queueTimeoutMs !== undefined) {
       this.arm(init.settings.queueTimeoutMs, () => {
@@ -310,10 +317,23 @@ export class Run {
     if (this.approvals.size === 0 && this.phase === "running") this.touchIdle();
   }
 
-  /** Numbers, stamps and appends one event; the reducer keeps the projection current. */
+  /**
+   * Numbers, stamps and appends one event; the reducer keeps the projection current. A payload
+   * whose event would pass the event limit goes in pieces, each its own event (PayloadChunk).
+   */
   private emit(p: EventPayload): void {
     if (this.log.ended) return;
-    const event: Event = {
+    const event = this.stamp(p);
+    const body = encodeEventBody(event);
+    if (body.length + this.log.runFields.length <= this.init.maxEventBytes) {
+      this.append(event, body);
+      return;
+    }
+    for (const piece of chunkPayload(p, this.init.maxEventBytes, this.log.runFields.length)) this.append(this.stamp(piece));
+  }
+
+  private stamp(p: EventPayload): Event {
+    return {
       id: `evt_${ulid()}`,
       runId: this.runId,
       sessionId: this.sessionId,
@@ -325,7 +345,10 @@ export class Run {
       metadata: this.metadata,
       payload: p,
     };
-    this.log.append(event);
+  }
+
+  private append(event: Event, body?: Uint8Array): void {
+    this.log.append(event, body);
     foldEvent(this.projection, event);
   }
 

@@ -5,7 +5,7 @@ export type EventPayload = NonNullable<Event["payload"]>;
 export type PayloadCase = EventPayload["$case"];
 export type PayloadOf<C extends PayloadCase> = Extract<EventPayload, { $case: C }>["value"];
 
-const KIND_BY_CASE: Record<PayloadCase, EventKind> = {
+const KIND_BY_CASE: Record<Exclude<PayloadCase, "chunk">, EventKind> = {
   runStarted: EventKind.EVENT_KIND_RUN_STARTED,
   assistantDelta: EventKind.EVENT_KIND_ASSISTANT_DELTA,
   assistantMessage: EventKind.EVENT_KIND_ASSISTANT_MESSAGE,
@@ -23,8 +23,9 @@ const KIND_BY_CASE: Record<PayloadCase, EventKind> = {
   runCompleted: EventKind.EVENT_KIND_RUN_COMPLETED,
 };
 
+/** The kind of a payload; a piece of a chunked payload has its original payload's kind. */
 export function kindOf(payload: EventPayload): EventKind {
-  return KIND_BY_CASE[payload.$case];
+  return payload.$case === "chunk" ? payload.value.kind : KIND_BY_CASE[payload.$case];
 }
 
 /** Typed constructor for a payload: `payload("assistantDelta", { content: "hi", index: 0 })`. */
@@ -32,9 +33,16 @@ export function payload<C extends PayloadCase>(c: C, value: PayloadOf<C>): Event
   return { $case: c, value } as EventPayload;
 }
 
-/** RESULT, ERROR and RUN_COMPLETED end a run; nothing follows them in its log. */
+const TERMINAL_KINDS: ReadonlySet<EventKind> = new Set([EventKind.EVENT_KIND_RESULT, EventKind.EVENT_KIND_ERROR, EventKind.EVENT_KIND_RUN_COMPLETED]);
+
+/**
+ * RESULT, ERROR and RUN_COMPLETED end a run; nothing follows them in its log. A terminal payload
+ * sent in pieces ends it with its last piece.
+ */
 export function isTerminal(event: Pick<Event, "payload">): boolean {
-  const c = event.payload?.$case;
+  const p = event.payload;
+  if (p?.$case === "chunk") return p.value.index === p.value.count - 1 && TERMINAL_KINDS.has(p.value.kind);
+  const c = p?.$case;
   return c === "result" || c === "error" || c === "runCompleted";
 }
 

@@ -1,5 +1,7 @@
 import { RunStatus } from "../../gen/asm/v1/common_pb.js";
 import type { Event, Result } from "../../gen/asm/v1/events_pb.js";
+import type { EventPayload } from "./event-payload.js";
+import { joinPieces } from "./payload-chunks.js";
 
 /** The fold state: the result so far plus what the fold needs to remember between events. */
 export interface Projection {
@@ -8,6 +10,12 @@ export interface Projection {
   firstAtMs: number | undefined;
   /** Deltas arrived since the last complete assistant message (whose text then repeats them). */
   pendingDeltas: boolean;
+  /** The pieces so far of a payload sent in pieces (events.proto, PayloadChunk). */
+  chunkParts: Uint8Array[];
+  /** Most bytes of `text` (and of `object`, encoded as JSON) the result keeps; past it, `truncated`. */
+  maxTextBytes: number;
+  /** UTF-8 bytes of `result.text` so far. */
+  textBytes: number;
 }
 
 export function emptyResult(): Result {
@@ -24,11 +32,30 @@ export function emptyResult(): Result {
     providerSessionId: "",
     metadata: undefined,
     lastSequence: 0,
+    truncated: false,
   };
 }
 
-export function emptyProjection(): Projection {
-  return { result: emptyResult(), firstAtMs: undefined, pendingDeltas: false };
+/** A projection with nothing folded in; `maxTextBytes` bounds the result's text (default: none). */
+export function emptyProjection(maxTextBytes = Number.POSITIVE_INFINITY): Projection {
+  return { result: emptyResult(), firstAtMs: undefined, pendingDeltas: false, chunkParts: [], maxTextBytes, textBytes: 0 };
+}
+
+/** Appends to the result's text up to the projection's bound; what passes it is cut, once. */
+function addText(state: Projection, text: string): void {
+  if (text === "" || state.result.truncated) return;
+  const bytes = Buffer.byteLength(text);
+  const room = state.maxTextBytes - state.textBytes;
+  if (bytes <= room) {
+    state.result.text += text;
+    state.textBytes += bytes;
+    return;
+  }
+  // Cut at a character boundary: a split multi-byte character decodes as U+FFFD, which is dropped.
+  const cut = Buffer.from(text).subarray(0, Math.max(0, room)).toString("utf8").replace(/\uFFFD$/, "");
+  state.result.text += cut;
+  state.textBytes += Buffer.byteLength(cut);
+  state.result.truncated = true;
 }
 
 /**
@@ -36,7 +63,7 @@ export function emptyProjection(): Projection {
  * a replay of a stored log, so all three agree.
  */
 export function reduceEvent(state: Projection, event: Event): Projection {
-  const next: Projection = { result: { ...state.result }, firstAtMs: state.firstAtMs, pendingDeltas: state.pendingDeltas };
+  const next: Projection = { ...state, result: { ...state.result }, chunkParts: [...state.chunkParts] };
   foldEvent(next, event);
   return next;
 }
@@ -58,18 +85,24 @@ export function foldEvent(state: Projection, event: Event): void {
     r.durationMs = Math.max(0, at - firstAtMs);
   }
   r.lastSequence = Math.max(r.lastSequence, event.sequence);
-  const p = event.payload;
+  let p: EventPayload | undefined = event.payload;
+  if (p?.$case === "chunk") {
+    // A piece of a large payload: the payload counts once, with its last piece.
+    const joined = joinPieces(state.chunkParts, p.value);
+    state.chunkParts = joined.parts;
+    p = joined.payload;
+  }
   switch (p?.$case) {
     case "runStarted":
       r.status = RunStatus.RUN_STATUS_RUNNING;
       if (p.value.providerSessionId) r.providerSessionId = p.value.providerSessionId;
       break;
     case "assistantDelta":
-      r.text += p.value.content;
+      addText(state, p.value.content);
       pendingDeltas = true;
       break;
     case "assistantMessage":
-      if (!pendingDeltas) r.text += p.value.text;
+      if (!pendingDeltas) addText(state, p.value.text);
       pendingDeltas = false;
       break;
     case "costUpdate": {
@@ -84,8 +117,11 @@ export function foldEvent(state: Projection, event: Event): void {
     case "result":
       r.status = RunStatus.RUN_STATUS_COMPLETED;
       r.stopReason = p.value.stopReason;
-      if (p.value.object !== undefined) r.object = p.value.object;
-      if (!r.text && p.value.text) r.text = p.value.text;
+      if (p.value.object !== undefined) {
+        if (Buffer.byteLength(JSON.stringify(p.value.object) ?? "") <= state.maxTextBytes) r.object = p.value.object;
+        else r.truncated = true;
+      }
+      if (!r.text && p.value.text) addText(state, p.value.text);
       break;
     case "error":
       r.error = p.value.error;

@@ -144,6 +144,13 @@ export function eventKindToJSON(object: EventKind): string {
  * and never reused: a client that saw sequence N can resume with
  * `WatchRun(after_sequence = N)` and miss nothing. Every run's log ends with
  * exactly one terminal event: RESULT, ERROR or RUN_COMPLETED.
+ *
+ * An event whose encoding would pass the controller's event limit
+ * (ASM_MAX_EVENT_BYTES, 1 MiB by default) is delivered in pieces: consecutive
+ * events of the same `kind` whose payload is `chunk` (see PayloadChunk). A
+ * reader joins their `data` and decodes it as the original payload; the
+ * shared reducer does so. A terminal event sent in pieces is terminal with
+ * its last piece.
  */
 export interface Event {
   /** Unique, sortable id. */
@@ -181,7 +188,23 @@ export interface Event {
     | { $case: "stderr"; value: StderrPayload }
     | { $case: "raw"; value: RawPayload }
     | { $case: "runCompleted"; value: RunCompleted }
+    | { $case: "chunk"; value: PayloadChunk }
     | undefined;
+}
+
+/**
+ * One piece of a payload too large for one event. The pieces of one payload
+ * are consecutive events (sequence n .. n + count - 1), with `index` 0 ..
+ * count - 1 and the original `kind`, nothing in between. Joined in order,
+ * `data` is the protobuf encoding of an Event that carries only the original
+ * payload (its oneof field), so `Event.decode(joined).payload` is that
+ * payload. Each piece's `data` keeps its event under ASM_MAX_EVENT_BYTES.
+ */
+export interface PayloadChunk {
+  kind: EventKind;
+  index: number;
+  count: number;
+  data: Buffer;
 }
 
 /** The CLI process started (or a warm one took the run). */
@@ -336,6 +359,13 @@ export interface Result {
     | undefined;
   /** Sequence of the terminal event. */
   lastSequence: number;
+  /**
+   * Set when `text` was cut at the controller's result limit
+   * (ASM_MAX_RESULT_TEXT_BYTES, 1 MiB by default) or `object` was left out
+   * for passing it: GetRun and Query stay small, and the whole output is in
+   * the run's events (WatchRun).
+   */
+  truncated: boolean;
 }
 
 export interface Cost {
@@ -433,6 +463,9 @@ export const Event: MessageFns<Event> = {
         break;
       case "runCompleted":
         RunCompleted.encode(message.payload.value, writer.uint32(274).fork()).join();
+        break;
+      case "chunk":
+        PayloadChunk.encode(message.payload.value, writer.uint32(282).fork()).join();
         break;
     }
     return writer;
@@ -643,6 +676,14 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "runCompleted", value: RunCompleted.decode(reader, reader.uint32()) };
             continue;
           }
+          case 35: {
+            if (tag !== 282) {
+              break;
+            }
+
+            message.payload = { $case: "chunk", value: PayloadChunk.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -728,6 +769,8 @@ export const Event: MessageFns<Event> = {
         ? { $case: "runCompleted", value: RunCompleted.fromJSON(object.runCompleted) }
         : isSet(object.run_completed)
         ? { $case: "runCompleted", value: RunCompleted.fromJSON(object.run_completed) }
+        : isSet(object.chunk)
+        ? { $case: "chunk", value: PayloadChunk.fromJSON(object.chunk) }
         : undefined,
     };
   },
@@ -791,6 +834,8 @@ export const Event: MessageFns<Event> = {
       obj.raw = RawPayload.toJSON(message.payload.value);
     } else if (message.payload?.$case === "runCompleted") {
       obj.runCompleted = RunCompleted.toJSON(message.payload.value);
+    } else if (message.payload?.$case === "chunk") {
+      obj.chunk = PayloadChunk.toJSON(message.payload.value);
     }
     return obj;
   },
@@ -902,7 +947,130 @@ export const Event: MessageFns<Event> = {
         }
         break;
       }
+      case "chunk": {
+        if (object.payload?.value !== undefined && object.payload?.value !== null) {
+          message.payload = { $case: "chunk", value: PayloadChunk.fromPartial(object.payload.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBasePayloadChunk(): PayloadChunk {
+  return { kind: 0, index: 0, count: 0, data: Buffer.alloc(0) };
+}
+
+export const PayloadChunk: MessageFns<PayloadChunk> = {
+  encode(message: PayloadChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.index !== 0) {
+      writer.uint32(16).uint32(message.index);
+    }
+    if (message.count !== 0) {
+      writer.uint32(24).uint32(message.count);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(34).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PayloadChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePayloadChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PayloadChunk {
+    return {
+      kind: isSet(object.kind) ? eventKindFromJSON(object.kind) : 0,
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      count: isSet(object.count) ? globalThis.Number(object.count) : 0,
+      data: isSet(object.data) ? Buffer.from(bytesFromBase64(object.data)) : Buffer.alloc(0),
+    };
+  },
+
+  toJSON(message: PayloadChunk): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = eventKindToJSON(message.kind);
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.count !== 0) {
+      obj.count = Math.round(message.count);
+    }
+    if (message.data.length !== 0) {
+      obj.data = base64FromBytes(message.data);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PayloadChunk>, I>>(base?: I): PayloadChunk {
+    return PayloadChunk.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PayloadChunk>, I>>(object: I): PayloadChunk {
+    const message = createBasePayloadChunk();
+    message.kind = object.kind ?? 0;
+    message.index = object.index ?? 0;
+    message.count = object.count ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -2452,6 +2620,7 @@ function createBaseResult(): Result {
     providerSessionId: "",
     metadata: undefined,
     lastSequence: 0,
+    truncated: false,
   };
 }
 
@@ -2492,6 +2661,9 @@ export const Result: MessageFns<Result> = {
     }
     if (message.lastSequence !== 0) {
       writer.uint32(96).uint64(message.lastSequence);
+    }
+    if (message.truncated !== false) {
+      writer.uint32(104).bool(message.truncated);
     }
     return writer;
   },
@@ -2605,6 +2777,14 @@ export const Result: MessageFns<Result> = {
             message.lastSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.truncated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2655,6 +2835,7 @@ export const Result: MessageFns<Result> = {
         : isSet(object.last_sequence)
         ? globalThis.Number(object.last_sequence)
         : 0,
+      truncated: isSet(object.truncated) ? globalThis.Boolean(object.truncated) : false,
     };
   },
 
@@ -2696,6 +2877,9 @@ export const Result: MessageFns<Result> = {
     if (message.lastSequence !== 0) {
       obj.lastSequence = Math.round(message.lastSequence);
     }
+    if (message.truncated !== false) {
+      obj.truncated = message.truncated;
+    }
     return obj;
   },
 
@@ -2720,6 +2904,7 @@ export const Result: MessageFns<Result> = {
       ? Observability.fromPartial(object.metadata)
       : undefined;
     message.lastSequence = object.lastSequence ?? 0;
+    message.truncated = object.truncated ?? false;
     return message;
   },
 };
@@ -2836,6 +3021,14 @@ export const Cost: MessageFns<Cost> = {
     return message;
   },
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
