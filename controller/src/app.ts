@@ -70,7 +70,9 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     maxEventBytes: config.ASM_MAX_EVENT_BYTES,
     maxResultTextBytes: config.ASM_MAX_RESULT_TEXT_BYTES,
     streamWindow: config.ASM_STREAM_WINDOW,
-    retainedRuns: config.ASM_RETAINED_RUNS,
+    retention: { maxRuns: config.ASM_RETAINED_RUNS, maxRunBytes: config.ASM_RETAINED_RUN_BYTES, maxAgeMs: config.ASM_RETENTION_MS, maxClosedSessions: config.ASM_RETAINED_CLOSED_SESSIONS },
+    admission: { maxActive: config.ASM_MAX_ACTIVE_RUNS, maxStarting: config.ASM_MAX_STARTING_RUNS, maxWaiting: config.ASM_MAX_WAITING_RUNS },
+    maxSessions: config.ASM_MAX_SESSIONS,
     clock: opts.clock,
   });
   const server = new ControllerServer(controllerService(controller, directory, logger), logger);

@@ -101,14 +101,14 @@ describe("TLS with client certificates", () => {
 
   it("accepts a client certificate from the CA", async () => {
     const client = connect(pki.client);
-    expect((await call(client, "listSessions", { includeClosed: true })).sessions).toEqual([]);
+    expect((await call(client, "listSessions", { includeClosed: true, pageSize: 0, pageToken: "" })).sessions).toEqual([]);
     client.close();
   });
 
   it("rejects a client without a certificate and one from another CA before any call runs", async () => {
     for (const files of [undefined, pki.rogueClient]) {
       const client = connect(files);
-      const err = await call(client, "listSessions", { includeClosed: true }).catch((e: ServiceError) => e);
+      const err = await call(client, "listSessions", { includeClosed: true, pageSize: 0, pageToken: "" }).catch((e: ServiceError) => e);
       expect((err as ServiceError).code).toBe(Status.UNAVAILABLE);
       client.close();
     }

@@ -41,14 +41,14 @@ describe("sessions through the real gRPC server", () => {
     expect(got.session!.options!.maxConcurrentRuns).toBe(1);
     expect(got.session!.options!.maxQueuedRuns).toBe(10);
 
-    const listed = await call(t.client, "listSessions", { includeClosed: false });
+    const listed = await call(t.client, "listSessions", { includeClosed: false, pageSize: 0, pageToken: "" });
     expect(listed.sessions.map((s) => s.sessionId)).toContain(id);
 
     const closed = await call(t.client, "closeSession", { sessionId: id });
     expect(closed.session!.status).toBe(SessionStatus.SESSION_STATUS_CLOSED);
-    const openOnly = await call(t.client, "listSessions", { includeClosed: false });
+    const openOnly = await call(t.client, "listSessions", { includeClosed: false, pageSize: 0, pageToken: "" });
     expect(openOnly.sessions.map((s) => s.sessionId)).not.toContain(id);
-    const all = await call(t.client, "listSessions", { includeClosed: true });
+    const all = await call(t.client, "listSessions", { includeClosed: true, pageSize: 0, pageToken: "" });
     expect(all.sessions.map((s) => s.sessionId)).toContain(id);
 
     const again = await call(t.client, "closeSession", { sessionId: id });
@@ -103,7 +103,7 @@ describe("StreamRun and Query", () => {
   });
 
   it("one-shot Query makes a session for the provider and closes it", async () => {
-    const before = (await call(t.client, "listSessions", { includeClosed: true })).sessions.length;
+    const before = (await call(t.client, "listSessions", { includeClosed: true, pageSize: 0, pageToken: "" })).sessions.length;
     const res = await call(t.client, "query", {
       sessionId: "",
       prompt: "hello [[echo]]",
@@ -113,7 +113,7 @@ describe("StreamRun and Query", () => {
       sessionOptions: { defaults: { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cliPath: t.fakeClaude, driverOpts: undefined, providerOptions: undefined } },
     });
     expect(res.result!.text).toBe("echo:hello");
-    const sessions = (await call(t.client, "listSessions", { includeClosed: true })).sessions;
+    const sessions = (await call(t.client, "listSessions", { includeClosed: true, pageSize: 0, pageToken: "" })).sessions;
     expect(sessions.length).toBe(before + 1);
     const made = sessions.find((s) => s.sessionId === res.result!.sessionId)!;
     expect(made.status).toBe(SessionStatus.SESSION_STATUS_CLOSED);

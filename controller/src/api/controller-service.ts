@@ -11,7 +11,10 @@ import {
   type StreamRunResponse,
   type WatchRunRequest,
   type WatchRunResponse,
+  type ListSessionsResponse,
+  Session as SessionMessage,
 } from "@asm/shared";
+import type { Session } from "../sessions/session.js";
 import type { Controller } from "../core/controller.js";
 import type { ExecutorDirectory } from "../executors/executor-directory.js";
 import { eventStreamMessages } from "./event-stream.js";
@@ -61,7 +64,7 @@ export function controllerService(controller: Controller, executors: ExecutorDir
 
     getSession: unary(log, "GetSession", async (req) => ({ session: sessionToProto(controller.getSession(req.sessionId)) })),
 
-    listSessions: unary(log, "ListSessions", async (req) => ({ sessions: controller.listSessions(req.includeClosed).map(sessionToProto) })),
+    listSessions: unary(log, "ListSessions", async (req) => sessionPage(controller.sessionsAfter(req.includeClosed, req.pageToken), req.pageSize)),
 
     closeSession: unary(log, "CloseSession", async (req) => {
       const { session, interrupted, dropped } = await controller.closeSession(req.sessionId);
@@ -170,6 +173,34 @@ export function controllerService(controller: Controller, executors: ExecutorDir
 
     listExecutors: unary(log, "ListExecutors", async () => ({ executors: executors.list() })),
   };
+}
+
+/** `ListSessions` pages: the default and the largest `page_size`, and the bytes a page stays under. */
+export const SESSION_PAGE_DEFAULT = 100;
+export const SESSION_PAGE_MAX = 1000;
+export const SESSION_PAGE_MAX_BYTES = 2 * 1024 * 1024;
+
+/**
+ * One page of sessions: up to `pageSize` of them, and fewer when the next one would take the
+ * response past SESSION_PAGE_MAX_BYTES (a page holds at least one), so a response never passes
+ * the message limits however large the sessions are.
+ */
+function sessionPage(sessions: Iterable<Session>, pageSize: number): ListSessionsResponse {
+  const size = Math.min(SESSION_PAGE_MAX, pageSize > 0 ? pageSize : SESSION_PAGE_DEFAULT);
+  const page: SessionMessage[] = [];
+  let bytes = 0;
+  let last: Session | undefined;
+  for (const session of sessions) {
+    const message = sessionToProto(session);
+    const length = SessionMessage.encode(message).finish().length + 6;
+    if (page.length === size || (page.length > 0 && bytes + length > SESSION_PAGE_MAX_BYTES)) {
+      return { sessions: page, nextPageToken: String(last!.ordinal) };
+    }
+    page.push(message);
+    bytes += length;
+    last = session;
+  }
+  return { sessions: page, nextPageToken: "" };
 }
 
 /** An AbortSignal that fires when a unary call is cancelled by its client. */

@@ -24,7 +24,15 @@ export const ControllerConfigSchema = z
     // GetRun / Query stay below the 4 MiB message limits with room for the rest of the run.
     ASM_MAX_RESULT_TEXT_BYTES: int(1024, 2 * 1024 * 1024).default(1024 * 1024),
     ASM_STREAM_WINDOW: int(1, 1_000_000).default(256),
+    // What is kept after the fact (finished runs, closed sessions), and the controller-wide caps.
     ASM_RETAINED_RUNS: int(0, 10_000_000).default(10_000),
+    ASM_RETAINED_RUN_BYTES: int(0, 2 ** 40).default(256 * 1024 * 1024),
+    ASM_RETENTION_MS: int(1000, 30 * 24 * 3_600_000).default(3_600_000),
+    ASM_RETAINED_CLOSED_SESSIONS: int(0, 10_000_000).default(10_000),
+    ASM_MAX_SESSIONS: int(1, 10_000_000).default(10_000),
+    ASM_MAX_ACTIVE_RUNS: int(1, 100_000).default(64),
+    ASM_MAX_STARTING_RUNS: int(1, 10_000).default(8),
+    ASM_MAX_WAITING_RUNS: int(0, 10_000_000).default(10_000),
     ASM_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
     ASM_DEFAULT_CWD: z.string().optional(),
     // Executor directory: comma-separated `name=host:port` or `name=host:port@certificate-name`.

@@ -22,6 +22,8 @@ import type { Backend } from "@asm/shared";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
 import { Run } from "../runs/run.js";
 import { Session } from "../sessions/session.js";
+import { RunAdmission, type RunAdmissionLimits } from "./run-admission.js";
+import { Retention, type RetentionLimits } from "./retention.js";
 
 export interface ControllerOptions {
   logger: Logger;
@@ -45,11 +47,16 @@ export interface ControllerOptions {
   maxResultTextBytes: number;
   /** Events the producer may run ahead of a StreamRun caller. */
   streamWindow: number;
-  /** Finished runs kept for GetRun/WatchRun before the oldest are forgotten. */
-  retainedRuns: number;
-  /** The clock of the runs' timeouts. Default: the real one. */
+  /** What is kept of finished runs and closed sessions, and for how long. */
+  retention: RetentionLimits;
+  /** Controller-wide caps on runs (live CLIs, starts, waiting). */
+  admission: RunAdmissionLimits;
+  /** Open sessions at most (ASM_MAX_SESSIONS). */
+  maxSessions: number;
+  /** The clock of the runs' timeouts and of retention. Default: the real one. */
   clock?: Clock;
 }
+
 
 export type InterruptOutcome = "removed_from_queue" | "interrupted" | "already_finished";
 
@@ -60,11 +67,31 @@ export type InterruptOutcome = "removed_from_queue" | "interrupted" | "already_f
 export class Controller {
   private readonly sessions = new Map<string, Session>();
   private readonly runs = new Map<string, Run>();
-  private readonly finished: string[] = [];
   private readonly discovery: SdkDiscovery;
+  private readonly admission: RunAdmission;
+  private readonly retention: Retention;
+  private openSessions = 0;
+  private nextOrdinal = 1;
 
   constructor(private readonly opts: ControllerOptions) {
     this.discovery = opts.sdkDiscovery ?? discoverSdkPackage;
+    this.admission = new RunAdmission(opts.admission);
+    this.retention = new Retention(opts.retention, opts.clock ?? realClock, {
+      run: (runId) => this.runs.delete(runId),
+      session: (sessionId) => this.sessions.delete(sessionId),
+    });
+  }
+
+  /** What the controller holds now (for the memory benchmark and operators). */
+  get footprint(): { openSessions: number; sessions: number; runs: number; retainedRunBytes: number; activeRuns: number; waitingRuns: number } {
+    return {
+      openSessions: this.openSessions,
+      sessions: this.sessions.size,
+      runs: this.runs.size,
+      retainedRunBytes: this.retention.runBytes,
+      activeRuns: this.admission.active,
+      waitingRuns: this.admission.waitingCount,
+    };
   }
 
   /** Creates a session after validating every option for the provider (a bad option fails here). */
@@ -72,14 +99,24 @@ export class Controller {
     const id = sessionId || newId("ses");
     if (this.sessions.has(id)) throw new AsmError({ kind: "already_exists", field: "session_id", message: `session ${id} already exists` });
     this.validateRunOptions(provider, options.defaults, {}, "options.defaults");
+    if (this.openSessions >= this.opts.maxSessions) {
+      throw new AsmError({
+        kind: "at_capacity",
+        reasonCode: "too_many_sessions",
+        message: `the controller has ${this.openSessions} open sessions (ASM_MAX_SESSIONS ${this.opts.maxSessions}); close one first`,
+      });
+    }
     const session = new Session(
       id,
       provider,
       options,
       options.maxConcurrentRuns ?? SESSION_DEFAULTS.maxConcurrentRuns,
       options.maxQueuedRuns ?? SESSION_DEFAULTS.maxQueuedRuns,
+      this.admission,
+      this.nextOrdinal++,
     );
     this.sessions.set(id, session);
+    this.openSessions += 1;
     this.opts.logger.info({ sessionId: id, provider }, "session created");
     return session;
   }
@@ -90,8 +127,14 @@ export class Controller {
     return session;
   }
 
-  listSessions(includeClosed: boolean): Session[] {
-    return [...this.sessions.values()].filter((s) => includeClosed || s.state === "open");
+  /**
+   * The sessions created after the one a page token names ("" for all), in creation order. The
+   * token is a session's creation ordinal (`Session.ordinal`); anything else is config_invalid.
+   */
+  *sessionsAfter(includeClosed: boolean, pageToken: string): Generator<Session> {
+    if (pageToken !== "" && !/^[1-9][0-9]{0,15}$/.test(pageToken)) throw AsmError.configInvalid("page_token", "not a page token from this controller's ListSessions");
+    const after = pageToken === "" ? 0 : Number(pageToken);
+    for (const s of this.sessions.values()) if (s.ordinal > after && (includeClosed || s.state === "open")) yield s;
   }
 
   getRun(runId: string): Run {
@@ -108,6 +151,7 @@ export class Controller {
     if (!prompt) throw AsmError.configInvalid("prompt", "prompt must not be empty");
     const { settings, resolution } = this.validateRunOptions(session.provider, session.defaults, overrides, "overrides");
     session.checkAdmission();
+    this.admission.check();
     const adapter = adapterFor(session.provider);
     const remote = settings.executionMode === "remote_node";
     const run: Run = new Run({
@@ -134,9 +178,10 @@ export class Controller {
       onApprovalRequested: (approvalId, owner) => session.approvals.add(approvalId, owner),
       onApprovalSettled: (approvalId) => session.approvals.remove(approvalId),
       onProviderSessionId: (providerSessionId) => session.recordProviderSession(run.location, providerSessionId),
+      onStarted: () => this.admission.started(id),
       onEnded: (ended) => {
         session.runEnded(ended);
-        this.retire(ended.runId);
+        this.retention.runEnded(ended.runId, ended.log.bytes);
       },
     });
     this.runs.set(id, run);
@@ -174,10 +219,15 @@ export class Controller {
   async closeSession(sessionId: string, reason?: AsmError): Promise<{ session: Session; interrupted: string[]; dropped: string[] }> {
     const session = this.getSession(sessionId);
     const error = (): AsmError => reason ?? AsmError.cancelled(`session ${sessionId} closed`, "session_closed");
+    const wasOpen = session.state === "open";
     const { active, queued } = session.close();
     for (const run of queued) run.endQueued(error());
     await Promise.all(active.map((run) => run.stop(error())));
     await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId)]);
+    if (wasOpen) {
+      this.openSessions -= 1;
+      this.retention.sessionClosed(sessionId);
+    }
     return { session, interrupted: active.map((r) => r.runId), dropped: queued.map((r) => r.runId) };
   }
 
@@ -190,6 +240,7 @@ export class Controller {
     const reason = new AsmError({ kind: "transport_error", reasonCode: "controller_shutdown", retryable: true, message: "the controller is shutting down; the run was stopped" });
     await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, reason)));
     await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll()]);
+    this.retention.stop();
   }
 
   resolveLaneFor(provider: ProviderName, lane: string, executionMode: string): LaneResolution {
@@ -232,13 +283,6 @@ export class Controller {
     return { settings, resolution };
   }
 
-  private retire(runId: string): void {
-    this.finished.push(runId);
-    while (this.finished.length > this.opts.retainedRuns) {
-      const oldest = this.finished.shift()!;
-      this.runs.delete(oldest);
-    }
-  }
 }
 
 function relabel(err: unknown, prefix: string): AsmError {

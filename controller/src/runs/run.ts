@@ -55,6 +55,8 @@ export interface RunInit {
   onEnded: (run: Run) => void;
   /** Called with the provider's session id whenever a run reveals it. */
   onProviderSessionId: (id: string) => void;
+  /** Called once, at the first event from the backend (the CLI is up). */
+  onStarted: () => void;
 }
 
 interface PendingApproval {
@@ -80,6 +82,7 @@ export class Run {
   private execution: RunExecution | undefined;
   private stopReason: AsmError | undefined;
   private providerSessionId = "";
+  private heardFromBackend = false;
   private readonly approvals = new Map<string, PendingApproval>();
   private readonly timers = new Set<unknown>();
   private idleTimer: unknown;
@@ -263,6 +266,10 @@ export class Run {
 
   /** Takes one draft from the backend: approvals bookkeeping, then into the log. */
   private accept(draft: EventDraft): void {
+    if (!this.heardFromBackend) {
+      this.heardFromBackend = true;
+      this.init.onStarted();
+    }
     if (draft.providerSessionId && draft.providerSessionId !== this.providerSessionId) {
       this.providerSessionId = draft.providerSessionId;
       this.init.onProviderSessionId(draft.providerSessionId);

@@ -1,4 +1,5 @@
 import { AsmError, SESSION_DEFAULTS, type ProviderName, type RunOptionsInput, type SessionOptionsInput } from "@asm/shared";
+import type { RunAdmission } from "../core/run-admission.js";
 import type { Run } from "../runs/run.js";
 import { ApprovalIndex } from "./approval-index.js";
 
@@ -13,6 +14,8 @@ export class Session {
   readonly createdAt = new Date();
   readonly approvals = new ApprovalIndex();
   state: SessionState = "open";
+  /** When it was closed (for the retention of closed sessions). */
+  closedAt: Date | undefined;
   /** The provider session id most recently revealed by a run (what GetSession shows). */
   providerSessionId = "";
   runCount = 0;
@@ -30,6 +33,10 @@ export class Session {
     readonly options: SessionOptionsInput,
     readonly maxConcurrentRuns: number,
     readonly maxQueuedRuns: number,
+    /** Controller-wide admission: a run the session starts waits there for a CLI slot. */
+    private readonly admission: RunAdmission,
+    /** Creation order, for paginated listing. */
+    readonly ordinal: number,
   ) {}
 
   /** Keep the CLI warm between runs (where the protocol allows). */
@@ -86,6 +93,7 @@ export class Session {
   /** A run reached its end: free its slot and start the next queued run (FIFO). */
   runEnded(run: Run): void {
     this.removeQueued(run);
+    this.admission.left(run.runId);
     if (!this.active.delete(run.runId)) return;
     while (this.state === "open" && this.active.size < this.maxConcurrentRuns && this.queue.length > 0) {
       const next = this.queue.shift()!;
@@ -95,14 +103,16 @@ export class Session {
 
   /** Closes the session; returns the runs to interrupt and those dropped from the queue. */
   close(): { active: Run[]; queued: Run[] } {
+    if (this.state === "open") this.closedAt = new Date();
     this.state = "closed";
     const queued = this.queue.splice(0, this.queue.length);
     return { active: [...this.active.values()], queued };
   }
 
+  /** The run takes a session slot now, and starts once the controller has a CLI slot for it. */
   private startRun(run: Run): void {
     this.active.set(run.runId, run);
-    run.start(this.continuations.get(run.location));
+    this.admission.enter(run.runId, () => run.start(this.continuations.get(run.location)));
   }
 
   /** Records the provider session a run revealed, for the next run in the same place. */

@@ -280,8 +280,16 @@ export interface Session {
   sessionId: string;
   provider: Provider;
   status: SessionStatus;
-  options: SessionOptions | undefined;
+  options:
+    | SessionOptions
+    | undefined;
+  /**
+   * Runs holding one of the session's max_concurrent_runs slots. One of them
+   * may still be QUEUED: it waits for a controller-wide slot
+   * (ASM_MAX_ACTIVE_RUNS live CLIs, ASM_MAX_STARTING_RUNS starting at once).
+   */
   activeRunIds: string[];
+  /** Runs waiting in the session's own FIFO queue (max_queued_runs). */
   queuedRunIds: string[];
   /** The provider's session/thread id used to continue the conversation. */
   providerSessionId: string;
@@ -312,12 +320,27 @@ export interface GetSessionResponse {
 }
 
 export interface ListSessionsRequest {
-  /** Include closed sessions (kept for a while after closing). */
+  /**
+   * Include closed sessions (kept for a while after closing: ASM_RETENTION_MS,
+   * at most ASM_RETAINED_CLOSED_SESSIONS of them).
+   */
   includeClosed: boolean;
+  /**
+   * Sessions per page, in creation order. 0 means 100; at most 1000 (more is
+   * taken as 1000).
+   */
+  pageSize: number;
+  /**
+   * `next_page_token` of the previous page; empty for the first page. A token
+   * not from this controller is INVALID_ARGUMENT (field page_token).
+   */
+  pageToken: string;
 }
 
 export interface ListSessionsResponse {
   sessions: Session[];
+  /** Token of the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 export interface CloseSessionRequest {
@@ -1697,13 +1720,19 @@ export const GetSessionResponse: MessageFns<GetSessionResponse> = {
 };
 
 function createBaseListSessionsRequest(): ListSessionsRequest {
-  return { includeClosed: false };
+  return { includeClosed: false, pageSize: 0, pageToken: "" };
 }
 
 export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
   encode(message: ListSessionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.includeClosed !== false) {
       writer.uint32(8).bool(message.includeClosed);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -1729,6 +1758,22 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
             message.includeClosed = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1748,6 +1793,16 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
         : isSet(object.include_closed)
         ? globalThis.Boolean(object.include_closed)
         : false,
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -1755,6 +1810,12 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
     const obj: any = {};
     if (message.includeClosed !== false) {
       obj.includeClosed = message.includeClosed;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -1765,18 +1826,23 @@ export const ListSessionsRequest: MessageFns<ListSessionsRequest> = {
   fromPartial<I extends Exact<DeepPartial<ListSessionsRequest>, I>>(object: I): ListSessionsRequest {
     const message = createBaseListSessionsRequest();
     message.includeClosed = object.includeClosed ?? false;
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseListSessionsResponse(): ListSessionsResponse {
-  return { sessions: [] };
+  return { sessions: [], nextPageToken: "" };
 }
 
 export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   encode(message: ListSessionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.sessions) {
       Session.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1802,6 +1868,14 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
             message.sessions.push(Session.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1817,6 +1891,11 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   fromJSON(object: any): ListSessionsResponse {
     return {
       sessions: globalThis.Array.isArray(object?.sessions) ? object.sessions.map((e: any) => Session.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -1824,6 +1903,9 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
     const obj: any = {};
     if (message.sessions?.length) {
       obj.sessions = message.sessions.map((e) => Session.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },
@@ -1834,6 +1916,7 @@ export const ListSessionsResponse: MessageFns<ListSessionsResponse> = {
   fromPartial<I extends Exact<DeepPartial<ListSessionsResponse>, I>>(object: I): ListSessionsResponse {
     const message = createBaseListSessionsResponse();
     message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
