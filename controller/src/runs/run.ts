@@ -367,6 +367,8 @@ export class Run {
       this.emit(payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "run_ended" }));
     }
     if (!this.log.ended) this.emit(payload("error", { error: (this.stopReason ?? AsmError.cancelled()).toMessage() }));
+    // The text was built piece by piece (a rope of one node per piece); a retained run keeps it flat.
+    this.projection.result.text = Buffer.from(this.projection.result.text, "utf8").toString("utf8");
     this.phase = "ended";
     this.endedAt = new Date();
     this.clearTimers();
