@@ -5,14 +5,17 @@ import { observeProcessGroups } from "./cli-process.js";
 /**
  * The reaper keeps the list of live CLI process groups on its stdin ("+pgid" / "-pgid" lines).
  * When that pipe closes, its owner is gone, however it died (even SIGKILL, where no cleanup code
- * of ours runs), and every group still listed is killed. POSIX sh only.
+ * of ours runs), and every group still listed is killed. POSIX sh, builtins only: a line costs no
+ * fork (the list is edited by parameter expansion), so thousands of runs cost nothing here.
  */
-const REAPER_SCRIPT = `
+export const REAPER_SCRIPT = `
 live=" "
 while IFS= read -r line; do
   case "$line" in
     +[0-9]*) live="$live\${line#+} " ;;
-    -[0-9]*) p="\${line#-}"; live=$(printf '%s' "$live" | sed "s/ $p / /") ;;
+    -[0-9]*)
+      p="\${line#-}"
+      case "$live" in *" $p "*) live="\${live%% $p *} \${live#* $p }" ;; esac ;;
   esac
 done
 for p in $live; do kill -s KILL -- "-$p" 2>/dev/null; done
