@@ -30,7 +30,15 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
   const reaper = startOrphanReaper(log);
   const runtime = new ExecutorRuntime({ workspace: config.workspace, providers: config.providers, cookie: config.cookie, hostEnv: opts.env, passEnv: config.passEnv, logger: log });
   if (config.startMode === "prestarted") await runtime.initialize();
-  const backend = new LocalCoreBackend({ logger: log, killGraceMs: config.killGraceMs, maxLineBytes: config.maxLineBytes, stderrTailBytes: config.stderrTailBytes, hostEnv: opts.env });
+  // Every run's cwd is confined to the workspace (remote_cwd); the guard re-checks it at the spawn.
+  const backend = new LocalCoreBackend({
+    logger: log,
+    killGraceMs: config.killGraceMs,
+    maxLineBytes: config.maxLineBytes,
+    stderrTailBytes: config.stderrTailBytes,
+    hostEnv: opts.env,
+    confinedTo: () => runtime.workspaceRoot,
+  });
   const streams = new Set<ExecuteStream>();
   const server = new Server({
     "grpc.keepalive_time_ms": config.keepaliveTimeMs,

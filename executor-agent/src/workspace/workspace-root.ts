@@ -54,7 +54,14 @@ export function confineCwd(root: string, remoteCwd: string | undefined): string 
   const { real, exists } = realpathOfNearest(wanted);
   if (!isInside(realRoot, real)) throw outside(remoteCwd);
   if (!exists) throw notFound(`remote_cwd ${remoteCwd} does not exist in the workspace`);
-  if (!statSync(real).isDirectory()) throw notFound(`remote_cwd ${remoteCwd} is not a directory`);
+  let isDirectory: boolean;
+  try {
+    isDirectory = statSync(real).isDirectory();
+  } catch (err) {
+    // Gone since it was resolved (moved or replaced meanwhile).
+    throw notFound(`remote_cwd ${remoteCwd} cannot be resolved: ${describe(err)}`);
+  }
+  if (!isDirectory) throw notFound(`remote_cwd ${remoteCwd} is not a directory`);
   return real;
 }
 

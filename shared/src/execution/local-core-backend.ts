@@ -7,6 +7,7 @@ import type { Logger } from "../logging/logger.js";
 import { CliProcess, type CliExit, type CliOutput } from "../process/index.js";
 import type { EventDraft, ProviderAdapter } from "../providers/provider-adapter.js";
 import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "./backend.js";
+import { CWD_GUARD_REFUSED, cwdMovedError, guardedCommand } from "./cwd-guard.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
 
 export interface LocalCoreBackendOptions {
@@ -19,6 +20,11 @@ export interface LocalCoreBackendOptions {
   stderrTailBytes: number;
   /** Host environment the CLI paths are resolved against (PATH, provider overrides). */
   hostEnv: NodeJS.ProcessEnv;
+  /**
+   * The real root that every run's cwd was confined to (the executor's workspace): each CLI then
+   * starts through the cwd guard (cwd-guard.ts), which re-checks its directory at the spawn.
+   */
+  confinedTo?: () => string;
 }
 
 function isExecutableFile(path: string): boolean {
@@ -146,10 +152,11 @@ class LocalCoreExecution implements RunExecution {
       }
     }
     if (!warm) {
+      const spawned = this.opts.confinedTo ? { ...guardedCommand(command.cwd, command.command, command.args), cwd: this.opts.confinedTo() } : command;
       const proc = CliProcess.spawn({
-        command: command.command,
-        args: command.args,
-        cwd: command.cwd,
+        command: spawned.command,
+        args: spawned.args,
+        cwd: spawned.cwd,
         env: command.env,
         maxLineBytes: this.opts.maxLineBytes,
         stderrTailBytes: this.opts.stderrTailBytes,
@@ -173,7 +180,12 @@ class LocalCoreExecution implements RunExecution {
           }),
         },
       ];
-      for (const line of startLines) await proc.write(line);
+      try {
+        for (const line of startLines) await proc.write(line);
+      } catch (err) {
+        // A CLI that is gone before it read its input: the cwd guard may have refused to start it.
+        throw (await this.guardRefusal(proc)) ?? err;
+      }
       if (!command.keepStdinOpen) proc.endInput();
       let sawTerminal = false;
       for (;;) {
@@ -237,7 +249,19 @@ class LocalCoreExecution implements RunExecution {
     }
   }
 
+  /** The cwd guard's refusal (as a typed error) when it is what ended the process, else undefined. */
+  private async guardRefusal(proc: CliProcess): Promise<AsmError | undefined> {
+    if (!this.opts.confinedTo) return undefined;
+    const exit = await Promise.race([proc.exited, delay(this.opts.killGraceMs).then(() => undefined)]);
+    return exit && this.refusedByGuard(exit) ? cwdMovedError(this.request.spec.settings.cwd ?? "") : undefined;
+  }
+
+  private refusedByGuard(exit: CliExit): boolean {
+    return this.opts.confinedTo !== undefined && exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:");
+  }
+
   private async *exitEvents(exit: CliExit): AsyncGenerator<EventDraft[]> {
+    if (this.refusedByGuard(exit)) throw cwdMovedError(this.request.spec.settings.cwd ?? "");
     if (exit.classification === "success") {
       yield [{ payload: payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }) }];
       return;

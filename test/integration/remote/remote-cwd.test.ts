@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, realpathSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -117,4 +118,39 @@ describe("remote_cwd is confined to the executor's workspace", () => {
   it("remote_cwd wins over cwd when both are set", async () => {
     await expectCwd({ remote_cwd: "sub/dir" }, join(ws, "sub", "dir"), join(ws, "loses"));
   });
+
+  it("a directory swapped for a symlink between the check and the spawn never hosts a CLI (60 runs against a swapping loop)", async () => {
+    // ws/race is, by turns, a real directory and a symlink to a directory outside; both hold x/.
+    const outside = join(r.t.dir, "race-outside");
+    mkdirSync(join(outside, "x"), { recursive: true });
+    mkdirSync(join(ws, "race", "x"), { recursive: true });
+    symlinkSync(outside, join(ws, "race.link"));
+    const swapLoop = `
+      const fs = require("fs"), path = require("path");
+      const ws = process.argv[1], live = path.join(ws, "race"), dir = path.join(ws, "race.dir"), link = path.join(ws, "race.link");
+      const until = Date.now() + 120000;
+      while (Date.now() < until) {
+        try { fs.renameSync(live, dir); fs.renameSync(link, live); fs.renameSync(live, link); fs.renameSync(dir, live); } catch {}
+      }`;
+    const swapper = spawn(process.execPath, ["-e", swapLoop, ws], { stdio: "ignore" });
+    const outcomes: { runId: string; events: Event[]; record: string }[] = [];
+    try {
+      for (let i = 0; i < 60; i++) outcomes.push(await run({ remote_cwd: "race/x" }));
+    } finally {
+      swapper.kill("SIGKILL");
+    }
+    let ranInside = 0;
+    for (const o of outcomes) {
+      const cwd = readRecord(o.record).find((x) => x.t === "start")?.cwd as string | undefined;
+      const last = o.events.at(-1)!;
+      if (cwd !== undefined) {
+        // Wherever the swaps moved it since, the directory the CLI started in is inside the workspace.
+        expect(cwd.startsWith(`${ws}/`), `${o.runId} ran in ${cwd}`).toBe(true);
+        ranInside += 1;
+      } else {
+        expect(last.payload?.$case === "error" && last.payload.value.error?.reasonCode).toMatch(/^remote_cwd_(outside_workspace|not_found)$/);
+      }
+    }
+    expect(ranInside + outcomes.filter((o) => o.events.at(-1)!.payload?.$case === "error").length).toBe(60);
+  }, 120_000);
 });

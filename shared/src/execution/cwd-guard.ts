@@ -1,0 +1,26 @@
+import { AsmError } from "../errors/asm-error.js";
+
+/**
+ * Confining a CLI's working directory without a window between the check and the spawn: the CLI
+ * is started through a tiny `sh` that enters the directory, checks that where it physically is
+ * (`pwd -P`) is still the checked real path, and only then execs the CLI (same pid, same process
+ * group). A directory swapped for a symlink after the check is refused, never entered.
+ */
+const GUARD_SCRIPT = `cd -P -- "$1" 2>/dev/null && [ "$(pwd -P)" = "$1" ] || { printf 'asm-cwd-guard: %s is not the directory that was checked\\n' "$1" >&2; exit ${86}; }; shift; exec "$@"`;
+
+/** The guard's exit code when it refused to start the CLI. */
+export const CWD_GUARD_REFUSED = 86;
+
+/** The command that starts `command args` in `realCwd` through the guard (spawn it with a safe cwd). */
+export function guardedCommand(realCwd: string, command: string, args: readonly string[]): { command: string; args: string[] } {
+  return { command: "/bin/sh", args: ["-c", GUARD_SCRIPT, "asm-cwd-guard", realCwd, command, ...args] };
+}
+
+/** The typed error of a run whose guard refused its directory. */
+export function cwdMovedError(realCwd: string): AsmError {
+  return AsmError.configInvalid(
+    "driver_opts.remote_cwd",
+    `the run's directory ${realCwd} was swapped (e.g. for a symlink) between its check and the CLI's start; the CLI was not started`,
+    "remote_cwd_outside_workspace",
+  );
+}
