@@ -40,11 +40,13 @@ executor-bundle: setup
 proto: setup
 	npx buf lint
 	npx buf generate
+	proto/build-descriptors.sh shared/gen/descriptors.binpb
 
 proto-check: setup
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	npx buf lint; \
 	npx buf generate -o "$$tmp"; \
+	proto/build-descriptors.sh "$$tmp/shared/gen/descriptors.binpb"; \
 	if ! diff -r "$$tmp/shared/gen" shared/gen; then \
 	  echo "shared/gen is out of date: run 'make proto' and commit the result" >&2; exit 1; \
 	fi; \

@@ -30,11 +30,29 @@ describe("plaintext loopback server", () => {
     health.close();
   });
 
-  it("serves reflection (buf curl lists the services)", async () => {
+  it("serves reflection for exactly its services: buf curl lists them, resolves every method and calls one with no schema", async () => {
     const buf = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "buf");
-    const { stdout } = await run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", "--list-services", `http://127.0.0.1:${t.app.port}`]);
-    expect(stdout).toContain("asm.v1.ControllerService");
-    expect(stdout).toContain("grpc.health.v1.Health");
+    const curl = (...args: string[]) => run(buf, ["curl", "--protocol", "grpc", "--http2-prior-knowledge", ...args]);
+    const address = `http://127.0.0.1:${t.app.port}`;
+    const services = (await curl("--list-services", address)).stdout.trim().split("\n").sort();
+    expect(services).toEqual(["asm.v1.ControllerService", "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+    const methods = (await curl("--list-methods", address)).stdout.trim().split("\n");
+    expect(methods).toEqual(expect.arrayContaining(["asm.v1.ControllerService/CreateSession", "asm.v1.ControllerService/StreamRun", "grpc.health.v1.Health/Check"]));
+    expect(methods.some((m) => m.startsWith("asm.v1.ExecutorService"))).toBe(false);
+    const info = JSON.parse((await curl("-d", '{"provider":"PROVIDER_CODEX"}', `${address}/asm.v1.ControllerService/GetProviderInfo`)).stdout) as Record<string, unknown>;
+    expect(info).toMatchObject({ provider: "PROVIDER_CODEX", displayName: "Codex CLI", defaultLane: "auto" });
+  });
+
+  it("the README's reflection examples work against a real controller", async () => {
+    const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
+    const block = /<!-- example: reflection -->\s*```sh\n([\s\S]*?)```/.exec(readme)![1]!;
+    const lines = block.trim().split("\n");
+    expect(lines.length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) {
+      const command = line.replaceAll("127.0.0.1:50051", `127.0.0.1:${t.app.port}`);
+      const { stdout } = await run("/bin/sh", ["-c", command], { cwd: join(import.meta.dirname, "..", "..") });
+      expect(stdout.trim(), command).not.toBe("");
+    }
   });
 
   it("lane discovery RPCs answer the seed's table", async () => {

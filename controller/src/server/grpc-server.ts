@@ -1,10 +1,7 @@
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Server, ServerCredentials, type ServerOptions } from "@grpc/grpc-js";
-import { loadSync } from "@grpc/proto-loader";
-import { ReflectionService } from "@grpc/reflection";
-import { HealthImplementation, protoPath as healthProtoPath } from "grpc-health-check";
+import { HealthImplementation } from "grpc-health-check";
+import { addReflectionService } from "./reflection.js";
 import { withPreEncodedEventStreams } from "../api/event-stream.js";
 import { AsmError, ControllerServiceService, toGrpcStatus, type ControllerServiceServer, type Logger } from "@asm/shared";
 
@@ -26,12 +23,6 @@ export interface ListenOptions {
 }
 
 const SERVICE_NAME = "asm.v1.ControllerService";
-
-/** Locates the .proto sources shipped with the repository (used for reflection only). */
-function protoRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return join(here, "..", "..", "..", "proto");
-}
 
 export function isLoopbackAddress(address: string): boolean {
   const host = address.startsWith("[") ? address.slice(1, address.indexOf("]")) : address.slice(0, address.lastIndexOf(":"));
@@ -79,15 +70,8 @@ export class ControllerServer {
     });
     this.server.addService(withPreEncodedEventStreams(ControllerServiceService), gated(service, () => this.drainError));
     this.health.addToServer(this.server);
-    try {
-      const definition = loadSync([join(protoRoot(), "asm/v1/controller.proto"), join(protoRoot(), "asm/v1/executor.proto"), healthProtoPath], {
-        includeDirs: [protoRoot()],
-        keepCase: true,
-      });
-      new ReflectionService(definition).addToServer(this.server);
-    } catch (err) {
-      logger.warn({ err }, "reflection disabled: proto sources not found");
-    }
+    // Reflection for exactly what this server serves (not the executor's service).
+    addReflectionService(this.server, [SERVICE_NAME, "grpc.health.v1.Health"]);
   }
 
   async listen(opts: ListenOptions): Promise<number> {
