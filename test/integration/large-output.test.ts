@@ -84,11 +84,12 @@ describe.each(places)("a %s run with 25,000 lines of 200 bytes", (place, options
     expect(result!.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
     expect(result!.truncated).toBe(true);
     expect(Buffer.byteLength(result!.text)).toBeLessThanOrEqual(MAX_RESULT_TEXT_BYTES);
-    expect(result!.text.startsWith("f0".padEnd(200, ".") + "f1")).toBe(true);
+    expect(result!.text.startsWith(`${"f0".padEnd(200, ".")}\n\n${"f1".padEnd(200, ".")}\n\n`)).toBe(true);
     const run = (await call(r.t.client, "getRun", { runId })).run!;
     expect(run.result).toEqual(result);
     const replay = await collectEvents(r.t.client.watchRun({ runId, afterSequence: 0, maxBatchEvents: 512 }));
     expect(replay.filter((e) => e.payload?.$case === "assistantMessage")).toHaveLength(25_000);
-    expect(reduceEvents(replay).text.length).toBe(25_000 * 200);
+    // 25,000 messages of 200 bytes, each parted from the one before by a blank line.
+    expect(reduceEvents(replay).text.length).toBe(25_000 * 200 + 24_999 * 2);
   }, 60_000);
 });

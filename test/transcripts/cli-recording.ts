@@ -135,6 +135,13 @@ export class CliRecording {
     this.child.stdin!.write(`${text}\n`);
   }
 
+  /** Writes `text` as it is (no newline): a prompt a one-shot mode reads from stdin. */
+  sendText(text: string): void {
+    if (text.includes("\n")) throw new Error("a recorded stdin text is one line of the transcript: no newline in it");
+    this.log.push({ dir: ">", text });
+    this.child.stdin!.write(text);
+  }
+
   closeStdin(): void {
     this.log.push({ dir: "!", text: "stdin closed" });
     this.child.stdin!.end();

@@ -4,8 +4,8 @@
  *   adapter pipelines `initialize`, `initialized` and `thread/start` (or `thread/resume`), sends
  *   `turn/start` once the thread exists, answers `item/commandExecution/requestApproval` with
  *   `{decision}`, and interrupts with `turn/interrupt`; the scenarios speak exactly that;
- * - `codex exec --json … -- <prompt>` (`exec-*`): stdin closed, resumed with `exec … resume <id>`,
- *   interrupted by SIGINT.
+ * - `codex exec --json … -` (`exec-*`): the prompt written to stdin, which is then closed; resumed
+ *   with `exec … resume <id> -`, interrupted by SIGINT.
  */
 import type { CliRecording } from "./cli-recording.js";
 import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, scenarioFamily } from "./transcript-scenario.js";
@@ -126,8 +126,17 @@ const appServerScenarios: TranscriptScenario[] = [
 // ---------------------------------------------------------------------------------------------
 // exec
 
-const exec = (prompt: string, flags: string[] = [], resume?: string): string[] => ["exec", "--json", "--skip-git-repo-check", ...flags, "-m", MODEL, ...(resume ? ["resume", resume] : []), "--", prompt];
-const once = (ctx: ScenarioContext, args: string[]): CliRecording => ctx.start(args, { stdin: "closed" });
+/** `codex exec … -`: the prompt on stdin, as asm passes it (never on the command line). */
+const exec = (prompt: string, flags: string[] = [], resume?: string): { args: string[]; prompt: string } => ({
+  args: ["exec", "--json", "--skip-git-repo-check", ...flags, "-m", MODEL, ...(resume ? ["resume", resume] : []), "-"],
+  prompt,
+});
+function once(ctx: ScenarioContext, command: { args: string[]; prompt: string }): CliRecording {
+  const cli = ctx.start(command.args);
+  cli.sendText(command.prompt);
+  cli.closeStdin();
+  return cli;
+}
 
 const execScenario = scenarioFamily("exec", "exec");
 

@@ -6,9 +6,9 @@
  *   so pipelining them races), answers `session/request_permission` with an option id, and
  *   interrupts with `session/cancel`; the scenarios speak exactly that. ACP `session/load` is broken
  *   in 0.61 (it overwrites the stored session), so continuation in ACP is a second prompt on the
- *   same warm process (`acp-interrupt-streaming`) and across processes it is `-p --resume`;
- * - one-shot `--prompt=<text> --output-format stream-json` (`p-*`): stdin closed, interrupted by
- *   SIGINT, resumed with `--resume <id>`.
+ *   same warm process (`acp-interrupt-streaming`) and across processes it is a one-shot `--resume`;
+ * - one-shot `--output-format stream-json` (`p-*`): the prompt written to stdin, which is then
+ *   closed; interrupted by SIGINT, resumed with `--resume <id>`.
  */
 import type { CliRecording } from "./cli-recording.js";
 import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, scenarioFamily } from "./transcript-scenario.js";
@@ -114,13 +114,22 @@ const acpScenarios: TranscriptScenario[] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// --prompt
+// one-shot (prompt on stdin)
 
-const P = (prompt: string, mode: "default" | "yolo" = "default", resume?: string): string[] => [`--prompt=${prompt}`, "--output-format", "stream-json", ...COMMON(mode), ...(resume ? ["--resume", resume] : [])];
-const once = (ctx: ScenarioContext, args: string[]): CliRecording => ctx.start(args, { stdin: "closed" });
+/** One-shot mode with the prompt on stdin, as asm passes it (never on the command line). */
+const P = (prompt: string, mode: "default" | "yolo" = "default", resume?: string): { args: string[]; prompt: string } => ({
+  args: ["--output-format", "stream-json", ...COMMON(mode), ...(resume ? ["--resume", resume] : [])],
+  prompt,
+});
+function once(ctx: ScenarioContext, command: { args: string[]; prompt: string }): CliRecording {
+  const cli = ctx.start(command.args);
+  cli.sendText(command.prompt);
+  cli.closeStdin();
+  return cli;
+}
 const isAssistantDelta = (j: any): boolean => j?.type === "message" && j.role === "assistant";
 
-const pScenario = scenarioFamily("p", "--prompt");
+const pScenario = scenarioFamily("p", "one-shot");
 
 const promptScenarios: TranscriptScenario[] = [
   pScenario("text", "one text turn", async (ctx) => {

@@ -181,7 +181,7 @@ describe("amp adapter: Claude-compatible stream-json", () => {
     ]);
     expect(single(payloads, "costUpdate")).toEqual({ inputTokens: 3300, outputTokens: 78, totalTokens: 3378, costUsd: 0 });
     expect(single(payloads, "result")).toMatchObject({ status: "success", stopReason: "end_turn", output: { num_turns: 3, duration_ms: 5123 } });
-    expect(reduce("amp", payloads).text).toBe("I'll create the file first.Created made.txt. There is no notes.md in /srv/work.");
+    expect(reduce("amp", payloads).text).toBe("I'll create the file first.\n\nCreated made.txt. There is no notes.md in /srv/work.");
   });
 
   it("error turn: an authentication failure is auth_error and fails the run", () => {
@@ -328,7 +328,7 @@ describe("cursor adapter: partial output", () => {
     expect(reduced.cost).toEqual({ inputTokens: 5321, outputTokens: 14, costUsd: 0 });
   });
 
-  it("tool turn: shell, read and a failing shell call; the reduced text is exactly the CLI's result text", () => {
+  it("tool turn: shell, read and a failing shell call; the reduced text is the CLI's result text, its messages parted", () => {
     const lines = fixtureLines("cursor/tool");
     const { payloads } = parseAll(cursorAdapter, lines);
     expect(payloads.map((p) => p.$case)).toEqual([
@@ -364,8 +364,9 @@ describe("cursor adapter: partial output", () => {
     ]);
     const resultLine = JSON.parse(lines[lines.length - 1]!) as { result: string };
     const reduced = reduce("cursor", payloads);
-    expect(reduced.text).toBe("I'll list the files first.The package is named demo; missing.txt does not exist.");
-    expect(reduced.text).toBe(resultLine.result);
+    // The CLI's own result joins the two messages as they are; asm's Result parts them by a blank line.
+    expect(reduced.text).toBe("I'll list the files first.\n\nThe package is named demo; missing.txt does not exist.");
+    expect(reduced.text.replace("\n\n", "")).toBe(resultLine.result);
     expect(reduced.cost).toEqual({ inputTokens: 18042, outputTokens: 96, costUsd: 0 });
   });
 
@@ -403,7 +404,7 @@ describe("cursor adapter: synthetic lines", () => {
   });
 
   it("without partial output the complete message alone carries the text", () => {
-    expect(reducedText([complete("Hi."), shellStarted("c1"), complete(" Done.")])).toEqual({ text: "Hi. Done.", deltas: [] });
+    expect(reducedText([complete("Hi."), shellStarted("c1"), complete("Done.")])).toEqual({ text: "Hi.\n\nDone.", deltas: [] });
   });
 
   it("a complete message repeating the whole response across tool calls adds nothing", () => {

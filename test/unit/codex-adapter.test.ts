@@ -865,12 +865,24 @@ const execSettingsOf = (scenario: string): RunOptionsInput => EXEC_SETTINGS.find
 
 const threadStarted = (process: readonly LogLine[]): string => json(recordedLine(process, (l) => l.type === "thread.started")).thread_id as string;
 
+/**
+ * The prompt an exec process was given: the one `>` entry of the process (the text the recorder
+ * wrote to its stdin), which stdin's close follows before the CLI printed anything.
+ */
+function execPrompt(process: readonly LogLine[]): string {
+  const written = process.filter((e) => e.dir === ">");
+  expect(written, "an exec process is written exactly one text, its prompt").toHaveLength(1);
+  const at = process.indexOf(written[0]!);
+  expect(process[at + 1], "stdin is closed right after the prompt").toEqual({ dir: "!", text: "stdin closed" });
+  expect(process.slice(0, at).filter((e) => e.dir === "<"), "nothing read before the prompt was written").toEqual([]);
+  return written[0]!.text;
+}
+
 /** asm's spec for each recorded exec run: the recorded prompt; a later run resumes the thread the run before it started. */
 function execSpecs(scenario: string): RunSpec[] {
-  const spawns = spawnArgs("codex", scenario);
-  return processesOf(scenario).map((_process, i, all) =>
+  return processesOf(scenario).map((process, i, all) =>
     spec(execSettingsOf(scenario), {
-      prompt: spawns[i]!.at(-1)!,
+      prompt: execPrompt(process),
       resumeProviderSessionId: i === 0 ? undefined : threadStarted(all[i - 1]!),
     }),
   );
@@ -900,11 +912,21 @@ describe("codex adapter: recorded exec runs", () => {
     expect(EXEC_SETTINGS.map(([scenario]) => scenario)).toEqual([...EXEC_SCENARIOS]);
   });
 
-  it.each(EXEC_SETTINGS)("%s: buildCommand gives exactly the recorded argv for the equivalent settings; nothing goes to stdin", (scenario) => {
+  it.each(EXEC_SETTINGS)("%s: buildCommand gives exactly the recorded argv for the equivalent settings; the recorded prompt goes to stdin as text, then stdin closes", (scenario) => {
+    const processes = processesOf(scenario);
+    const prompts = processes.map(execPrompt);
     const commands = execSpecs(scenario).map((s) => codexAdapter.buildCommand(s, CLI));
     expect(commands.map((c) => c.args)).toEqual(spawnArgs("codex", scenario));
-    expect(commands.map((c) => ({ initialInput: c.initialInput, keepStdinOpen: c.keepStdinOpen }))).toEqual(commands.map(() => ({ initialInput: [], keepStdinOpen: false })));
-    expect(stdinOf("codex", scenario)).toEqual([]);
+    expect(commands.map((c) => ({ initialInput: c.initialInput, stdinText: c.stdinText, keepStdinOpen: c.keepStdinOpen }))).toEqual(
+      prompts.map((prompt) => ({ initialInput: [], stdinText: prompt, keepStdinOpen: false })),
+    );
+    expect(stdinOf("codex", scenario)).toEqual(prompts);
+    // The argv ends with `-` (read the prompt from stdin) and never carries the prompt.
+    for (const [i, c] of commands.entries()) {
+      expect(c.args.at(-1)).toBe("-");
+      expect(c.args).not.toContain("--");
+      expect(c.args.filter((a) => a.includes(prompts[i]!))).toEqual([]);
+    }
   });
 
   it("exec-text: thread.started reveals the thread; message, cost and one completed result", () => {
@@ -963,7 +985,7 @@ describe("codex adapter: recorded exec runs", () => {
     const [first, second] = execRuns("exec-resume");
     const threadId = threadStarted(first!.process);
     const args = spawnArgs("codex", "exec-resume")[1]!;
-    expect(args.slice(args.indexOf("resume"), args.indexOf("resume") + 2)).toEqual(["resume", threadId]);
+    expect(args.slice(args.indexOf("resume"))).toEqual(["resume", threadId, "-"]);
     expect(second!.perLine[0]!.providerSessionId).toBe(threadId);
 
     expect(first!.payloads.map((p) => p.$case)).toEqual(["assistantMessage", "costUpdate", "result"]);
@@ -972,6 +994,8 @@ describe("codex adapter: recorded exec runs", () => {
     expect(second!.payloads.map((p) => p.$case)).toEqual(["assistantMessage", "result"]);
     expect(single(second!.payloads, "result")).toMatchObject({ status: "completed", text: HISTORY, output: { usage: execUsage(second!.process), usage_scope: "thread" } });
     expect(execUsage(second!.process)).toMatchObject({ input_tokens: 40, output_tokens: 20 });
+    // The resumed model saw both prompts, as each process read them from its stdin.
+    expect(HISTORY).toBe(`history: ${execPrompt(first!.process)} | ${execPrompt(second!.process)}`);
     expect(reduceEvents(asEvents(second!.payloads))).toMatchObject({ status: COMPLETED, text: HISTORY, cost: undefined });
   });
 });
@@ -1066,6 +1090,8 @@ describe("codex adapter: mode selection", () => {
     const cmd = codexAdapter.buildCommand(s, "/opt/codex");
     expect(cmd.args[0]).toBe(mode);
     expect(cmd.keepStdinOpen).toBe(mode === "app-server");
+    // exec reads the prompt from stdin as text; app-server gets it in turn/start, never as raw text.
+    expect(cmd.stdinText).toBe(mode === "exec" ? "go" : undefined);
     // The run speaks the same protocol: only an exec run understands thread.started.
     const parsed = codexAdapter.startRun(s).parseLine('{"type":"thread.started","thread_id":"t1"}');
     expect(parsed.providerSessionId).toBe(mode === "exec" ? "t1" : undefined);
@@ -1079,6 +1105,7 @@ describe("codex adapter: buildCommand (app-server)", () => {
     expect(commands.map((c) => c.args)).toEqual(spawnArgs("codex", scenario));
     processesOf(scenario).forEach((process, i) => {
       expect(commands[i]).toMatchObject({ command: CLI, cwd: specs[i]!.settings.cwd, keepStdinOpen: true });
+      expect(commands[i]!.stdinText).toBeUndefined();
       expect(commands[i]!.initialInput.map((l) => normalized(json(l)))).toEqual(sent(process).slice(0, 3).map(normalized));
     });
   });
@@ -1131,17 +1158,20 @@ describe("codex adapter: buildCommand (exec)", () => {
     ["plan", ["--sandbox", "read-only"]],
   ] as const)("permission mode %s → %j", (permissionMode, flags) => {
     const cmd = codexAdapter.buildCommand(spec({ permissionMode }), CLI);
-    expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", ...flags, "--", "go"]);
-    expect(cmd).toMatchObject({ command: CLI, cwd: "/srv/work", initialInput: [], keepStdinOpen: false });
+    expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", ...flags, "-"]);
+    expect(cmd).toMatchObject({ command: CLI, cwd: "/srv/work", initialInput: [], stdinText: "go", keepStdinOpen: false });
   });
 
   it("default mode without interactive approvals adds no sandbox flag", () => {
-    expect(codexAdapter.buildCommand(spec({ interactiveApprovals: false }), CLI).args).toEqual(["exec", "--json", "--skip-git-repo-check", "--", "go"]);
+    const cmd = codexAdapter.buildCommand(spec({ interactiveApprovals: false }), CLI);
+    expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", "-"]);
+    expect(cmd).toMatchObject({ initialInput: [], stdinText: "go", keepStdinOpen: false });
   });
 
-  it("resume: options first, then `resume <thread_id>`, then the prompt", () => {
+  it("resume: options first, then `resume <thread_id>`, then `-`; the prompt goes to stdin", () => {
     const cmd = codexAdapter.buildCommand(spec({ permissionMode: "auto", model: "gpt-5.5" }, { resumeProviderSessionId: "thr_prev", prompt: "second" }), CLI);
-    expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-m", "gpt-5.5", "resume", "thr_prev", "--", "second"]);
+    expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", "-m", "gpt-5.5", "resume", "thr_prev", "-"]);
+    expect(cmd).toMatchObject({ initialInput: [], stdinText: "second", keepStdinOpen: false });
   });
 
   it("model, profile, config and skip_git_repo_check", () => {
@@ -1167,14 +1197,24 @@ describe("codex adapter: buildCommand (exec)", () => {
       "a.b=1.5",
       "-c",
       "c=true",
-      "--",
-      "go",
+      "-",
     ]);
+    expect(cmd.stdinText).toBe("go");
   });
 
-  it("a prompt that looks like a flag or a subcommand stays the prompt, after --", () => {
-    expect(codexAdapter.buildCommand(spec({ permissionMode: "auto" }, { prompt: "--help" }), CLI).args.slice(-2)).toEqual(["--", "--help"]);
-    expect(codexAdapter.buildCommand(spec({ permissionMode: "auto" }, { prompt: "resume" }), CLI).args.slice(-2)).toEqual(["--", "resume"]);
+  it("the prompt never goes on the command line, whether it looks like a flag, a subcommand or spans lines; it is stdinText exactly", () => {
+    for (const prompt of ["--help", "-x hello", "resume", "resume thr_other", 'line one\nline "two"\n', "a=b --c"]) {
+      for (const resumeProviderSessionId of [undefined, "thr_prev"]) {
+        const cmd = codexAdapter.buildCommand(spec({ permissionMode: "auto" }, { prompt, resumeProviderSessionId }), CLI);
+        const resume = resumeProviderSessionId ? ["resume", resumeProviderSessionId] : [];
+        expect(cmd.args).toEqual(["exec", "--json", "--skip-git-repo-check", "--sandbox", "workspace-write", ...resume, "-"]);
+        if (resumeProviderSessionId) expect(cmd.args.filter((a) => a === "resume"), "only the subcommand reads resume").toHaveLength(1);
+        else expect(cmd.args.filter((a) => a.includes(prompt))).toEqual([]);
+        expect(cmd.stdinText).toBe(prompt);
+        expect(cmd.initialInput).toEqual([]);
+        expect(cmd.keepStdinOpen).toBe(false);
+      }
+    }
   });
 
   it("env is exactly baseEnv + settings.env in both modes, nothing from process.env", () => {
@@ -1203,6 +1243,7 @@ describe("codex adapter: facts and validate", () => {
     expect(codexAdapter.defaultBinary).toBe("codex");
     expect(codexAdapter.cliPathEnv).toBe("ASM_CODEX_CLI_PATH");
     expect(codexAdapter.supportsApprovals).toBe(true);
+    expect(codexAdapter.promptOnArgv).toBe(false);
     expect(codexAdapter.providerOptionsSchema.parse({})).toEqual({ skip_git_repo_check: true });
   });
 

@@ -16,7 +16,7 @@ import {
   type RunSpec,
 } from "@asm/shared";
 import { geminiAdapter } from "../../shared/src/providers/gemini/gemini-adapter.js";
-import { isJson, notesOf, spawnArgs, stdinOf, stdoutOf, transcript, recordedScenarios } from "../helpers/transcripts.js";
+import { isJson, notesOf, spawnArgs, stdinOf, stdoutOf, transcript, recordedScenarios, type LogLine } from "../helpers/transcripts.js";
 
 // The recordings are test/fixtures/transcripts/gemini/*.log, made from the pinned Gemini CLI by
 // `make transcripts` (scenarios: test/transcripts/gemini-scenarios.ts).
@@ -70,15 +70,36 @@ const recordedSessionId = (scenario: string): string => json(stdout(scenario).fi
 const recordedPermission = (scenario: string): Record<string, any> => json(stdout(scenario).find((l) => json(l).method === "session/request_permission")!);
 const indexOfLine = (lines: readonly string[], test: (j: Record<string, any>) => boolean): number => lines.findIndex((l) => test(json(l)));
 
-/** The stdout lines and argv of each process a scenario spawned, in order. */
-function processesOf(scenario: string): { args: string[]; lines: string[] }[] {
+/** One spawned process of a recording: its argv, every entry from its `! spawn` on, its stdout lines. */
+interface RecordedProcess {
+  args: string[];
+  entries: LogLine[];
+  lines: string[];
+}
+
+/** The argv, entries and stdout lines of each process a scenario spawned, in order. */
+function processesOf(scenario: string): RecordedProcess[] {
   const args = spawnArgs("gemini", scenario);
-  const out: { args: string[]; lines: string[] }[] = [];
+  const out: RecordedProcess[] = [];
   for (const entry of transcript("gemini", scenario)) {
-    if (entry.dir === "!" && entry.text.startsWith("spawn ")) out.push({ args: args[out.length]!, lines: [] });
-    else if (entry.dir === "<") out[out.length - 1]!.lines.push(entry.text);
+    if (entry.dir === "!" && entry.text.startsWith("spawn ")) out.push({ args: args[out.length]!, entries: [], lines: [] });
+    out.at(-1)!.entries.push(entry);
+    if (entry.dir === "<") out.at(-1)!.lines.push(entry.text);
   }
   return out;
+}
+
+/**
+ * The prompt a one-shot process was given: its one `>` entry (the text the recorder wrote to its
+ * stdin), which stdin's close follows before the CLI printed anything.
+ */
+function recordedStdinPrompt({ entries }: RecordedProcess): string {
+  const written = entries.filter((e) => e.dir === ">");
+  expect(written, "a one-shot process is written exactly one text, its prompt").toHaveLength(1);
+  const at = entries.indexOf(written[0]!);
+  expect(entries[at + 1], "stdin is closed right after the prompt").toEqual({ dir: "!", text: "stdin closed" });
+  expect(entries.slice(0, at).filter((e) => e.dir === "<"), "nothing read before the prompt was written").toEqual([]);
+  return written[0]!.text;
 }
 
 function flagValue(args: readonly string[], flag: string): string | undefined {
@@ -230,26 +251,26 @@ const payloadsAt = (r: Fed, i: number): EventPayload[] => r.perLine[i]!.events.m
 const pOptions = (scenario: PScenario): RunOptionsInput =>
   scenario === "p-tool-yolo" ? { permissionMode: "bypass", model: MODEL } : { permissionMode: "default", interactiveApprovals: false, model: MODEL };
 
-const promptArg = (args: readonly string[]): string => args.find((a) => a.startsWith("--prompt="))!.slice("--prompt=".length);
-
-/** The spec of one recorded -p process (prompt from its argv), resuming `resume` if given. */
-const pSpec = (scenario: PScenario, args: readonly string[], resume?: string): RunSpec =>
-  spec(pOptions(scenario), { prompt: promptArg(args), resumeProviderSessionId: resume });
+/** The spec of one recorded -p process (prompt from what it was written on stdin), resuming `resume` if given. */
+const pSpec = (scenario: PScenario, process: RecordedProcess, resume?: string): RunSpec =>
+  spec(pOptions(scenario), { prompt: recordedStdinPrompt(process), resumeProviderSessionId: resume });
 
 /** One recorded -p process fed into its own run. */
 interface PProcess extends Fed {
   spec: RunSpec;
   /** Its recorded argv. */
   args: string[];
+  /** The prompt it was written on stdin. */
+  prompt: string;
 }
 
 /** Every process of a -p recording, each fed into its own run; a later process resumes the session the one before reported. */
 function replayP(scenario: PScenario): PProcess[] {
   const out: PProcess[] = [];
-  for (const { args, lines } of processesOf(scenario)) {
+  for (const process of processesOf(scenario)) {
     const previous = out.at(-1)?.perLine.at(-1)?.providerSessionId;
-    const s = pSpec(scenario, args, previous);
-    out.push({ ...feed(geminiAdapter.startRun(s), lines), spec: s, args });
+    const s = pSpec(scenario, process, previous);
+    out.push({ ...feed(geminiAdapter.startRun(s), process.lines), spec: s, args: process.args, prompt: s.prompt });
   }
   return out;
 }
@@ -271,6 +292,7 @@ describe("gemini adapter: facts", () => {
     expect(geminiAdapter.defaultBinary).toBe("gemini");
     expect(geminiAdapter.cliPathEnv).toBe("ASM_GEMINI_CLI_PATH");
     expect(geminiAdapter.supportsApprovals).toBe(true);
+    expect(geminiAdapter.promptOnArgv).toBe(false);
   });
 });
 
@@ -668,18 +690,21 @@ describe("gemini adapter: recorded API errors", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("gemini adapter: -p recordings", () => {
-  it.each(P_SCENARIOS)("%s: buildCommand with the equivalent settings gives exactly the recorded argv of every process", (scenario) => {
+  it.each(P_SCENARIOS)("%s: buildCommand with the equivalent settings gives exactly the recorded argv of every process, and the recorded prompt as stdin text", (scenario) => {
     const runs = replayP(scenario);
     expect(runs).toHaveLength(scenario === "p-resume" ? 2 : 1);
-    for (const { spec: s, args } of runs) {
+    for (const { spec: s, args, prompt } of runs) {
       const mode = scenario === "p-tool-yolo" ? "yolo" : "default";
       const resume = s.resumeProviderSessionId ? ["--resume", s.resumeProviderSessionId] : [];
-      expect(args).toEqual([`--prompt=${s.prompt}`, "--output-format", "stream-json", "--skip-trust", "--approval-mode", mode, "-m", MODEL, ...resume]);
+      expect(args).toEqual(["--output-format", "stream-json", "--skip-trust", "--approval-mode", mode, "-m", MODEL, ...resume]);
+      expect(args.filter((a) => a.includes(prompt))).toEqual([]);
       const cmd = geminiAdapter.buildCommand(s, CLI);
       expect(cmd.args).toEqual(args);
       expect(cmd.keepStdinOpen).toBe(false);
       expect(cmd.initialInput).toEqual([]);
+      expect(cmd.stdinText).toBe(prompt);
     }
+    expect(stdin(scenario)).toEqual(runs.map((r) => r.prompt));
   });
 
   it("p-text: init reveals the session; user message, delta, cost and result follow", () => {
@@ -687,7 +712,8 @@ describe("gemini adapter: -p recordings", () => {
     const session = json(f.lines[0]!).session_id as string;
     expect(f.perLine[0]).toEqual({ events: [], providerSessionId: session });
     expect(casesOf(f.payloads)).toEqual(["userMessage", "assistantDelta", "costUpdate", "result"]);
-    const prompt = promptArg(spawnArgs("gemini", "p-text")[0]!);
+    const prompt = recordedStdinPrompt(processesOf("p-text")[0]!);
+    expect(f.prompt).toBe(prompt);
     expect(single(f.payloads, "userMessage")).toEqual({ text: prompt, content: [prompt] });
     expect(single(f.payloads, "assistantDelta")).toEqual({ content: "Hello from the mock model", index: 0 });
     expect(single(f.payloads, "costUpdate")).toEqual({ inputTokens: 20, outputTokens: 10, totalTokens: 30, costUsd: 0 });
@@ -760,13 +786,17 @@ describe("gemini adapter: -p recordings", () => {
     expect(firstSession).toBe(json(first!.lines[0]!).session_id);
     expect(flagValue(first!.args, "--resume")).toBeUndefined();
     expect(flagValue(second!.args, "--resume")).toBe(firstSession);
-    // asm's command for that resume is the recorded argv exactly.
-    expect(geminiAdapter.buildCommand(spec(pOptions("p-resume"), { prompt: promptArg(second!.args), resumeProviderSessionId: firstSession }), CLI).args).toEqual(second!.args);
-    expect(second!.args).toEqual([`--prompt=${promptArg(second!.args)}`, "--output-format", "stream-json", "--skip-trust", "--approval-mode", "default", "-m", MODEL, "--resume", firstSession]);
+    const [firstPrompt, secondPrompt] = processesOf("p-resume").map(recordedStdinPrompt);
+    expect([first!.prompt, second!.prompt]).toEqual([firstPrompt, secondPrompt]);
+    // asm's command for that resume is the recorded argv exactly, with the recorded prompt on stdin.
+    const resumed = geminiAdapter.buildCommand(spec(pOptions("p-resume"), { prompt: secondPrompt!, resumeProviderSessionId: firstSession }), CLI);
+    expect(resumed.args).toEqual(second!.args);
+    expect(resumed).toMatchObject({ initialInput: [], stdinText: secondPrompt, keepStdinOpen: false });
+    expect(second!.args).toEqual(["--output-format", "stream-json", "--skip-trust", "--approval-mode", "default", "-m", MODEL, "--resume", firstSession]);
 
     expect(reduce(first!.payloads).text).toBe("noted");
     expect(second!.perLine.at(-1)).toMatchObject({ turnEnded: true, providerSessionId: firstSession });
-    expect(reduce(second!.payloads).text).toBe(`history: ${promptArg(first!.args)} | ${promptArg(second!.args)}`);
+    expect(reduce(second!.payloads).text).toBe(`history: ${firstPrompt} | ${secondPrompt}`);
   });
 
   it("has no protocol interrupt and no approvals", () => {
@@ -1051,13 +1081,15 @@ describe("gemini adapter: buildCommand", () => {
     expect(cmd.initialInput).toHaveLength(1);
     expect((JSON.parse(cmd.initialInput[0]!) as { method: string }).method).toBe("initialize");
     expect(cmd.args.join(" ")).not.toContain("go");
+    expect(cmd.stdinText).toBeUndefined();
   });
 
-  it("auto mode → one-shot: exact argv, stdin closed, no input", () => {
+  it("auto mode → one-shot: exact argv, the prompt as stdin text, then stdin closed, no input lines", () => {
     const cmd = geminiAdapter.buildCommand(spec({ permissionMode: "auto" }), CLI);
-    expect(cmd.args).toEqual(["--prompt=go", "--output-format", "stream-json", "--skip-trust", "--approval-mode", "auto_edit"]);
+    expect(cmd.args).toEqual(["--output-format", "stream-json", "--skip-trust", "--approval-mode", "auto_edit"]);
     expect(cmd.keepStdinOpen).toBe(false);
     expect(cmd.initialInput).toEqual([]);
+    expect(cmd.stdinText).toBe("go");
   });
 
   it.each([
@@ -1071,15 +1103,17 @@ describe("gemini adapter: buildCommand", () => {
     ["default", false, false, "default"],
   ] as const)("permission mode %s (interactiveApprovals %s) → ACP %s, --approval-mode %s", (permissionMode, interactiveApprovals, acp, flag) => {
     const s = spec({ permissionMode, ...(interactiveApprovals === undefined ? {} : { interactiveApprovals }) });
-    const { args, keepStdinOpen, initialInput } = geminiAdapter.buildCommand(s, CLI);
+    const { args, keepStdinOpen, initialInput, stdinText } = geminiAdapter.buildCommand(s, CLI);
     expect(flagValue(args, "--approval-mode")).toBe(flag);
     expect(args.filter((a) => a === "--approval-mode")).toHaveLength(1);
     expect(args).toContain("--skip-trust");
     expect(args.includes("--acp")).toBe(acp);
-    expect(args.some((a) => a.startsWith("--prompt="))).toBe(!acp);
+    // Neither mode puts the prompt on the command line: one-shot writes it to stdin, ACP sends session/prompt.
+    expect(args.some((a) => a === "-p" || a.startsWith("--prompt"))).toBe(false);
     expect(args.includes("stream-json")).toBe(!acp);
     expect(keepStdinOpen).toBe(acp);
     expect(initialInput).toHaveLength(acp ? 1 : 0);
+    expect(stdinText).toBe(acp ? undefined : "go");
     // startRun makes the same choice: only the ACP run answers an initialize response.
     const reply = geminiAdapter.startRun(s).parseLine(initializeResponse()).reply;
     expect(reply !== undefined).toBe(acp);
@@ -1109,11 +1143,19 @@ describe("gemini adapter: buildCommand", () => {
     expect(replies.map((r) => (JSON.parse(r) as { method: string }).method)).toEqual(["authenticate", "session/new"]);
   });
 
-  it("the prompt is one argv element, safe when it starts with a dash or spans lines", () => {
-    for (const prompt of ["-x hello", "--model foo", 'line one\nline "two"', "a=b --c"]) {
-      const { args } = geminiAdapter.buildCommand(spec({ permissionMode: "auto" }, { prompt }), CLI);
-      expect(args[0]).toBe(`--prompt=${prompt}`);
-      expect(args.filter((a) => a.includes(prompt))).toHaveLength(1);
+  it("the one-shot prompt never goes on the command line, whether it starts with a dash, spans lines or reads like resume; it is stdinText exactly", () => {
+    for (const prompt of ["-x hello", "--model foo", "-p", 'line one\nline "two"\n', "a=b --c", "resume", "--resume ses_other"]) {
+      for (const resumeProviderSessionId of [undefined, "ses_prev"]) {
+        const cmd = geminiAdapter.buildCommand(spec({ permissionMode: "auto" }, { prompt, resumeProviderSessionId }), CLI);
+        const resume = resumeProviderSessionId ? ["--resume", resumeProviderSessionId] : [];
+        expect(cmd.args).toEqual(["--output-format", "stream-json", "--skip-trust", "--approval-mode", "auto_edit", ...resume]);
+        expect(cmd.args).not.toContain(prompt);
+        if (resumeProviderSessionId) expect(cmd.args.filter((a) => a === "--resume"), "only asm's own --resume").toHaveLength(1);
+        else expect(cmd.args.filter((a) => a.includes(prompt))).toEqual([]);
+        expect(cmd.stdinText).toBe(prompt);
+        expect(cmd.initialInput).toEqual([]);
+        expect(cmd.keepStdinOpen).toBe(false);
+      }
     }
   });
 

@@ -80,13 +80,15 @@ describe("reduceEvents", () => {
     expect(r.providerSessionId).toBe("prov-1");
   });
 
-  it("accumulates text from assistant messages", () => {
-    expect(reduceEvents(seq(started(), msg("Hello "), msg("world"))).text).toBe("Hello world");
+  it("accumulates text from assistant messages, each parted from the one before by a blank line", () => {
+    expect(reduceEvents(seq(started(), msg("Hello"), msg("world"))).text).toBe("Hello\n\nworld");
+    // A message without text (e.g. only a tool call) adds no separator.
+    expect(reduceEvents(seq(started(), msg("Hello"), msg(""), msg("world"))).text).toBe("Hello\n\nworld");
   });
 
-  it("deltas followed by the complete message are not double counted", () => {
-    const r = reduceEvents(seq(started(), delta("Hel"), delta("lo"), msg("Hello"), msg(" again"), delta("!"), msg("!")));
-    expect(r.text).toBe("Hello again!");
+  it("deltas followed by the complete message are not double counted; the deltas of one message join without a separator", () => {
+    const r = reduceEvents(seq(started(), delta("Hel"), delta("lo"), msg("Hello"), msg("again"), delta("!"), msg("!")));
+    expect(r.text).toBe("Hello\n\nagain\n\n!");
   });
 
   it("deltas without a closing message still count", () => {
@@ -208,7 +210,7 @@ describe("reduceEvent", () => {
 
   it("reducing a prefix then the rest equals reducing the whole, at every split", () => {
     const whole = reduceEvents(events);
-    expect(whole.text).toBe("Hello world and");
+    expect(whole.text).toBe("Hello\n\n world\n\n and");
     expect(whole.cost).toEqual({ inputTokens: 14, outputTokens: 6, costUsd: 0.75 });
     expect(whole.durationMs).toBe(55);
     expect(whole.lastSequence).toBe(9);

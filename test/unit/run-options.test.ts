@@ -9,6 +9,7 @@ import {
   parseOrThrow,
   type RunOptionsInput,
 } from "@asm/shared";
+import { toGrpcStatus } from "@asm/shared";
 
 function configError(fn: () => unknown): AsmError {
   try {
@@ -192,7 +193,10 @@ describe("parseOrThrow", () => {
     expect(err.domain).toBe("config");
     expect(err.field).toBe("options.defaults.stream_timeout_ms");
     expect(err.reasonCode).toBe("invalid_option");
-    expect(err.message).toContain("options.defaults.stream_timeout_ms");
+    // The field is the error's own; the message does not repeat it (the status text leads with it).
+    expect(err.message).not.toContain("stream_timeout_ms");
+    expect(err.message).toBe(issuesOf(err)[0]!.message);
+    expect(toGrpcStatus(err).details).toBe(`config_invalid: options.defaults.stream_timeout_ms: ${err.message}`);
     expect(issuesOf(err)).toHaveLength(1);
   });
 
@@ -215,9 +219,13 @@ describe("parseOrThrow", () => {
       ].sort(),
     );
     expect(err.field).toBe(issuesOf(err)[0]!.field);
-    for (const issue of issuesOf(err)) {
+    const [first, ...others] = issuesOf(err);
+    // The first issue's field is the error's own, named once by the status text; the others in the message.
+    expect(err.message.startsWith(first!.message)).toBe(true);
+    expect(err.message).not.toContain(first!.field);
+    for (const issue of others) {
       expect(issue.message).not.toBe("");
-      expect(err.message).toContain(issue.field);
+      expect(err.message).toContain(`${issue.field}: ${issue.message}`);
     }
   });
 

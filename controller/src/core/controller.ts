@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import {
   adapterFor,
   AsmError,
+  checkPrompt,
   checkRunSettings,
   discoverSdkPackage,
   mergeRunOptions,
@@ -60,6 +61,20 @@ export interface ControllerOptions {
 
 export type InterruptOutcome = "removed_from_queue" | "interrupted" | "already_finished";
 
+/** What a client-chosen session or run id may be: 1 to 128 of letters, digits and `._:-`, not starting with `.`. */
+const CLIENT_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
+
+function checkClientId(id: string, field: string): void {
+  if (!CLIENT_ID.test(id)) {
+    throw new AsmError({
+      kind: "config_invalid",
+      field,
+      reasonCode: "invalid_id",
+      message: `must be 1 to 128 characters of letters, digits and . _ : - (not starting with "."); got ${JSON.stringify(id.slice(0, 40))}${id.length > 40 ? "…" : ""}`,
+    });
+  }
+}
+
 /**
  * The aggregate root: sessions, runs, admission, approvals routing, interrupts. Transport-free:
  * the gRPC service translates to and from it.
@@ -96,6 +111,7 @@ export class Controller {
 
   /** Creates a session after validating every option for the provider (a bad option fails here). */
   createSession(provider: ProviderName, options: SessionOptionsInput, sessionId?: string): Session {
+    if (sessionId) checkClientId(sessionId, "session_id");
     const id = sessionId || newId("ses");
     if (this.sessions.has(id)) throw new AsmError({ kind: "already_exists", field: "session_id", message: `session ${id} already exists` });
     this.validateRunOptions(provider, options.defaults, {}, "options.defaults");
@@ -146,13 +162,14 @@ export class Controller {
   /** Admits a run into a session: started now, queued, or refused with at_capacity. */
   submitRun(sessionId: string, prompt: string, overrides: RunOptionsInput, runId?: string): Run {
     const session = this.getSession(sessionId);
+    if (runId) checkClientId(runId, "run_id");
     const id = runId || newId("run");
     if (this.runs.has(id)) throw new AsmError({ kind: "already_exists", field: "run_id", message: `run ${id} already exists` });
-    if (!prompt) throw AsmError.configInvalid("prompt", "prompt must not be empty");
+    const adapter = adapterFor(session.provider);
+    checkPrompt(adapter, prompt);
     const { settings, resolution } = this.validateRunOptions(session.provider, session.defaults, overrides, "overrides");
     session.checkAdmission();
     this.admission.check();
-    const adapter = adapterFor(session.provider);
     const remote = settings.executionMode === "remote_node";
     const run: Run = new Run({
       runId: id,

@@ -175,7 +175,7 @@ export class Run {
   endQueued(error: AsmError): void {
     if (this.phase !== "queued") return;
     this.phase = "stopping";
-    this.emit(payload("error", { error: error.toMessage() }));
+    this.emit(payload("error", { error: this.ownError(error) }));
     this.finish();
   }
 
@@ -339,6 +339,12 @@ export class Run {
     for (const piece of chunkPayload(p, this.init.maxEventBytes, this.log.runFields.length)) this.append(this.stamp(piece));
   }
 
+  /** A terminal error of this run, on the wire: it names the run's provider, like an adapter's own errors. */
+  private ownError(error: AsmError): ReturnType<AsmError["toMessage"]> {
+    const message = error.toMessage();
+    return message.provider ? message : { ...message, provider: this.provider };
+  }
+
   private stamp(p: EventPayload): Event {
     return {
       id: `evt_${ulid()}`,
@@ -366,7 +372,7 @@ export class Run {
       this.settleApproval(approvalId);
       this.emit(payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "run_ended" }));
     }
-    if (!this.log.ended) this.emit(payload("error", { error: (this.stopReason ?? AsmError.cancelled()).toMessage() }));
+    if (!this.log.ended) this.emit(payload("error", { error: this.ownError(this.stopReason ?? AsmError.cancelled()) }));
     // The text was built piece by piece (a rope of one node per piece); a retained run keeps it flat.
     this.projection.result.text = Buffer.from(this.projection.result.text, "utf8").toString("utf8");
     this.phase = "ended";

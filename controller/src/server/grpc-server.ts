@@ -29,15 +29,61 @@ export function isLoopbackAddress(address: string): boolean {
   return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** A request that did not decode; the gate refuses its call with `error` (INVALID_ARGUMENT). */
+class UndecodableRequest {
+  constructor(readonly error: AsmError) {}
+}
+
+/** Which request field a decoder failure of each method is about (the decoder does not say). */
+const DECODE_FIELD: Record<string, { recursion?: string; range?: string }> = {
+  createSession: { recursion: "options" },
+  streamRun: { recursion: "overrides" },
+  query: { recursion: "overrides" },
+  watchRun: { range: "after_sequence" },
+};
+
 /**
- * The one gate of every API call: once the server drains, each new call is refused with the
- * drain's error (UNAVAILABLE) before its handler runs; calls already running go on.
+ * The service definition with request decoders that never throw: a request that cannot be
+ * decoded (a 64-bit number past 2^53 - 1, values nested past the decoder's depth limit) becomes
+ * an UndecodableRequest, refused by the gate as the client's mistake, not INTERNAL.
+ */
+function tolerantDecoders(definition: typeof ControllerServiceService): typeof ControllerServiceService {
+  const out: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(definition)) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          const hint = DECODE_FIELD[name] ?? {};
+          const field = /recursion/i.test(reason) ? hint.recursion : /MAX_SAFE_INTEGER/.test(reason) ? hint.range : undefined;
+          return new UndecodableRequest(
+            new AsmError({
+              kind: "config_invalid",
+              reasonCode: "request_undecodable",
+              field,
+              message: /MAX_SAFE_INTEGER/.test(reason) ? "a 64-bit number over 2^53 - 1 (9007199254740991) is not accepted" : `the request cannot be decoded: ${reason}`,
+            }),
+          );
+        }
+      },
+    };
+  }
+  return out as typeof ControllerServiceService;
+}
+
+/**
+ * The one gate of every API call: a request that did not decode is refused as the client's
+ * mistake (INVALID_ARGUMENT); once the server drains, each new call is refused with the drain's
+ * error (UNAVAILABLE) before its handler runs; calls already running go on.
  */
 function gated(service: ControllerServiceServer, refusal: () => AsmError | undefined): ControllerServiceServer {
   const out: Record<string, unknown> = {};
-  for (const [name, handler] of Object.entries(service) as [string, (call: { emit(e: string, v: unknown): void }, callback?: (err: unknown) => void) => void][]) {
-    out[name] = (call: { emit(e: string, v: unknown): void }, callback?: (err: unknown) => void) => {
-      const refused = refusal();
+  for (const [name, handler] of Object.entries(service) as [string, (call: { emit(e: string, v: unknown): void; request?: unknown }, callback?: (err: unknown) => void) => void][]) {
+    out[name] = (call: { emit(e: string, v: unknown): void; request?: unknown }, callback?: (err: unknown) => void) => {
+      const refused = call.request instanceof UndecodableRequest ? call.request.error : refusal();
       if (!refused) return handler(call, callback);
       if (callback) callback(toGrpcStatus(refused));
       else call.emit("error", toGrpcStatus(refused));
@@ -68,7 +114,7 @@ export class ControllerServer {
       "grpc.max_send_message_length": 4 * 1024 * 1024 - 64 * 1024,
       ...options,
     });
-    this.server.addService(withPreEncodedEventStreams(ControllerServiceService), gated(service, () => this.drainError));
+    this.server.addService(withPreEncodedEventStreams(tolerantDecoders(ControllerServiceService)), gated(service, () => this.drainError));
     this.health.addToServer(this.server);
     // Reflection for exactly what this server serves (not the executor's service).
     addReflectionService(this.server, [SERVICE_NAME, "grpc.health.v1.Health"]);

@@ -3,6 +3,7 @@ import {
   adapterFor,
   ApprovalDecision,
   AsmError,
+  checkPrompt,
   checkRunSettings,
   DRIVER_OPTS_DEFAULTS,
   kindOf,
@@ -154,6 +155,7 @@ export class ExecuteStream {
     const cwd = runtime.confineCwd(start.remoteCwd);
     const settings = { ...mergeRunOptions({}, { ...input, driverOpts: undefined, executionMode: "local", lane: "core" }), cwd };
     const adapter = adapterFor(provider);
+    checkPrompt(adapter, start.prompt);
     checkRunSettings(adapter, settings, "options");
     const request: ExecutionRequest = {
       runId: start.runId,

@@ -41,6 +41,13 @@ export function emptyProjection(maxTextBytes = Number.POSITIVE_INFINITY): Projec
   return { result: emptyResult(), firstAtMs: undefined, pendingDeltas: false, chunkParts: [], maxTextBytes, textBytes: 0 };
 }
 
+/** Assistant messages in `text` are parted by a blank line (a message with no text adds nothing). */
+const MESSAGE_SEPARATOR = "\n\n";
+
+function startMessage(state: Projection, text: string): void {
+  if (text !== "" && state.result.text !== "") addText(state, MESSAGE_SEPARATOR);
+}
+
 /** Appends to the result's text up to the projection's bound; what passes it is cut, once. */
 function addText(state: Projection, text: string): void {
   if (text === "" || state.result.truncated) return;
@@ -98,11 +105,17 @@ export function foldEvent(state: Projection, event: Event): void {
       if (p.value.providerSessionId) r.providerSessionId = p.value.providerSessionId;
       break;
     case "assistantDelta":
+      // The first delta of a message starts it: a blank line parts it from the message before.
+      if (!pendingDeltas) startMessage(state, p.value.content);
       addText(state, p.value.content);
       pendingDeltas = true;
       break;
     case "assistantMessage":
-      if (!pendingDeltas) addText(state, p.value.text);
+      // A message whose deltas came already repeats them; else it is a message of its own.
+      if (!pendingDeltas) {
+        startMessage(state, p.value.text);
+        addText(state, p.value.text);
+      }
       pendingDeltas = false;
       break;
     case "costUpdate": {

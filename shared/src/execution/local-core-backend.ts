@@ -137,7 +137,7 @@ class LocalCoreExecution implements RunExecution {
     if (this.closing || this.abandoned) return;
     const cliPath = resolveCliPath(this.request, this.opts.hostEnv);
     const command = adapter.buildCommand(spec, cliPath);
-    const fingerprint = JSON.stringify({ ...adapter.buildCommand({ ...spec, prompt: "", resumeProviderSessionId: undefined }, cliPath), initialInput: undefined });
+    const fingerprint = JSON.stringify({ ...adapter.buildCommand({ ...spec, prompt: "", resumeProviderSessionId: undefined }, cliPath), initialInput: undefined, stdinText: undefined });
     let startLines = command.initialInput;
     let reused = false;
     let warm = this.keepsWarm ? this.pool.take(this.request.sessionId, fingerprint) : undefined;
@@ -182,9 +182,10 @@ class LocalCoreExecution implements RunExecution {
       ];
       try {
         for (const line of startLines) await proc.write(line);
+        if (!reused && command.stdinText !== undefined) await proc.writeText(command.stdinText);
       } catch (err) {
-        // A CLI that is gone before it read its input: the cwd guard may have refused to start it.
-        throw (await this.guardRefusal(proc)) ?? err;
+        // A CLI that is gone before it read its input: why it is gone says more than the broken pipe.
+        throw (await this.startFailure(proc)) ?? err;
       }
       if (!command.keepStdinOpen) proc.endInput();
       let sawTerminal = false;
@@ -249,11 +250,15 @@ class LocalCoreExecution implements RunExecution {
     }
   }
 
-  /** The cwd guard's refusal (as a typed error) when it is what ended the process, else undefined. */
-  private async guardRefusal(proc: CliProcess): Promise<AsmError | undefined> {
-    if (!this.opts.confinedTo) return undefined;
+  /**
+   * Why a process that could not take its input did not start, if it did not: it could not be
+   * executed (spawn_failed), or the cwd guard refused its directory. Undefined when it did start.
+   */
+  private async startFailure(proc: CliProcess): Promise<AsmError | undefined> {
     const exit = await Promise.race([proc.exited, delay(this.opts.killGraceMs).then(() => undefined)]);
-    return exit && this.refusedByGuard(exit) ? cwdMovedError(this.request.spec.settings.cwd ?? "") : undefined;
+    if (!exit) return undefined;
+    if (this.refusedByGuard(exit)) return cwdMovedError(this.request.spec.settings.cwd ?? "");
+    return exit.classification === "spawn_failed" ? exit.error : undefined;
   }
 
   private refusedByGuard(exit: CliExit): boolean {

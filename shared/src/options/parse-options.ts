@@ -35,8 +35,10 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, pre
     const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;
     return { field: fieldPath(prefix, path), message: issue.message };
   });
-  const first = issues[0]!;
-  return throwConfig(first.field, issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues);
+  const [first, ...others] = issues as [(typeof issues)[number], ...typeof issues];
+  // The field of the first issue is the error's `field` (the status text leads with it): the
+  // message names only the fields of the others.
+  return throwConfig(first.field, [first.message, ...others.map((i) => `${i.field}: ${i.message}`)].join("; "), issues);
 }
 
 function throwConfig(field: string, message: string, issues: { field: string; message: string }[]): never {

@@ -52,6 +52,9 @@ export interface TerminateOptions {
   firstSignal?: NodeJS.Signals;
 }
 
+/** errno codes of a spawn that may succeed when tried again. */
+const TRANSIENT_SPAWN_ERRORS: ReadonlySet<string> = new Set(["EAGAIN", "ENOMEM", "EMFILE", "ENFILE", "EBUSY", "EINTR"]);
+
 const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 const DEFAULT_STDERR_TAIL_BYTES = 8192;
 const DEFAULT_GRACE_MS = 2000;
@@ -342,6 +345,11 @@ export class CliProcess {
 
   /** Writes `line + "\n"` to the child's stdin, waiting for 'drain' when the pipe is full. */
   write(line: string): Promise<void> {
+    return this.writeText(`${line}\n`);
+  }
+
+  /** Writes `text` to the child's stdin as it is (no newline added); same failures as `write`. */
+  writeText(text: string): Promise<void> {
     const stdin = this.stdin;
     if (stdin === null || stdin.destroyed || stdin.writableEnded || !stdin.writable) {
       return Promise.reject(
@@ -376,7 +384,7 @@ export class CliProcess {
       };
       const onClose = (): void => fail();
       const onError = (err: unknown): void => fail(err);
-      const ok = stdin.write(line + "\n", (err) => {
+      const ok = stdin.write(text, (err) => {
         if (err) fail(err);
       });
       if (ok) {
@@ -633,6 +641,9 @@ export class CliProcess {
         error: new AsmError({
           kind: "transport_error",
           reasonCode: "spawn_failed",
+          // The same command fails the same way again (E2BIG, ENOENT, EACCES, ...); only a host
+          // short of resources (EAGAIN, ENOMEM, EMFILE, ...) may do better on a retry.
+          retryable: code !== undefined && TRANSIENT_SPAWN_ERRORS.has(code),
           message: `failed to start ${this.command}${code ? `: ${code}` : ""}`,
           stderrTail,
           details: { command: this.command },

@@ -23,6 +23,11 @@ export interface CommandSpec {
   env: Record<string, string>;
   /** Lines written to stdin right after spawn (e.g. the user message in stream-json mode). */
   initialInput: string[];
+  /**
+   * Text written to stdin as it is (no newline added) after `initialInput`: the prompt of a
+   * one-shot mode that reads it there, so it is never on the command line (visible in `ps`).
+   */
+  stdinText?: string;
   /** Whether stdin stays open for control messages (approvals, interrupts). */
   keepStdinOpen: boolean;
 }
@@ -66,6 +71,11 @@ export interface ProviderAdapter {
   readonly cliPathEnv: string;
   /** Whether the CLI can ask for interactive approvals. */
   readonly supportsApprovals: boolean;
+  /**
+   * Whether the prompt goes on the CLI's command line (the CLI reads it nowhere else): such a
+   * prompt must fit one argument (see `checkPrompt`), and is visible to other users of the host.
+   */
+  readonly promptOnArgv: boolean;
   /** Schema of `provider_options` for this provider. */
   readonly providerOptionsSchema: z.ZodType<Record<string, unknown>>;
   /**

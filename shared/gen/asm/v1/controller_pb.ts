@@ -302,7 +302,11 @@ export interface Session {
 
 export interface CreateSessionRequest {
   provider: Provider;
-  /** Optional caller-chosen id; generated (sortable) when empty. */
+  /**
+   * Optional caller-chosen id; generated (sortable) when empty. 1 to 128
+   * characters of letters, digits and . _ : - (not starting with "."); else
+   * INVALID_ARGUMENT / invalid_id.
+   */
   sessionId: string;
   options: SessionOptions | undefined;
 }
@@ -355,8 +359,17 @@ export interface CloseSessionResponse {
 
 export interface StreamRunRequest {
   sessionId: string;
+  /**
+   * Not empty, no NUL character, at most 1 MiB (100 KiB for amp and cursor,
+   * whose CLIs take it on their command line); else INVALID_ARGUMENT on
+   * `prompt`. The CLIs that can read it from stdin get it there, never on
+   * their command line.
+   */
   prompt: string;
-  /** Optional caller-chosen run id, unique within the controller. */
+  /**
+   * Optional caller-chosen run id, unique within the controller; the same
+   * rules as a session id.
+   */
   runId: string;
   overrides:
     | RunOptions
@@ -390,7 +403,9 @@ export interface StreamRunResponse {
 export interface QueryRequest {
   /** The session to run in. Empty: a one-shot session for `provider`. */
   sessionId: string;
+  /** As in StreamRunRequest. */
   prompt: string;
+  /** As in StreamRunRequest. */
   runId: string;
   overrides:
     | RunOptions

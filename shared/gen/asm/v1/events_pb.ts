@@ -340,7 +340,10 @@ export interface Result {
   runId: string;
   sessionId: string;
   status: RunStatus;
-  /** Accumulated assistant text. */
+  /**
+   * The assistant's text: its messages in order, each parted from the one
+   * before by a blank line (the deltas of one message join as they came).
+   */
   text: string;
   object: any | undefined;
   cost:

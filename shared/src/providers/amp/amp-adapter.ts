@@ -270,6 +270,7 @@ export const ampAdapter: ProviderAdapter = {
   defaultBinary: "amp",
   cliPathEnv: "ASM_AMP_CLI_PATH",
   supportsApprovals: false,
+  promptOnArgv: true,
   providerOptionsSchema: AmpOptions,
 
   validate(settings: RunSettings, fieldPrefix: string): void {

@@ -232,6 +232,7 @@ export const claudeAdapter: ProviderAdapter = {
   defaultBinary: "claude",
   cliPathEnv: "ASM_CLAUDE_CLI_PATH",
   supportsApprovals: true,
+  promptOnArgv: false,
   providerOptionsSchema: ClaudeOptions,
 
   validate(settings: RunSettings, fieldPrefix: string): void {

@@ -13,8 +13,8 @@ import * as L from "./codex-lines.js";
 // - `codex app-server` (JSON-RPC without the "jsonrpc" field, one object per line) when tool
 //   approvals go to asm: the only mode in which the CLI asks (`item/*/requestApproval`) and can be
 //   interrupted through its protocol (`turn/interrupt`).
-// - `codex exec --json … <prompt>` otherwise: stdin closed, resumable with `exec … resume <id>`,
-//   interrupted by signals.
+// - `codex exec --json … -` otherwise: the prompt on stdin, which is then closed; resumable with
+//   `exec … resume <id> -`, interrupted by signals.
 
 export type CodexMode = "app-server" | "exec";
 
@@ -832,8 +832,8 @@ function execArgs(spec: RunSpec, opts: CodexOptions): string[] {
   if (opts.profile !== undefined) args.push("-p", opts.profile);
   args.push(...configArgs(opts));
   if (spec.resumeProviderSessionId) args.push("resume", spec.resumeProviderSessionId);
-  // `--` keeps a prompt that starts with "-" (or reads "resume") a prompt.
-  args.push("--", spec.prompt);
+  // `-`: the prompt comes on stdin (never on the command line, whatever it starts with).
+  args.push("-");
   return args;
 }
 
@@ -843,6 +843,7 @@ export const codexAdapter: ProviderAdapter = {
   defaultBinary: "codex",
   cliPathEnv: "ASM_CODEX_CLI_PATH",
   supportsApprovals: true,
+  promptOnArgv: false,
   providerOptionsSchema: CodexOptions,
 
   validate(settings: RunSettings, fieldPrefix: string): void {
@@ -868,7 +869,7 @@ export const codexAdapter: ProviderAdapter = {
     if (codexMode(settings) === "app-server") {
       return { command: cliPath, args: ["app-server", ...configArgs(opts)], cwd, env, initialInput: appServerHandshake(spec), keepStdinOpen: true };
     }
-    return { command: cliPath, args: execArgs(spec, opts), cwd, env, initialInput: [], keepStdinOpen: false };
+    return { command: cliPath, args: execArgs(spec, opts), cwd, env, initialInput: [], stdinText: spec.prompt, keepStdinOpen: false };
   },
 
   /** An app-server process serves further turns on its thread; exec runs end with their process. */

@@ -305,6 +305,7 @@ export const cursorAdapter: ProviderAdapter = {
   defaultBinary: "agent",
   cliPathEnv: "ASM_CURSOR_CLI_PATH",
   supportsApprovals: false,
+  promptOnArgv: true,
   providerOptionsSchema: CursorOptions,
 
   validate(settings: RunSettings, fieldPrefix: string): void {

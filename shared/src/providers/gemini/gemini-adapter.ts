@@ -10,8 +10,8 @@ import * as L from "./gemini-lines.js";
 // Gemini CLI 0.61 in two modes (recorded in test/fixtures/transcripts/gemini/: acp-*.log, p-*.log):
 // - ACP (`gemini --acp`, JSON-RPC 2.0 over stdio) when tool approvals go to asm: the only mode in
 //   which the CLI asks (`session/request_permission`) and can be cancelled (`session/cancel`).
-// - One-shot `gemini --prompt=… --output-format stream-json` otherwise: stdin closed, resumable
-//   with `--resume <id>`, interrupted by signals.
+// - One-shot `gemini --output-format stream-json` otherwise: the prompt on stdin, which is then
+//   closed; resumable with `--resume <id>`, interrupted by signals.
 
 /** `--approval-mode` values (the CLI's spelling). */
 const APPROVAL_MODE: Record<PermissionModeName, string> = {
@@ -613,6 +613,7 @@ export const geminiAdapter: ProviderAdapter = {
   defaultBinary: "gemini",
   cliPathEnv: "ASM_GEMINI_CLI_PATH",
   supportsApprovals: true,
+  promptOnArgv: false,
   providerOptionsSchema: GeminiOptions,
 
   validate(settings: RunSettings, fieldPrefix: string): void {
@@ -630,10 +631,10 @@ export const geminiAdapter: ProviderAdapter = {
       const initialInput = acpRun(spec, opts).initialInput();
       return { command: cliPath, args: ["--acp", ...commonArgs(settings, opts)], cwd, env, initialInput, keepStdinOpen: true };
     }
-    // `--prompt=<text>`: a prompt that starts with "-" after a bare `-p` is read as a flag (help, exit 0).
-    const args = [`--prompt=${spec.prompt}`, "--output-format", "stream-json", ...commonArgs(settings, opts)];
+    // No --prompt: with stdin not a terminal, gemini reads the prompt there (never on the command line).
+    const args = ["--output-format", "stream-json", ...commonArgs(settings, opts)];
     if (spec.resumeProviderSessionId) args.push("--resume", spec.resumeProviderSessionId);
-    return { command: cliPath, args, cwd, env, initialInput: [], keepStdinOpen: false };
+    return { command: cliPath, args, cwd, env, initialInput: [], stdinText: spec.prompt, keepStdinOpen: false };
   },
 
   /** An ACP process serves further prompts on its session; one-shot runs end with their process. */
