@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ApprovalDecision, PermissionMode, type RunOptions } from "@asm/shared";
+import { ApprovalDecision, PermissionMode, providerCatalog, providerFromProto, type RunOptions } from "@asm/shared";
 import { startMockModel, type AnyModelMock, type RecordedRequest } from "../mock-models/index.js";
 import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
 import { createSession } from "../helpers/sessions.js";
@@ -100,6 +100,22 @@ export function defineConformance(h: ProviderHarness): void {
       const request = requestsSince(from).find((r) => r.rawBody.includes("what did I say?"))!;
       // Only a yes/no here: the request body is large and would flood the failure message.
       expect(request.rawBody.includes("PAPAYA-7")).toBe(true);
+    });
+
+    it("a second run in the interactive mode continues the conversation, or says it starts a new one", async () => {
+      const sessionId = await session({ permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT });
+      const first = await collectEvents(stream(sessionId, "remember the word KIWI-5 [[reply:text:noted]]"));
+      expect(first.at(-1)!.payload?.$case).toBe("result");
+      const from = mock.requests.length;
+      const second = await collectEvents(stream(sessionId, "which word? [[reply:echo-history]]"));
+      expect(second.at(-1)!.payload?.$case).toBe("result");
+      const started = second[0]!.payload?.$case === "runStarted" ? second[0]!.payload.value : undefined;
+      const request = requestsSince(from).find((r) => r.rawBody.includes("which word?"))!;
+      const canResume = providerCatalog(providerFromProto(h.provider)).coreCapabilities.includes("resume");
+      // Whatever the CLI can do, the run says what it did, and the model saw exactly that.
+      expect({ continued: started?.continued, reason: started?.notContinuedReason, modelSawIt: request.rawBody.includes("KIWI-5") }).toEqual(
+        canResume ? { continued: true, reason: "", modelSawIt: true } : { continued: false, reason: "resume_unsupported_in_mode", modelSawIt: false },
+      );
     });
 
     it("a warm session: the second run reuses the CLI process and continues the conversation in it", async () => {

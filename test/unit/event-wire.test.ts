@@ -49,7 +49,7 @@ function ev(sequence: number, p: EventPayload, meta: Observability | undefined =
 /** A run's worth of different events: small and large (multi-byte length prefixes), with and without metadata. */
 function sampleEvents(): Event[] {
   return [
-    ev(1, payload("runStarted", { providerSessionId: "", command: "/usr/bin/claude", args: ["-p", "--output-format", "stream-json"], cwd: "/w", pid: 4242, warm: false })),
+    ev(1, payload("runStarted", { providerSessionId: "", command: "/usr/bin/claude", args: ["-p", "--output-format", "stream-json"], cwd: "/w", pid: 4242, warm: false, continued: false, notContinuedReason: "" })),
     ev(2, payload("assistantDelta", { content: "Hel", index: 0 })),
     ev(3, payload("assistantDelta", { content: "lo", index: 0 }), undefined),
     ev(4, payload("assistantMessage", { text: "x".repeat(200), model: "m", content: [{ type: "text", text: "x".repeat(200) }], aborted: false })),

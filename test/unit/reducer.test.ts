@@ -59,7 +59,7 @@ const delta = (content: string): EventPayload => payload("assistantDelta", { con
 const cost = (inputTokens: number, outputTokens: number, costUsd: number): EventPayload =>
   payload("costUpdate", { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens, costUsd });
 const result = (stopReason: string, text = "", object?: unknown): EventPayload => payload("result", { status: "success", stopReason, text, object, output: {} });
-const started = (providerSessionId = ""): EventPayload => payload("runStarted", { providerSessionId, command: "claude", args: [], cwd: "/", pid: 1, warm: false });
+const started = (providerSessionId = ""): EventPayload => payload("runStarted", { providerSessionId, command: "claude", args: [], cwd: "/", pid: 1, warm: false, continued: false, notContinuedReason: "" });
 
 describe("reduceEvents", () => {
   it("starts empty", () => {

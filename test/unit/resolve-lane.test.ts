@@ -56,7 +56,7 @@ describe("provider catalog", () => {
     expect(providerCatalog("codex").coreCapabilities).toEqual([
       "approvals", "interrupt", "resume", "streaming", "tools", "structured_output", "warm_process",
     ]);
-    expect(providerCatalog("gemini").coreCapabilities).toEqual(["approvals", "interrupt", "resume", "streaming", "tools", "warm_process"]);
+    expect(providerCatalog("gemini").coreCapabilities).toEqual(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process"]);
     expect(providerCatalog("amp").coreCapabilities).toEqual(["interrupt", "resume", "streaming", "tools", "thinking"]);
     expect(providerCatalog("cursor").coreCapabilities).toEqual(["interrupt", "resume", "streaming", "tools"]);
   });

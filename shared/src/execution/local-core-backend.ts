@@ -168,6 +168,10 @@ class LocalCoreExecution implements RunExecution {
     this.warm = warm;
     const { proc, adapterRun } = warm;
     try {
+      // A conversation to continue is continued on the warm process that holds it, or by a new
+      // process that can resume it; else the run says so (never a silent new conversation).
+      const resuming = spec.resumeProviderSessionId !== undefined;
+      const continued = resuming && (reused || adapter.canResume(spec.settings));
       yield [
         {
           payload: payload("runStarted", {
@@ -177,6 +181,8 @@ class LocalCoreExecution implements RunExecution {
             cwd: command.cwd,
             pid: proc.pid,
             warm: reused,
+            continued,
+            notContinuedReason: resuming && !continued ? "resume_unsupported_in_mode" : "",
           }),
         },
       ];

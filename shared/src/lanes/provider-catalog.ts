@@ -13,7 +13,12 @@ export type ProviderName = (typeof PROVIDERS)[number];
 export const CAPABILITIES = [
   "approvals",
   "interrupt",
+  // A new CLI process continues the session's conversation, in every mode.
   "resume",
+  // Only in the one-shot mode (no interactive approvals): the interactive mode continues a
+  // conversation only on a warm process (keep_cli_warm); a run that cannot says so
+  // (RunStarted.not_continued_reason).
+  "resume_one_shot",
   "streaming",
   "tools",
   "thinking",
@@ -73,7 +78,8 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
     displayName: "Gemini CLI",
     // The ACP client SDK drives `gemini --acp`.
     sdkPackage: "@agentclientprotocol/sdk",
-    coreCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume", "streaming", "tools", "warm_process"]),
+    // resume_one_shot: ACP session/load cannot load a stored session in 0.61 (see RunStarted.not_continued_reason).
+    coreCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process"]),
     // session/request_permission, session/cancel, session/update streaming. No resume: gemini's
     // session/load is broken.
     sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "streaming", "tools"]),

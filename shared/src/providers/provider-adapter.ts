@@ -86,5 +86,7 @@ export interface ProviderAdapter {
   buildCommand(spec: RunSpec, cliPath: string): CommandSpec;
   /** Whether a process started with these settings can take further turns (see `AdapterRun.nextTurn`). */
   canStayWarm(settings: RunSettings): boolean;
+  /** Whether a new process started with these settings can continue a provider session (`resumeProviderSessionId`). */
+  canResume(settings: RunSettings): boolean;
   startRun(spec: RunSpec): AdapterRun;
 }

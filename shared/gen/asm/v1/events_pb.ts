@@ -218,6 +218,18 @@ export interface RunStarted {
   pid: number;
   /** True when the run reused the session's warm CLI process. */
   warm: boolean;
+  /**
+   * True when the run continues the session's provider conversation (resumed
+   * in a new process, or on the warm process that holds it).
+   */
+  continued: boolean;
+  /**
+   * Set when the session had a conversation to continue and this run could
+   * not: it starts a new one. E.g. "resume_unsupported_in_mode": gemini's ACP
+   * mode (interactive approvals) cannot load a stored session in 0.61; keep
+   * the CLI warm (keep_cli_warm) or run one-shot to continue.
+   */
+  notContinuedReason: string;
 }
 
 /** A streamed piece of assistant text. */
@@ -1079,7 +1091,16 @@ export const PayloadChunk: MessageFns<PayloadChunk> = {
 };
 
 function createBaseRunStarted(): RunStarted {
-  return { providerSessionId: "", command: "", args: [], cwd: "", pid: 0, warm: false };
+  return {
+    providerSessionId: "",
+    command: "",
+    args: [],
+    cwd: "",
+    pid: 0,
+    warm: false,
+    continued: false,
+    notContinuedReason: "",
+  };
 }
 
 export const RunStarted: MessageFns<RunStarted> = {
@@ -1101,6 +1122,12 @@ export const RunStarted: MessageFns<RunStarted> = {
     }
     if (message.warm !== false) {
       writer.uint32(48).bool(message.warm);
+    }
+    if (message.continued !== false) {
+      writer.uint32(56).bool(message.continued);
+    }
+    if (message.notContinuedReason !== "") {
+      writer.uint32(66).string(message.notContinuedReason);
     }
     return writer;
   },
@@ -1166,6 +1193,22 @@ export const RunStarted: MessageFns<RunStarted> = {
             message.warm = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.continued = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.notContinuedReason = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1190,6 +1233,12 @@ export const RunStarted: MessageFns<RunStarted> = {
       cwd: isSet(object.cwd) ? globalThis.String(object.cwd) : "",
       pid: isSet(object.pid) ? globalThis.Number(object.pid) : 0,
       warm: isSet(object.warm) ? globalThis.Boolean(object.warm) : false,
+      continued: isSet(object.continued) ? globalThis.Boolean(object.continued) : false,
+      notContinuedReason: isSet(object.notContinuedReason)
+        ? globalThis.String(object.notContinuedReason)
+        : isSet(object.not_continued_reason)
+        ? globalThis.String(object.not_continued_reason)
+        : "",
     };
   },
 
@@ -1213,6 +1262,12 @@ export const RunStarted: MessageFns<RunStarted> = {
     if (message.warm !== false) {
       obj.warm = message.warm;
     }
+    if (message.continued !== false) {
+      obj.continued = message.continued;
+    }
+    if (message.notContinuedReason !== "") {
+      obj.notContinuedReason = message.notContinuedReason;
+    }
     return obj;
   },
 
@@ -1227,6 +1282,8 @@ export const RunStarted: MessageFns<RunStarted> = {
     message.cwd = object.cwd ?? "";
     message.pid = object.pid ?? 0;
     message.warm = object.warm ?? false;
+    message.continued = object.continued ?? false;
+    message.notContinuedReason = object.notContinuedReason ?? "";
     return message;
   },
 };

@@ -300,6 +300,10 @@ export const ampAdapter: ProviderAdapter = {
     return false;
   },
 
+  canResume(): boolean {
+    return true;
+  },
+
   startRun(): AdapterRun {
     return new AmpRun();
   },

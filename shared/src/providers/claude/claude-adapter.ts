@@ -260,6 +260,10 @@ export const claudeAdapter: ProviderAdapter = {
     return true;
   },
 
+  canResume(): boolean {
+    return true;
+  },
+
   startRun(): AdapterRun {
     return new ClaudeRun();
   },

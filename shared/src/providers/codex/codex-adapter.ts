@@ -877,6 +877,10 @@ export const codexAdapter: ProviderAdapter = {
     return codexMode(settings) === "app-server";
   },
 
+  canResume(): boolean {
+    return true;
+  },
+
   startRun(spec: RunSpec): AdapterRun {
     return codexMode(spec.settings) === "app-server" ? new CodexAppServerRun(spec) : new CodexExecRun(spec.settings.model ?? "", Boolean(spec.resumeProviderSessionId));
   },

@@ -347,6 +347,10 @@ export const cursorAdapter: ProviderAdapter = {
     return false;
   },
 
+  canResume(): boolean {
+    return true;
+  },
+
   startRun(): AdapterRun {
     return new CursorRun();
   },

@@ -642,6 +642,11 @@ export const geminiAdapter: ProviderAdapter = {
     return usesAcp(settings);
   },
 
+  /** ACP `session/load` is broken in 0.61: an ACP process cannot continue a stored session; a one-shot one can (`--resume`). */
+  canResume(settings: RunSettings): boolean {
+    return !usesAcp(settings);
+  },
+
   startRun(spec: RunSpec): AdapterRun {
     if (usesAcp(spec.settings)) return acpRun(spec, GeminiOptions.parse(spec.settings.providerOptions));
     return new GeminiPromptRun();
