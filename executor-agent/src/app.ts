@@ -1,5 +1,5 @@
 import { Server } from "@grpc/grpc-js";
-import { certificateName, ExecutorServiceService, LocalCoreBackend, loadTlsMaterial, startOrphanReaper, type Logger } from "@asm/shared";
+import { certificateName, ExecutorServiceService, LocalCoreBackend, loadTlsMaterial, startOrphanReaper, type Logger, RunAdmission } from "@asm/shared";
 import type { ExecutorConfig } from "./config/executor-config.js";
 import type { ExecuteStream } from "./run/execute-stream.js";
 import { ExecutorRuntime } from "./runtime/executor-runtime.js";
@@ -56,6 +56,12 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
       logger: log,
       allowClients: config.allowClients,
       streams,
+      admission: new RunAdmission({
+        maxActive: config.maxRuns,
+        maxStarting: config.maxStarting,
+        maxWaiting: config.maxWaiting,
+        labels: { where: `executor ${name}`, active: "--max-runs", waiting: "--max-waiting" },
+      }),
       limits: {
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         heartbeatTimeoutMs: config.heartbeatTimeoutMs,

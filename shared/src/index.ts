@@ -25,6 +25,7 @@ export * from "./providers/provider-registry.js";
 export * from "./providers/check-run-settings.js";
 export * from "./execution/backend.js";
 export * from "./execution/local-core-backend.js";
+export * from "./execution/run-admission.js";
 export { WarmPool, type WarmProcess } from "./execution/warm-pool.js";
 export { ASM_VERSION, EXECUTOR_PROTOCOL_VERSION } from "./version.js";
 export * from "./options/run-options-proto.js";

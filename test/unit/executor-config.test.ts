@@ -40,6 +40,9 @@ describe("executor configuration", () => {
       batchMaxBytes: 1024 * 1024,
       maxMessageBytes: 16 * 1024 * 1024,
       startTimeoutMs: 10_000,
+      maxRuns: 32,
+      maxStarting: 4,
+      maxWaiting: 10_000,
       logLevel: "info",
     });
     expect(Object.isFrozen(config)).toBe(true);

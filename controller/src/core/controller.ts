@@ -18,12 +18,13 @@ import {
   type SessionOptionsInput,
   type Clock,
   realClock,
+  RunAdmission,
+  type RunAdmissionLimits,
 } from "@asm/shared";
 import type { Backend } from "@asm/shared";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
 import { Run } from "../runs/run.js";
 import { Session } from "../sessions/session.js";
-import { RunAdmission, type RunAdmissionLimits } from "./run-admission.js";
 import { Retention, type RetentionLimits } from "./retention.js";
 
 export interface ControllerOptions {

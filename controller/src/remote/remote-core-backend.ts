@@ -138,7 +138,10 @@ class RemoteExecution implements RunExecution {
         if (next.done) throw lost(config.remote_node, "the run's stream ended without an exit message");
         const reply = next.value.reply;
         if (!reply) continue;
-        if (reply.$case === "started" || reply.$case === "events") started = true;
+        // `queued`: the executor took the run and starts it when it has a slot; it keeps sending
+        // heartbeats, so from here the heartbeat bound applies, not the RPC timeout.
+        if (reply.$case === "started" || reply.$case === "events" || reply.$case === "queued") started = true;
+        if (reply.$case === "queued") this.log.info({ position: reply.value.position }, "run queued on the executor (at its caps)");
         if (reply.$case === "events") {
           const drafts: EventDraft[] = [];
           for (const event of reply.value.events) {

@@ -1,5 +1,4 @@
-import { AsmError, SESSION_DEFAULTS, type ProviderName, type RunOptionsInput, type SessionOptionsInput } from "@asm/shared";
-import type { RunAdmission } from "../core/run-admission.js";
+import { AsmError, SESSION_DEFAULTS, type ProviderName, type RunAdmission, type RunOptionsInput, type SessionOptionsInput } from "@asm/shared";
 import type { Run } from "../runs/run.js";
 import { ApprovalIndex } from "./approval-index.js";
 

@@ -32,6 +32,12 @@ export interface ExecutorConfig {
   readonly batchMaxBytes: number;
   readonly maxMessageBytes: number;
   readonly startTimeoutMs: number;
+  /** Runs with a live CLI at once; more wait (RunQueued). */
+  readonly maxRuns: number;
+  /** Runs starting at once (spawned, no output yet); more wait. */
+  readonly maxStarting: number;
+  /** Runs that may wait for a slot; past it a run is refused (at_capacity / executor_at_capacity). */
+  readonly maxWaiting: number;
   readonly logLevel: LogLevel;
 }
 
@@ -253,6 +259,24 @@ export const EXECUTOR_OPTIONS: { readonly [K in keyof ExecutorConfig]: ExecutorO
     default: "10000",
     description: "Time allowed between opening an Execute stream and its start message.",
     schema: int(10, 600_000),
+  }),
+  maxRuns: option("maxRuns", "--max-runs", "ASM_EXECUTOR_MAX_RUNS", {
+    value: "n",
+    default: "32",
+    description: "Runs with a live CLI at once; more wait for a slot (the controller is told they are queued).",
+    schema: int(1, 100_000),
+  }),
+  maxStarting: option("maxStarting", "--max-starting", "ASM_EXECUTOR_MAX_STARTING", {
+    value: "n",
+    default: "4",
+    description: "Runs starting at once (spawned, no output from the CLI yet); more wait, so a burst does not starve the CLIs that start.",
+    schema: int(1, 10_000),
+  }),
+  maxWaiting: option("maxWaiting", "--max-waiting", "ASM_EXECUTOR_MAX_WAITING", {
+    value: "n",
+    default: "10000",
+    description: "Runs that may wait for a slot; past it a run is refused (at_capacity / executor_at_capacity).",
+    schema: int(0, 10_000_000),
   }),
   logLevel: option("logLevel", "--log-level", "ASM_EXECUTOR_LOG_LEVEL", {
     value: LOG_LEVELS.join("|"),

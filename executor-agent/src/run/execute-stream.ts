@@ -18,6 +18,7 @@ import {
   type ExecutionRequest,
   type Logger,
   type RunExecution,
+  type RunAdmission,
   type RunExit,
   type StartRun,
 } from "@asm/shared";
@@ -37,6 +38,8 @@ export interface ExecuteStreamDeps {
   backend: Backend;
   logger: Logger;
   limits: ExecuteStreamLimits;
+  /** The executor's caps: a run over them waits for a slot (the controller is told: RunQueued). */
+  admission: RunAdmission;
 }
 
 type Phase = "awaiting_start" | "running" | "finished";
@@ -57,6 +60,8 @@ export class ExecuteStream {
   private finishing = false;
   /** The highest event sequence the controller said it had (its heartbeats). */
   private ackedSequence = 0;
+  /** The run's id once started (its admission entry). */
+  private runId: string | undefined;
   /** How long the CLI outlives a vanished controller (from the start message). */
   private leaseMs: number = DRIVER_OPTS_DEFAULTS.remote_boot_lease_timeout_ms;
   private leaseTimer: NodeJS.Timeout | undefined;
@@ -114,6 +119,12 @@ export class ExecuteStream {
       }
       case "interrupt":
         this.interruptRequested = true;
+        if (this.phase === "running" && !this.execution && this.runId !== undefined) {
+          // Still waiting for a slot: it never starts.
+          this.deps.admission.left(this.runId);
+          this.refuse(AsmError.cancelled());
+          return;
+        }
         this.execution?.interrupt().catch((err: unknown) => this.log.warn({ err }, "interrupt failed"));
         return;
       case "heartbeat":
@@ -140,8 +151,27 @@ export class ExecuteStream {
       this.refuse(AsmError.cancelled());
       return;
     }
-    this.execution = this.deps.backend.start(request);
-    void this.pump();
+    const { admission } = this.deps;
+    try {
+      admission.check("executor_at_capacity");
+    } catch (err) {
+      this.refuse(AsmError.from(err));
+      return;
+    }
+    this.runId = start.runId;
+    admission.enter(start.runId, () => {
+      if (this.detached || this.phase !== "running") {
+        admission.left(start.runId);
+        return;
+      }
+      this.execution = this.deps.backend.start(request);
+      void this.pump();
+    });
+    const position = admission.positionOf(start.runId);
+    if (position !== undefined) {
+      this.log.info({ position }, "run queued: the executor is at its caps");
+      this.call.write({ reply: { $case: "queued", value: { position } } });
+    }
   }
 
   /** Checks the start message and builds the execution request; throws typed errors. */
@@ -187,6 +217,7 @@ export class ExecuteStream {
             break drafts;
           }
           sequence += 1;
+          if (sequence === 1) this.deps.admission.started(this.runId!);
           const p = draft.payload;
           if (p.$case === "runStarted") {
             this.call.write({ reply: { $case: "started", value: { pid: p.value.pid, command: p.value.command, args: p.value.args, cwd: p.value.cwd } } });
@@ -268,7 +299,8 @@ export class ExecuteStream {
     clearTimeout(this.startTimer);
     const execution = this.execution;
     if (this.phase !== "running" || !execution) {
-      if (this.phase === "awaiting_start") this.phase = "finished";
+      // Not started yet (awaiting its start message, or waiting for a slot): nothing to keep.
+      if (this.phase !== "finished") this.phase = "finished";
       this.cleanup();
       return;
     }
@@ -284,6 +316,7 @@ export class ExecuteStream {
   private cleanup(): void {
     clearInterval(this.ticker);
     clearTimeout(this.startTimer);
+    if (this.phase === "finished" && this.runId !== undefined) this.deps.admission.left(this.runId);
     if (this.phase === "finished") {
       if (this.leaseTimer) clearTimeout(this.leaseTimer);
       this.endLease();

@@ -15,6 +15,7 @@ import {
   type HandshakeRequest,
   type HandshakeResponse,
   type Logger,
+  type RunAdmission,
 } from "@asm/shared";
 import { ExecuteStream, type ExecuteStreamLimits } from "../run/execute-stream.js";
 import type { ExecutorRuntime } from "../runtime/executor-runtime.js";
@@ -27,6 +28,8 @@ export interface ExecutorServiceDeps {
   /** Controller identities (certificate CN / SAN) allowed to call. */
   allowClients: readonly string[];
   limits: ExecuteStreamLimits;
+  /** The executor's caps on live and starting CLIs (runs over them wait, RunQueued). */
+  admission: RunAdmission;
   /** Tracks open streams so shutdown can wait for their CLIs. */
   streams: Set<ExecuteStream>;
 }
@@ -97,7 +100,7 @@ export function executorService(deps: ExecutorServiceDeps): ExecutorServiceServe
         call.emit("error", { code: code ?? Status.PERMISSION_DENIED, details, metadata });
         return;
       }
-      const stream = new ExecuteStream(call, { runtime, backend: deps.backend, logger: deps.logger, limits: deps.limits });
+      const stream = new ExecuteStream(call, { runtime, backend: deps.backend, logger: deps.logger, limits: deps.limits, admission: deps.admission });
       deps.streams.add(stream);
       void stream.finished.then(() => deps.streams.delete(stream));
     },

@@ -148,7 +148,19 @@ export interface ExecuteResponse {
     | { $case: "events"; value: EventBatch }
     | { $case: "heartbeat"; value: Heartbeat }
     | { $case: "exit"; value: RunExit }
+    | { $case: "queued"; value: RunQueued }
     | undefined;
+}
+
+/**
+ * The executor took the run but starts it later: it is at its own caps
+ * (--max-runs live CLIs, --max-starting starting at once). From here the
+ * controller waits with its heartbeat bound, not remote_rpc_timeout_ms; the
+ * executor keeps sending heartbeats and then `started` (or `exit`).
+ */
+export interface RunQueued {
+  /** Runs waiting before this one on the executor. */
+  position: number;
 }
 
 export interface RunSpawned {
@@ -1383,6 +1395,9 @@ export const ExecuteResponse: MessageFns<ExecuteResponse> = {
       case "exit":
         RunExit.encode(message.reply.value, writer.uint32(34).fork()).join();
         break;
+      case "queued":
+        RunQueued.encode(message.reply.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1432,6 +1447,14 @@ export const ExecuteResponse: MessageFns<ExecuteResponse> = {
             message.reply = { $case: "exit", value: RunExit.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reply = { $case: "queued", value: RunQueued.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1454,6 +1477,8 @@ export const ExecuteResponse: MessageFns<ExecuteResponse> = {
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
         : isSet(object.exit)
         ? { $case: "exit", value: RunExit.fromJSON(object.exit) }
+        : isSet(object.queued)
+        ? { $case: "queued", value: RunQueued.fromJSON(object.queued) }
         : undefined,
     };
   },
@@ -1468,6 +1493,8 @@ export const ExecuteResponse: MessageFns<ExecuteResponse> = {
       obj.heartbeat = Heartbeat.toJSON(message.reply.value);
     } else if (message.reply?.$case === "exit") {
       obj.exit = RunExit.toJSON(message.reply.value);
+    } else if (message.reply?.$case === "queued") {
+      obj.queued = RunQueued.toJSON(message.reply.value);
     }
     return obj;
   },
@@ -1502,7 +1529,80 @@ export const ExecuteResponse: MessageFns<ExecuteResponse> = {
         }
         break;
       }
+      case "queued": {
+        if (object.reply?.value !== undefined && object.reply?.value !== null) {
+          message.reply = { $case: "queued", value: RunQueued.fromPartial(object.reply.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseRunQueued(): RunQueued {
+  return { position: 0 };
+}
+
+export const RunQueued: MessageFns<RunQueued> = {
+  encode(message: RunQueued, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.position !== 0) {
+      writer.uint32(8).uint32(message.position);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunQueued {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunQueued();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.position = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunQueued {
+    return { position: isSet(object.position) ? globalThis.Number(object.position) : 0 };
+  },
+
+  toJSON(message: RunQueued): unknown {
+    const obj: any = {};
+    if (message.position !== 0) {
+      obj.position = Math.round(message.position);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RunQueued>, I>>(base?: I): RunQueued {
+    return RunQueued.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RunQueued>, I>>(object: I): RunQueued {
+    const message = createBaseRunQueued();
+    message.position = object.position ?? 0;
     return message;
   },
 };
@@ -1811,7 +1911,8 @@ export const RunExit: MessageFns<RunExit> = {
  *   2. Bootstrap (unary, only for remote_bootstrap_mode = ensure_started).
  *   3. Execute (bidirectional stream, one per run). The controller sends
  *      `start` first; the executor answers `started` (or `exit` with a typed
- *      error), then event batches, and `exit` last. The controller may send
+ *      error; or first `queued` when it is at its caps), then event batches,
+ *      and `exit` last. The controller may send
  *      approval decisions, an interrupt and heartbeats until it has read
  *      `exit`; then it half-closes, and the executor ends the call (after its
  *      heartbeat bound at the latest), so no write races the end of the call.

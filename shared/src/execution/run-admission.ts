@@ -1,13 +1,17 @@
-import { AsmError } from "@asm/shared";
+import { AsmError } from "../errors/asm-error.js";
 
 export interface RunAdmissionLimits {
-  /** Runs with a live CLI at once, across the controller (ASM_MAX_ACTIVE_RUNS). */
+  /** Runs with a live CLI at once (the controller's ASM_MAX_ACTIVE_RUNS, an executor's --max-runs). */
   maxActive: number;
-  /** Runs starting at once: spawned or handed to an executor, no event from it yet (ASM_MAX_STARTING_RUNS). */
+  /** Runs starting at once: spawned or handed on, no event from them yet (ASM_MAX_STARTING_RUNS, --max-starting). */
   maxStarting: number;
-  /** Runs their sessions admitted that may wait for a slot (ASM_MAX_WAITING_RUNS); past it, at_capacity. */
+  /** Runs that may wait for a slot; past it, at_capacity. */
   maxWaiting: number;
+  /** How the refusal names the place and its settings, e.g. "the controller" / "ASM_MAX_ACTIVE_RUNS". */
+  labels?: { where: string; active: string; waiting: string };
 }
+
+const CONTROLLER_LABELS = { where: "the controller", active: "ASM_MAX_ACTIVE_RUNS", waiting: "ASM_MAX_WAITING_RUNS" };
 
 interface Entry {
   start: () => void;
@@ -15,10 +19,10 @@ interface Entry {
 }
 
 /**
- * Controller-wide admission of runs, in front of every CLI: a run its session admitted starts
- * when there is a live-CLI slot and a start slot, else it waits (status QUEUED) in one FIFO, so
- * overload turns into queueing, not into CLIs starved of CPU. A run holds its start slot until its
- * first event, and its live slot until it ends.
+ * Admission of runs in front of every CLI of a place (the controller, an executor): a run starts
+ * when there is a live-CLI slot and a start slot, else it waits in one FIFO, so overload turns
+ * into queueing, not into CLIs starved of CPU. A run holds its start slot until its first event,
+ * and its live slot until it ends.
  */
 export class RunAdmission {
   private readonly entries = new Map<string, Entry>();
@@ -37,14 +41,21 @@ export class RunAdmission {
   }
 
   /** Throws at_capacity when one more run could neither start nor wait. */
-  check(): void {
+  check(reasonCode = "controller_at_capacity"): void {
     if (this.hasSlot() || this.waiting.length < this.limits.maxWaiting) return;
+    const l = this.limits.labels ?? CONTROLLER_LABELS;
     throw new AsmError({
       kind: "at_capacity",
-      reasonCode: "controller_at_capacity",
-      message: `the controller is at capacity: ${this.activeCount} runs with a live CLI (ASM_MAX_ACTIVE_RUNS ${this.limits.maxActive}), ${this.waiting.length} waiting (ASM_MAX_WAITING_RUNS ${this.limits.maxWaiting})`,
+      reasonCode,
+      message: `${l.where} is at capacity: ${this.activeCount} runs with a live CLI (${l.active} ${this.limits.maxActive}), ${this.waiting.length} waiting (${l.waiting} ${this.limits.maxWaiting})`,
       details: { active: this.activeCount, waiting: this.waiting.length },
     });
+  }
+
+  /** Whether the run is waiting for a slot, and how many wait before it. */
+  positionOf(runId: string): number | undefined {
+    const i = this.waiting.indexOf(runId);
+    return i < 0 ? undefined : i;
   }
 
   /** Starts the run now if there are slots, else queues it (call `check` first). */
