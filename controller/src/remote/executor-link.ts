@@ -113,7 +113,8 @@ export class ExecutorLink {
       this.client.bootstrap({ cookie }, new Metadata(), { deadline: Date.now() + rpcTimeoutMs }, (err, res) => (err ? reject(rpcFailure(this.target, "Bootstrap", err, rpcTimeoutMs)) : resolve(res))),
     ).catch((err: unknown) => {
       const asm = AsmError.from(err);
-      if (asm.reasonCode === "rpc_timeout") throw asm;
+      // The link did not carry the call (timeout, dropped connection): a transport failure, not the executor's answer.
+      if (asm.reasonCode === "rpc_timeout" || asm.reasonCode === "rpc_failed") throw asm;
       throw new AsmError({ kind: "failed_precondition", domain: "transport", reasonCode: "bootstrap_failed", message: `executor ${this.target.node}: bootstrap failed: ${asm.message}`, details: { executor: this.target.node, cause: asm.reasonCode } });
     });
     if (!response.ready) {

@@ -24,7 +24,7 @@ export class ExecutorLinks {
   constructor(private readonly opts: ExecutorLinksOptions) {}
 
   /** A ready link for the run's executor; throws the typed failure of whichever step failed. */
-  async acquire(config: RemoteConfig): Promise<{ link: ExecutorLink; cookie: string }> {
+  async acquire(config: RemoteConfig): Promise<{ link: ExecutorLink; cookie: string; reused: boolean }> {
     const target = this.opts.directory.resolve(config.remote_node);
     const identity = this.opts.identity;
     if (!identity) {
@@ -49,6 +49,7 @@ export class ExecutorLinks {
         pending = undefined;
       }
     }
+    const reused = pending !== undefined;
     if (!pending) {
       pending = ExecutorLink.open(target, identity, this.opts.settings, { connectTimeoutMs: config.remote_connect_timeout_ms, rpcTimeoutMs: config.remote_rpc_timeout_ms, cookie });
       this.links.set(key, pending);
@@ -65,7 +66,7 @@ export class ExecutorLinks {
     }
     const link = await pending;
     if (!this.cookies.has(key) && config.remote_cookie !== undefined) this.cookies.set(key, config.remote_cookie);
-    return { link, cookie };
+    return { link, cookie, reused };
   }
 
   /** Drops a link a run found dead, so the next run dials afresh. */

@@ -50,6 +50,12 @@ export class RemoteCoreBackend implements Backend {
   }
 }
 
+/** A call that failed because the link did not carry it (not an answer from the executor). */
+function isLinkFailure(err: unknown): boolean {
+  const code = AsmError.from(err).reasonCode;
+  return code === "rpc_failed" || code === "executor_lost";
+}
+
 function lost(node: string, message: string, details: Record<string, unknown> = {}): AsmError {
   return new AsmError({ kind: "transport_error", domain: "transport", reasonCode: "executor_lost", retryable: true, message: `executor ${node}: ${message}`, details: { executor: node, ...details } });
 }
@@ -84,21 +90,7 @@ class RemoteExecution implements RunExecution {
     if (this.closed || this.abandoned) return;
     const { adapter, spec } = this.request;
     const { config } = this;
-    const { link, cookie } = await this.opts.links.acquire(config);
-    requireCapabilities(link.target, link.handshake, [`provider.${adapter.provider}`, ...(spec.settings.interactiveApprovals ? ["approvals_v1"] : [])]);
-    if (!link.handshake.ready) {
-      if (config.remote_bootstrap_mode === "ensure_started") await link.bootstrap(cookie, config.remote_rpc_timeout_ms);
-      else
-        throw new AsmError({
-          kind: "failed_precondition",
-          domain: "transport",
-          reasonCode: "remote_not_started",
-          message: `executor ${config.remote_node} is not started (remote_bootstrap_mode require_prestarted); start it prestarted or use remote_bootstrap_mode ensure_started`,
-          details: { executor: config.remote_node },
-        });
-    } else if (config.remote_bootstrap_mode === "ensure_started") {
-      await link.bootstrap(cookie, config.remote_rpc_timeout_ms);
-    }
+    const { link, cookie, reused } = await this.readyLink();
     if (this.closed || this.abandoned) return;
     this.link = link;
     const call = link.client.execute();
@@ -163,7 +155,8 @@ class RemoteExecution implements RunExecution {
       }
     } catch (err) {
       failed = true;
-      throw this.classify(err);
+      const error = this.classify(err);
+      throw reused && !started && error.reasonCode === "executor_lost" ? await this.diagnose(error) : error;
     } finally {
       // The run stops reading at its terminal event, before the executor's `exit`: the stream is
       // still closed by the protocol (read `exit`, then half-close), never cancelled.
@@ -171,6 +164,57 @@ class RemoteExecution implements RunExecution {
       clearInterval(heartbeat);
       if (!this.exitSeen) call.cancel();
       this.markStreamDone();
+    }
+  }
+
+  /**
+   * A link whose executor is ready for the run. A cached link can outlive its executor: when a
+   * call on it fails at the transport, it is dropped and the executor dialled afresh, so a dead
+   * executor is reported as a fresh dial sees it (`connect_refused`, ...), not as a broken call.
+   */
+  private async readyLink(): Promise<{ link: ExecutorLink; cookie: string; reused: boolean }> {
+    const first = await this.opts.links.acquire(this.config);
+    try {
+      await this.prepare(first.link, first.cookie);
+      return first;
+    } catch (err) {
+      if (!first.reused || !isLinkFailure(err)) throw err;
+      this.log.info({ err }, "the cached executor link failed; dialling afresh");
+      this.opts.links.discard(first.link, AsmError.from(err));
+      const fresh = await this.opts.links.acquire(this.config);
+      await this.prepare(fresh.link, fresh.cookie);
+      return fresh;
+    }
+  }
+
+  /** Checks the executor's capabilities and starts its runtime as remote_bootstrap_mode says. */
+  private async prepare(link: ExecutorLink, cookie: string): Promise<void> {
+    const { adapter, spec } = this.request;
+    const { config } = this;
+    requireCapabilities(link.target, link.handshake, [`provider.${adapter.provider}`, ...(spec.settings.interactiveApprovals ? ["approvals_v1"] : [])]);
+    if (config.remote_bootstrap_mode === "ensure_started") return link.bootstrap(cookie, config.remote_rpc_timeout_ms);
+    if (!link.handshake.ready)
+      throw new AsmError({
+        kind: "failed_precondition",
+        domain: "transport",
+        reasonCode: "remote_not_started",
+        message: `executor ${config.remote_node} is not started (remote_bootstrap_mode require_prestarted); start it prestarted or use remote_bootstrap_mode ensure_started`,
+        details: { executor: config.remote_node },
+      });
+  }
+
+  /**
+   * The run's stream failed before the executor answered its start on a cached link: the link is
+   * already dropped; a fresh dial says whether the executor is still there. If it is not, the
+   * dial's error is the run's; if it is, the run's own `executor_lost` stands (the run is not
+   * started again: the executor may have seen it).
+   */
+  private async diagnose(error: AsmError): Promise<AsmError> {
+    try {
+      await this.opts.links.acquire(this.config);
+      return error;
+    } catch (dialError) {
+      return AsmError.from(dialError);
     }
   }
 

@@ -181,6 +181,34 @@ describe("remote run failures: each its own typed terminal error, nothing spawne
     expect(listed.lastError).toContain("connect_refused");
   });
 
+  for (const mode of ["require_prestarted", "ensure_started"] as const) {
+    it(`an executor that dies after a run: the next run on its cached link says connect_refused, as a fresh link would (${mode})`, async () => {
+      const doomed = await startExecutorProcess({ pki });
+      const name = `doomed-${mode}`;
+      const solo = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `${name}=${doomed.address}@executor-a` } });
+      try {
+        const run = async (runId: string) => {
+          const sessionId = await createSession(solo, Provider.PROVIDER_CLAUDE, { ...remoteOptions(name, { remote_bootstrap_mode: mode, remote_connect_timeout_ms: 2000 }), cliPath: solo.fakeClaude });
+          const events = await collectEvents(solo.client.streamRun({ sessionId, prompt: "hello", runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+          return events.at(-1)!.payload!;
+        };
+        expect((await run("before")).$case).toBe("result");
+        await doomed.kill("SIGKILL");
+        const after = await run("after");
+        expect(after.$case).toBe("error");
+        const error = after.$case === "error" ? after.value.error! : ({} as AsmErrorMessage);
+        expect({ kind: error.kind, reasonCode: error.reasonCode, retryable: error.retryable }).toEqual({ kind: "connection_failed", reasonCode: "connect_refused", retryable: true });
+        expect(error.details).toMatchObject({ address: doomed.address, executor: name });
+        const listed = (await call(solo.client, "listExecutors", {})).executors.find((e) => e.name === name)!;
+        expect(listed.healthy).toBe(false);
+        expect(listed.lastError).toContain("connect_refused");
+      } finally {
+        await solo.stop();
+        await doomed.stop();
+      }
+    });
+  }
+
   it("certificate name mismatch: executor-a answers where executor-b was expected", async () => {
     const { error } = await failOn("misnamed");
     expect(error.kind).toBe("connection_failed");

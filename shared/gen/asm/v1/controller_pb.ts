@@ -224,7 +224,10 @@ export interface RunOptions {
    * that is not), backend_start_failed (CLI missing on the executor),
    * remote_cwd_outside_workspace, remote_cwd_not_found, and at run time
    * executor_lost (transport_error: executor killed, link cut or silent past
-   * the heartbeat bound) and transport_call_timeout.
+   * the heartbeat bound) and transport_call_timeout. An executor that died
+   * between runs is reported as a fresh dial finds it (connect_refused, ...),
+   * not as executor_lost: a cached link that fails before the executor
+   * answers the run is dropped and the executor dialled again.
    */
   driverOpts:
     | { [key: string]: any }
