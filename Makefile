@@ -8,7 +8,7 @@ export npm_config_update_notifier := false
 
 STAMP := node_modules/.asm-setup-stamp
 
-.PHONY: help setup build executor-bundle proto proto-check lint test demo bench certs transcripts clean
+.PHONY: help setup build executor-bundle proto proto-check docs lint test demo bench certs transcripts clean
 
 help:
 	@echo "make demo        run a session end to end through the controller's gRPC API"
@@ -21,6 +21,7 @@ help:
 	@echo "make lint        buf lint + strict type-check of code and tests"
 	@echo "make proto       regenerate shared/gen from proto/"
 	@echo "make proto-check regenerate into a temporary place and fail on any difference"
+	@echo "make docs        rewrite the README's reason-code table from shared/src/errors/reason-codes.ts"
 
 # npm ci: exactly the lock file, which is never rewritten (it records every platform's optional
 # packages, e.g. @bufbuild/buf-*). After changing a dependency, run `npm install` and commit the lock.
@@ -51,6 +52,9 @@ proto-check: setup
 	  echo "shared/gen is out of date: run 'make proto' and commit the result" >&2; exit 1; \
 	fi; \
 	echo "proto-check: buf lint clean, generated code up to date"
+
+docs: setup
+	npx tsx shared/scripts/write-reason-codes.ts README.md
 
 lint: setup
 	npx buf lint

@@ -6,7 +6,9 @@ export * from "../gen/asm/v1/events_pb.js";
 export * from "../gen/asm/v1/controller_pb.js";
 export * from "../gen/asm/v1/executor_pb.js";
 
-export { AsmError, ERROR_DOMAINS, ERROR_KINDS, type AsmErrorInit, type ErrorDomain, type ErrorKind } from "./errors/asm-error.js";
+export { AsmError, ERROR_DOMAINS, ERROR_KINDS, type AsmErrorChanges, type AsmErrorInit, type ErrorDomain, type ErrorKind } from "./errors/asm-error.js";
+export { REASON_CODES, isReasonCode, type ReasonCode, type ReasonSpec } from "./errors/reason-codes.js";
+export { readReasonCodesBlock, renderReasonCodesTable, writeReasonCodesBlock } from "./errors/reason-codes-doc.js";
 export { AsmError as AsmErrorMessage } from "../gen/asm/v1/common_pb.js";
 export * from "./errors/grpc-status.js";
 export * from "./events/event-payload.js";

@@ -56,7 +56,7 @@ describe("sessions through the real gRPC server", () => {
 
     const refused = await callError(t.client, "query", { sessionId: id, prompt: "hi", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
     expect(refused.code).toBe(Status.FAILED_PRECONDITION);
-    expect(refused.error.reasonCode).toBe("session_closed");
+    expect(refused.error.reasonCode).toBe("session_not_open");
   });
 
   it("accepts a caller-chosen session id and refuses a duplicate", async () => {

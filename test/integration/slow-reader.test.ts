@@ -45,7 +45,8 @@ async function readerHoldsTheRun(t: TestController, clock: ManualClock, defaults
       return false; // the call has not reached the controller yet
     }
   };
-  expect(await eventually(held_, 20_000)).toBe(true);
+  // Filling the chain takes seconds (100,000 events remotely), more on a loaded machine.
+  expect(await eventually(held_, 100_000)).toBe(true);
   // Five stream timeouts pass on the runs' clock while nobody reads.
   clock.advance(5 * STREAM_TIMEOUT_MS);
   held.stream.resume();
@@ -67,7 +68,7 @@ describe("a slow reader is not CLI silence", () => {
       await t?.stop();
     });
 
-    it("a reader that pauses past stream_timeout_ms gets the whole run, successful", async () => {
+    it("a reader that pauses past stream_timeout_ms gets the whole run, successful", { timeout: 150_000 }, async () => {
       await readerHoldsTheRun(t, clock, {}, join(t.dir, "slow-reader.jsonl"), "slow-reader-local", 20_000);
     });
 
@@ -96,7 +97,7 @@ describe("a slow reader is not CLI silence", () => {
       await r?.stop();
     });
 
-    it("a reader that pauses past stream_timeout_ms gets the whole remote run, successful", async () => {
+    it("a reader that pauses past stream_timeout_ms gets the whole remote run, successful", { timeout: 150_000 }, async () => {
       await readerHoldsTheRun(r.t, clock, remoteOptions("executor-a"), join(r.executor.workspace, "slow-reader.jsonl"), "slow-reader-remote", 100_000);
     });
   });

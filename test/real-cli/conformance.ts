@@ -141,16 +141,18 @@ export function defineConformance(h: ProviderHarness): void {
       expect(await allGone([pidOf(first)])).toBe(true);
     });
 
-    for (const [status, kind] of [
-      [401, "auth_error"],
-      [429, "rate_limit"],
-      [500, "provider_error"],
+    for (const [status, kind, reasonCode, retryable] of [
+      [401, "auth_error", "provider_auth_failed", false],
+      [429, "rate_limit", "provider_rate_limited", true],
+      [500, "provider_error", "provider_unavailable", true],
     ] as const) {
-      it(`the model API answers ${status}: typed ${kind}, no retries`, async () => {
+      it(`the model API answers ${status}: typed ${kind} / ${reasonCode} (retryable: ${retryable}), the CLI's own code in details, no retries`, async () => {
         const sessionId = await session();
         const from = mock.requests.length;
         const events = await collectEvents(stream(sessionId, `fail please [[reply:error:${status}]]`));
-        expect(terminalError(events)?.kind).toBe(kind);
+        const error = terminalError(events);
+        expect({ kind: error?.kind, reasonCode: error?.reasonCode, retryable: error?.retryable }, JSON.stringify(error)).toEqual({ kind, reasonCode, retryable });
+        expect(error?.details?.provider_code, JSON.stringify(error?.details)).toMatch(/^[A-Za-z_]+$/);
         expect(requestsSince(from).filter((r) => r.rawBody.includes("fail please")).length).toBe(1);
         expect(await allGone([pidOf(events)])).toBe(true);
       });

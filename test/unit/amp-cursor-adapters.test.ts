@@ -184,11 +184,11 @@ describe("amp adapter: Claude-compatible stream-json", () => {
     expect(reduce("amp", payloads).text).toBe("I'll create the file first.\n\nCreated made.txt. There is no notes.md in /srv/work.");
   });
 
-  it("error turn: an authentication failure is auth_error and fails the run", () => {
+  it("error turn: an authentication failure is auth_error (provider_auth_failed) and fails the run", () => {
     const { perLine, payloads } = parseAll(ampAdapter, fixtureLines("amp/error"));
     expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "raw", "error"]);
     const error = single(payloads, "error").error!;
-    expect(error).toMatchObject({ kind: "auth_error", domain: "provider", provider: "amp", reasonCode: "error_during_execution", retryable: false });
+    expect(error).toMatchObject({ kind: "auth_error", domain: "provider", provider: "amp", reasonCode: "provider_auth_failed", retryable: false, details: { provider_code: "error_during_execution" } });
     expect(error.message).toBe("401 Unauthorized: invalid or expired API key. Run `amp login` or set AMP_API_KEY.");
     expect(perLine[perLine.length - 1]!.turnEnded).toBe(true);
     const reduced = reduce("amp", payloads);
@@ -213,11 +213,11 @@ describe("amp adapter: event-style lines", () => {
     expect(reduced.cost).toEqual({ inputTokens: 900, outputTokens: 30, costUsd: 0 });
   });
 
-  it("run_cancelled ends the run as user_cancelled after the failed tool", () => {
+  it("run_cancelled ends the run as user_cancelled (turn_interrupted) after the failed tool", () => {
     const { perLine, payloads } = parseAll(ampAdapter, fixtureLines("amp/cancelled"));
     expect(payloads.map((p) => p.$case)).toEqual(["assistantDelta", "assistantDelta", "toolUse", "costUpdate", "raw", "toolResult", "error"]);
     expect(single(payloads, "toolResult")).toEqual({ toolCallId: "tc_02", content: "interrupted", isError: true });
-    expect(single(payloads, "error").error).toMatchObject({ kind: "user_cancelled", reasonCode: "run_cancelled", message: "interrupted by user (SIGINT)", provider: "amp" });
+    expect(single(payloads, "error").error).toMatchObject({ kind: "user_cancelled", reasonCode: "turn_interrupted", retryable: false, message: "interrupted by user (SIGINT)", provider: "amp", details: { provider_code: "run_cancelled" } });
     expect(perLine[perLine.length - 1]!.turnEnded).toBe(true);
     const reduced = reduce("amp", payloads);
     expect(reduced.status).toBe(RunStatus.RUN_STATUS_CANCELLED);
@@ -228,7 +228,13 @@ describe("amp adapter: event-style lines", () => {
     const lines = fixtureLines("amp/failed");
     const { perLine, payloads } = parseAll(ampAdapter, lines);
     expect(payloads.map((p) => p.$case)).toEqual(["assistantDelta", "error", "raw"]);
-    expect(single(payloads, "error").error).toMatchObject({ kind: "rate_limit", retryable: true, reasonCode: "rate_limit", message: "429 Too Many Requests: rate limit exceeded, retry after 30s" });
+    expect(single(payloads, "error").error).toMatchObject({
+      kind: "rate_limit",
+      retryable: true,
+      reasonCode: "provider_rate_limited",
+      message: "429 Too Many Requests: rate limit exceeded, retry after 30s",
+      details: { provider_code: "rate_limit", event: "error_occurred" },
+    });
     expect(perLine.map((p) => p.turnEnded === true)).toEqual([false, false, true, false]);
     expect(perLine[3]).toEqual({ ...rawOf(lines[3]!), providerSessionId: "T-0b9e41d7-2c5a-4f80-8e13-95a6c7d2f410" });
   });
@@ -265,12 +271,18 @@ describe("amp adapter: synthetic lines", () => {
     expect(single(payloads, "thinking")).toEqual({ content: "hmm", signature: "" });
   });
 
-  it("a failed result without a reason still says what happened; a cancelled subtype is user_cancelled", () => {
+  it("a failed result without a reason still says what happened (max_turns_reached, provider_code error_max_turns); a cancelled subtype is user_cancelled (turn_interrupted)", () => {
     const run = ampAdapter.startRun(spec());
     const failed = run.parseLine('{"type":"result","subtype":"error_max_turns","is_error":true,"num_turns":5}');
-    expect(single(failed.events.map((e) => e.payload), "error").error).toMatchObject({ kind: "provider_error", reasonCode: "error_max_turns", message: "amp reported error_max_turns" });
+    expect(single(failed.events.map((e) => e.payload), "error").error).toMatchObject({
+      kind: "provider_error",
+      reasonCode: "max_turns_reached",
+      retryable: false,
+      message: "amp reported error_max_turns",
+      details: { provider_code: "error_max_turns", num_turns: 5 },
+    });
     const cancelled = ampAdapter.startRun(spec()).parseLine('{"type":"result","subtype":"cancelled","is_error":true}');
-    expect(single(cancelled.events.map((e) => e.payload), "error").error?.kind).toBe("user_cancelled");
+    expect(single(cancelled.events.map((e) => e.payload), "error").error).toMatchObject({ kind: "user_cancelled", reasonCode: "turn_interrupted", details: { provider_code: "cancelled" } });
     expect(cancelled.turnEnded).toBe(true);
   });
 
@@ -370,7 +382,7 @@ describe("cursor adapter: partial output", () => {
     expect(reduced.cost).toEqual({ inputTokens: 18042, outputTokens: 96, costUsd: 0 });
   });
 
-  it("error turn: reconnecting fails the tool in flight, retry stays raw, the failed result is rate_limit", () => {
+  it("error turn: reconnecting fails the tool in flight, retry stays raw, the failed result is rate_limit (provider_rate_limited)", () => {
     const lines = fixtureLines("cursor/error");
     const { perLine, payloads } = parseAll(cursorAdapter, lines);
     expect(payloads.map((p) => p.$case)).toEqual(["userMessage", "assistantDelta", "toolUse", "toolResult", "raw", "raw", "raw", "error"]);
@@ -380,7 +392,7 @@ describe("cursor adapter: partial output", () => {
     expect(single(events, "toolResult")).toMatchObject({ toolCallId: "toolu_vrtx_09", isError: true });
     expect(single(events, "raw").content).toBe(lines[reconnecting]);
     const error = single(payloads, "error").error!;
-    expect(error).toMatchObject({ kind: "rate_limit", provider: "cursor", reasonCode: "error", retryable: true });
+    expect(error).toMatchObject({ kind: "rate_limit", provider: "cursor", reasonCode: "provider_rate_limited", retryable: true, details: { provider_code: "error" } });
     expect(error.message).toBe("Rate limit exceeded. Please try again later or upgrade your plan.");
     const reduced = reduce("cursor", payloads);
     expect(reduced.status).toBe(RunStatus.RUN_STATUS_FAILED);
@@ -439,9 +451,9 @@ describe("cursor adapter: synthetic lines", () => {
     const run = cursorAdapter.startRun(spec());
     const err = run.parseLine('{"type":"error","message":"Authentication required. Please run \'agent login\' first, or set CURSOR_API_KEY."}');
     expect(err.turnEnded).toBe(true);
-    expect(single(err.events.map((e) => e.payload), "error").error).toMatchObject({ kind: "auth_error", provider: "cursor" });
+    expect(single(err.events.map((e) => e.payload), "error").error).toMatchObject({ kind: "auth_error", provider: "cursor", reasonCode: "provider_auth_failed", details: { provider_code: "error" } });
     const cancelled = cursorAdapter.startRun(spec()).parseLine('{"type":"result","subtype":"cancelled","is_error":true}');
-    expect(single(cancelled.events.map((e) => e.payload), "error").error?.kind).toBe("user_cancelled");
+    expect(single(cancelled.events.map((e) => e.payload), "error").error).toMatchObject({ kind: "user_cancelled", reasonCode: "turn_interrupted", details: { provider_code: "cancelled" } });
   });
 
   it.each([

@@ -208,10 +208,11 @@ function replayStdin(scenario: string): StdinReplay[] {
 }
 
 const interruptedError = (terminalReason: string) => ({
-  kind: "provider_error",
+  kind: "user_cancelled",
   provider: "claude",
-  reasonCode: "error_during_execution",
-  details: { terminal_reason: terminalReason, api_error_status: null },
+  reasonCode: "turn_interrupted",
+  retryable: false,
+  details: { provider_code: "error_during_execution", terminal_reason: terminalReason, api_error_status: null },
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -473,11 +474,11 @@ describe("claude adapter: interrupt while streaming (sj-interrupt-streaming)", (
     expect(perLine.map((p) => p.turnEnded === true)).toEqual(lines.map((l) => isResult(json(l))));
   });
 
-  it("each turn reduces on its own: the partial answer once and failed, then the second answer once and completed", () => {
+  it("each turn reduces on its own: the partial answer once and cancelled, then the second answer once and completed", () => {
     const { perLine } = parsedScenario(SCENARIO);
     const [first, second] = promptsOf(SCENARIO).map(replyOf);
     expect(turnsOf(perLine).map((t) => [reduced(t).text, reduced(t).status])).toEqual([
-      [first, RunStatus.RUN_STATUS_FAILED],
+      [first, RunStatus.RUN_STATUS_CANCELLED],
       [second, RunStatus.RUN_STATUS_COMPLETED],
     ]);
   });
@@ -512,7 +513,7 @@ describe("claude adapter: interrupt while an approval is pending (sj-interrupt-a
     expect(single(payloads, "userMessage").text).toBe("[Request interrupted by user for tool use]");
     expect(single(payloads, "error").error).toMatchObject(interruptedError("aborted_tools"));
     expect(perLine.at(-1)!.turnEnded).toBe(true);
-    expect(reduced(perLine).status).toBe(RunStatus.RUN_STATUS_FAILED);
+    expect(reduced(perLine).status).toBe(RunStatus.RUN_STATUS_CANCELLED);
     expect(notesOf("claude", "sj-interrupt-approval")).toContain("pending.txt exists after the run: no");
   });
 });
@@ -530,7 +531,7 @@ describe("claude adapter: SIGINT while streaming in -p mode (p-sigint)", () => {
     expect(single(payloads, "assistantMessage")).toMatchObject({ text: reply, aborted: true });
     expect(single(payloads, "userMessage").text).toBe("[Request interrupted by user]");
     expect(single(payloads, "error").error).toMatchObject(interruptedError("aborted_streaming"));
-    expect(reduced(perLine)).toMatchObject({ text: reply, status: RunStatus.RUN_STATUS_FAILED });
+    expect(reduced(perLine)).toMatchObject({ text: reply, status: RunStatus.RUN_STATUS_CANCELLED });
   });
 });
 
@@ -540,13 +541,13 @@ describe("claude adapter: SIGINT while streaming in -p mode (p-sigint)", () => {
 
 describe("claude adapter: model API errors (sj-error-*, p-error-*)", () => {
   const KINDS = [
-    [401, "auth_error", false],
-    [429, "rate_limit", true],
-    [500, "provider_error", false],
+    [401, "auth_error", "provider_auth_failed", false],
+    [429, "rate_limit", "provider_rate_limited", true],
+    [500, "provider_error", "provider_unavailable", true],
   ] as const;
-  const ERRORS = (["sj", "p"] as const).flatMap((mode) => KINDS.map(([status, kind, retryable]) => [`${mode}-error-${status}`, kind, status, retryable] as const));
+  const ERRORS = (["sj", "p"] as const).flatMap((mode) => KINDS.map(([status, kind, reasonCode, retryable]) => [`${mode}-error-${status}`, kind, reasonCode, status, retryable] as const));
 
-  it.each(ERRORS)("%s → %s: the synthetic assistant message, then the error result", (scenario, kind, status, retryable) => {
+  it.each(ERRORS)("%s → %s (%s): the synthetic assistant message, then the error result", (scenario, kind, reasonCode, status, retryable) => {
     const { lines, perLine, payloads, cases } = parsedScenario(scenario);
     expect(cases).toEqual(["assistantMessage", "costUpdate", "error"]);
     const resultLine = json(lineWhere(lines, isResult));
@@ -558,14 +559,14 @@ describe("claude adapter: model API errors (sj-error-*, p-error-*)", () => {
       kind,
       domain: "provider",
       message: resultLine.result,
-      reasonCode: "api_error",
+      reasonCode,
       retryable,
       provider: "claude",
       exitCode: undefined,
       signal: "",
       stderrTail: "",
       field: "",
-      details: { terminal_reason: "api_error", api_error_status: status },
+      details: { provider_code: "api_error", terminal_reason: "api_error", api_error_status: status },
     });
     expect(perLine.map((p) => p.turnEnded === true)).toEqual(lines.map((l) => isResult(json(l))));
     expect(reduced(perLine).status).toBe(RunStatus.RUN_STATUS_FAILED);
@@ -700,24 +701,26 @@ describe("claude adapter: synthetic lines", () => {
     expect(single(run.parseLine(line).events.map((e) => e.payload), "toolResult")).toEqual({ toolCallId: "t9", content: "xy", isError: false });
   });
 
-  it("classifies failed results: 401 is auth_error, 429 is rate_limit", () => {
+  it("classifies failed results: 401 is auth_error (provider_auth_failed), 429 is rate_limit (provider_rate_limited)", () => {
     const run = claudeAdapter.startRun(spec());
     const auth = run.parseLine(JSON.stringify({ type: "result", subtype: "error_during_execution", is_error: true, result: "nope", api_error_status: 401 }));
-    expect(single(auth.events.map((e) => e.payload), "error").error?.kind).toBe("auth_error");
+    const authError = single(auth.events.map((e) => e.payload), "error").error;
+    expect([authError?.kind, authError?.reasonCode, authError?.retryable, authError?.details?.provider_code]).toEqual(["auth_error", "provider_auth_failed", false, "error_during_execution"]);
     expect(auth.turnEnded).toBe(true);
     const limited = run.parseLine(JSON.stringify({ type: "result", subtype: "success", is_error: true, result: "slow down", api_error_status: 429 }));
-    expect(single(limited.events.map((e) => e.payload), "error").error?.kind).toBe("rate_limit");
+    const limitedError = single(limited.events.map((e) => e.payload), "error").error;
+    expect([limitedError?.kind, limitedError?.reasonCode, limitedError?.retryable, limitedError?.details?.provider_code]).toEqual(["rate_limit", "provider_rate_limited", true, "error"]);
   });
 
   it.each([
-    [{ subtype: "error_max_turns", terminal_reason: "max_turns" }, "error_max_turns", "claude reported error_max_turns"],
-    [{ subtype: "success", terminal_reason: "api_error" }, "api_error", "claude reported api_error"],
-    [{ subtype: "success" }, "error", "claude reported error"],
-    [{}, "error", "claude reported error"],
-  ])("a failed result %j has reason code %s, never success", (fields, reasonCode, message) => {
+    [{ subtype: "error_max_turns", terminal_reason: "max_turns" }, "max_turns_reached", "error_max_turns", "claude reported error_max_turns"],
+    [{ subtype: "success", terminal_reason: "api_error" }, "provider_failed", "api_error", "claude reported api_error"],
+    [{ subtype: "success" }, "provider_failed", "error", "claude reported error"],
+    [{}, "provider_failed", "error", "claude reported error"],
+  ])("a failed result %j is %s (provider_code %s), never success", (fields, reasonCode, providerCode, message) => {
     const run = claudeAdapter.startRun(spec());
     const error = single(run.parseLine(JSON.stringify({ type: "result", is_error: true, ...fields })).events.map((e) => e.payload), "error").error;
-    expect([error?.reasonCode, error?.message]).toEqual([reasonCode, message]);
+    expect([error?.reasonCode, error?.kind, error?.retryable, error?.details?.provider_code, error?.message]).toEqual([reasonCode, "provider_error", false, providerCode, message]);
   });
 
   it("a successful result with structured output carries the object", () => {

@@ -500,10 +500,10 @@ describe("codex adapter: recorded interrupt while an approval is pending (as-int
 
 describe("codex adapter: recorded model API errors (as-error-*)", () => {
   it.each([
-    [401, "auth_error", 401],
-    [429, "rate_limit", 429],
-    [500, "provider_error", null],
-  ] as const)("as-error-%i: the failed turn is one %s error with the CLI's message; the error notification before it stays raw", (status, kind, httpStatus) => {
+    [401, "auth_error", "provider_auth_failed", false, 401],
+    [429, "rate_limit", "provider_rate_limited", true, 429],
+    [500, "provider_error", "provider_unavailable", true, null],
+  ] as const)("as-error-%i: the failed turn is one %s (%s) error with the CLI's message; the error notification before it stays raw", (status, kind, reasonCode, retryable, httpStatus) => {
     const scenario = `as-error-${status}`;
     const [process] = processesOf(scenario);
     const turn = replay(scenario)[0]!.turns[0]!;
@@ -512,8 +512,9 @@ describe("codex adapter: recorded model API errors (as-error-*)", () => {
 
     expect(only(turn, "raw").map((r) => r.content)).toEqual([recordedLine(process!, (l) => l.method === "configWarning"), recordedLine(process!, (l) => l.method === "error")]);
     const error = single(turn, "error").error!;
-    expect(error).toMatchObject({ kind, provider: "codex", reasonCode: "turn_failed", message: failed.error.message });
+    expect(error).toMatchObject({ kind, provider: "codex", reasonCode, retryable, message: failed.error.message });
     expect(error.details).toEqual({
+      provider_code: "turn_failed",
       turn_id: failed.id,
       turn_status: "failed",
       codex_error_info: failed.error.codexErrorInfo,
@@ -713,33 +714,39 @@ describe("codex adapter: app-server synthetic lines", () => {
     expect(parsed.turnEnded).toBe(true);
     expect(parsed.reply).toBeUndefined();
     expect(payloadsOf([parsed]).map((p) => p.$case)).toEqual(["raw", "error"]);
-    expect(single(payloadsOf([parsed]), "error").error).toMatchObject({ kind: "provider_error", reasonCode: "thread_start_failed" });
+    expect(single(payloadsOf([parsed]), "error").error).toMatchObject({ kind: "provider_error", reasonCode: "provider_protocol_error", retryable: false, details: { method: "thread/start" } });
   });
 
-  it("a refused request of asm's own ends the run: auth wording → auth_error, otherwise config_invalid", () => {
+  it("a refused request of asm's own ends the run: auth wording → auth_error (provider_auth_failed), otherwise config_invalid (provider_request_refused)", () => {
     const refusedThread = codexAdapter.startRun(spec()).parseLine(JSON.stringify({ id: 2, error: { code: -32600, message: "invalid model: nope" } }));
     expect(refusedThread.turnEnded).toBe(true);
     expect(single(payloadsOf([refusedThread]), "error").error).toMatchObject({
       kind: "config_invalid",
       provider: "codex",
-      reasonCode: "thread_start_failed",
+      reasonCode: "provider_request_refused",
+      retryable: false,
       message: "codex refused thread/start: invalid model: nope",
-      details: { method: "thread/start", rpc_code: -32600, data: null },
+      details: { provider_code: "thread_start_failed", method: "thread/start", rpc_code: -32600, data: null },
     });
 
     const refusedInit = codexAdapter.startRun(spec()).parseLine(JSON.stringify({ id: 1, error: { code: -32000, message: "Unauthorized: not logged in" } }));
-    expect(single(payloadsOf([refusedInit]), "error").error?.kind).toBe("auth_error");
+    expect(single(payloadsOf([refusedInit]), "error").error).toMatchObject({
+      kind: "auth_error",
+      reasonCode: "provider_auth_failed",
+      retryable: false,
+      details: { provider_code: "initialize_failed", method: "initialize", rpc_code: -32000 },
+    });
     expect(refusedInit.turnEnded).toBe(true);
 
     const resumed = codexAdapter.startRun(spec({}, { resumeProviderSessionId: "thr_gone" }));
     const refusedResume = resumed.parseLine(JSON.stringify({ id: 2, error: { code: -32600, message: "no rollout found for thread id thr_gone" } }));
-    expect(single(payloadsOf([refusedResume]), "error").error).toMatchObject({ kind: "config_invalid", reasonCode: "thread_resume_failed" });
+    expect(single(payloadsOf([refusedResume]), "error").error).toMatchObject({ kind: "config_invalid", reasonCode: "provider_request_refused", details: { provider_code: "thread_resume_failed", method: "thread/resume" } });
 
     const threadOnly = codexAdapter.startRun(spec());
     threadOnly.parseLine(THREAD_ANSWER);
     const refusedTurn = threadOnly.parseLine(JSON.stringify({ id: 3, error: { code: -32600, message: "bad input" } }));
     expect(refusedTurn.turnEnded).toBe(true);
-    expect(single(payloadsOf([refusedTurn]), "error").error?.reasonCode).toBe("turn_start_failed");
+    expect(single(payloadsOf([refusedTurn]), "error").error).toMatchObject({ kind: "config_invalid", reasonCode: "provider_request_refused", details: { provider_code: "turn_start_failed", method: "turn/start" } });
   });
 
   it("a refused turn/interrupt is not terminal (signals follow)", () => {
@@ -751,22 +758,25 @@ describe("codex adapter: app-server synthetic lines", () => {
   });
 
   it.each([
-    ["unauthorized info", { message: "unexpected status 401", codexErrorInfo: "unauthorized", additionalDetails: null }, "auth_error"],
-    ["HTTP 401 in info", { message: "stream failed", codexErrorInfo: { responseStreamConnectionFailed: { httpStatusCode: 401 } }, additionalDetails: null }, "auth_error"],
-    ["HTTP 429 in info", { message: "stream failed", codexErrorInfo: { httpConnectionFailed: { httpStatusCode: 429 } }, additionalDetails: null }, "rate_limit"],
-    ["usage limit", { message: "You've hit your usage limit.", codexErrorInfo: "usageLimitExceeded", additionalDetails: null }, "rate_limit"],
-    ["429 text", { message: "exceeded retry limit, last status: 429 Too Many Requests", codexErrorInfo: null, additionalDetails: null }, "rate_limit"],
-    ["other", { message: "The server had an error while processing your request.", codexErrorInfo: "internalServerError", additionalDetails: null }, "provider_error"],
-  ] as const)("a failed turn (%s) is one terminal error of kind %s", (_label, error, kind) => {
+    ["unauthorized info", { message: "unexpected status 401", codexErrorInfo: "unauthorized", additionalDetails: null }, "auth_error", "provider_auth_failed", false],
+    ["HTTP 401 in info", { message: "stream failed", codexErrorInfo: { responseStreamConnectionFailed: { httpStatusCode: 401 } }, additionalDetails: null }, "auth_error", "provider_auth_failed", false],
+    ["HTTP 429 in info", { message: "stream failed", codexErrorInfo: { httpConnectionFailed: { httpStatusCode: 429 } }, additionalDetails: null }, "rate_limit", "provider_rate_limited", true],
+    ["usage limit", { message: "You've hit your usage limit.", codexErrorInfo: "usageLimitExceeded", additionalDetails: null }, "rate_limit", "provider_rate_limited", true],
+    ["429 text", { message: "exceeded retry limit, last status: 429 Too Many Requests", codexErrorInfo: null, additionalDetails: null }, "rate_limit", "provider_rate_limited", true],
+    ["HTTP 503 in info", { message: "stream failed", codexErrorInfo: { responseStreamConnectionFailed: { httpStatusCode: 503 } }, additionalDetails: null }, "provider_error", "provider_unavailable", true],
+    ["internal server error info", { message: "The server had an error while processing your request.", codexErrorInfo: "internalServerError", additionalDetails: null }, "provider_error", "provider_unavailable", true],
+    ["other", { message: "invalid input", codexErrorInfo: "badRequest", additionalDetails: null }, "provider_error", "provider_failed", false],
+  ] as const)("a failed turn (%s) is one terminal error of kind %s (%s)", (_label, error, kind, reasonCode, retryable) => {
     const run = started();
     const parsed = run.parseLine(completed("failed", error));
     expect(parsed.turnEnded).toBe(true);
     const e = single(payloadsOf([parsed]), "error").error!;
     expect(e.kind).toBe(kind);
     expect(e.provider).toBe("codex");
-    expect(e.reasonCode).toBe("turn_failed");
+    expect(e.reasonCode).toBe(reasonCode);
+    expect(e.retryable).toBe(retryable);
     expect(e.message).toBe(error.message);
-    expect(e.details).toMatchObject({ turn_id: "turn_1", turn_status: "failed" });
+    expect(e.details).toMatchObject({ provider_code: "turn_failed", turn_id: "turn_1", turn_status: "failed" });
   });
 
   it("a failed turn without its own error uses the last error notification (shown as raw when it came)", () => {
@@ -780,6 +790,8 @@ describe("codex adapter: app-server synthetic lines", () => {
     expect(run.parseLine(errorLine)).toEqual(rawOf(errorLine));
     const e = single(payloadsOf([run.parseLine(completed("failed"))]), "error").error!;
     expect(e.kind).toBe("auth_error");
+    expect(e.reasonCode).toBe("provider_auth_failed");
+    expect(e.details).toMatchObject({ provider_code: "turn_failed" });
     expect(e.message).toBe("unexpected status 401 Unauthorized: Incorrect API key provided");
   });
 
@@ -965,17 +977,17 @@ describe("codex adapter: recorded exec runs", () => {
   });
 
   it.each([
-    [401, "auth_error"],
-    [429, "rate_limit"],
-    [500, "provider_error"],
-  ] as const)("exec-error-%i: the error line stays raw; turn.failed is the one terminal %s error", (status, kind) => {
+    [401, "auth_error", "provider_auth_failed", false],
+    [429, "rate_limit", "provider_rate_limited", true],
+    [500, "provider_error", "provider_unavailable", true],
+  ] as const)("exec-error-%i: the error line stays raw; turn.failed is the one terminal %s (%s) error", (status, kind, reasonCode, retryable) => {
     const { process, perLine, payloads } = execRuns(`exec-error-${status}`)[0]!;
     const message = json(recordedLine(process, (l) => l.type === "turn.failed")).error.message as string;
     expect(payloads.map((p) => p.$case)).toEqual(["raw", "error"]);
     expect(single(payloads, "raw").content).toBe(recordedLine(process, (l) => l.type === "error"));
     const error = single(payloads, "error").error!;
-    expect(error).toMatchObject({ kind, provider: "codex", message, reasonCode: "turn_failed" });
-    expect(error.details).toEqual({ codex_error_info: null, http_status: null, error_type: "", error_code: "", cli_message: message });
+    expect(error).toMatchObject({ kind, provider: "codex", message, reasonCode, retryable });
+    expect(error.details).toEqual({ provider_code: "turn_failed", codex_error_info: null, http_status: null, error_type: "", error_code: "", cli_message: message });
     expect(perLine.map((p) => p.turnEnded ?? false)).toEqual([false, false, false, true]);
     expect(perLine[3]!.providerSessionId).toBe(threadStarted(process));
     expect(reduceEvents(asEvents(payloads))).toMatchObject({ status: FAILED, error: { kind } });
@@ -1028,13 +1040,15 @@ describe("codex adapter: exec synthetic lines", () => {
   });
 
   it.each([
-    ["unexpected status 401 Unauthorized: Incorrect API key provided: dummy., url: http://127.0.0.1:1/v1/responses", "auth_error"],
-    ['{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}', "auth_error"],
-    ["exceeded retry limit, last status: 429 Too Many Requests, request id: req_1", "rate_limit"],
-    ['{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}', "rate_limit"],
-    ["We’re currently experiencing high demand, which may cause temporary errors.", "provider_error"],
-  ])("turn.failed %j → %s", (message, kind) => {
-    expect(failed(message).kind).toBe(kind);
+    ["unexpected status 401 Unauthorized: Incorrect API key provided: dummy., url: http://127.0.0.1:1/v1/responses", "auth_error", "provider_auth_failed"],
+    ['{"error":{"message":"Incorrect API key provided","type":"invalid_request_error","code":"invalid_api_key"}}', "auth_error", "provider_auth_failed"],
+    ["exceeded retry limit, last status: 429 Too Many Requests, request id: req_1", "rate_limit", "provider_rate_limited"],
+    ['{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}', "rate_limit", "provider_rate_limited"],
+    ["We’re currently experiencing high demand, which may cause temporary errors.", "provider_error", "provider_unavailable"],
+    ['{"error":{"message":"bad request","type":"invalid_request_error","code":"invalid_value"}}', "provider_error", "provider_failed"],
+  ])("turn.failed %j → %s (%s)", (message, kind, reasonCode) => {
+    const e = failed(message);
+    expect([e.kind, e.reasonCode, e.details?.provider_code]).toEqual([kind, reasonCode, "turn_failed"]);
   });
 
   it("turn.failed without a message falls back to the error line", () => {

@@ -54,7 +54,7 @@ function sampleEvents(): Event[] {
     ev(3, payload("assistantDelta", { content: "lo", index: 0 }), undefined),
     ev(4, payload("assistantMessage", { text: "x".repeat(200), model: "m", content: [{ type: "text", text: "x".repeat(200) }], aborted: false })),
     ev(5, payload("stderr", { content: "y".repeat(20_000) })),
-    ev(6, payload("error", { error: new AsmError({ kind: "transport_error", reasonCode: "executor_lost", message: "gone" }).toMessage() })),
+    ev(6, payload("error", { error: new AsmError({ reasonCode: "executor_lost", message: "gone" }).toMessage() })),
   ];
 }
 

@@ -623,13 +623,13 @@ describe("gemini adapter: ACP interrupt (acp-interrupt-streaming, acp-interrupt-
 
 /** How each recorded model API failure must come out, in both modes. */
 const RECORDED_ERRORS = [
-  [401, "auth_error", false],
-  [429, "rate_limit", true],
-  [500, "provider_error", false],
+  [401, "auth_error", "provider_auth_failed", false],
+  [429, "rate_limit", "provider_rate_limited", true],
+  [500, "provider_error", "provider_unavailable", true],
 ] as const;
 
 describe("gemini adapter: recorded API errors", () => {
-  it.each(RECORDED_ERRORS)("acp-error-%i: the session/prompt error response is a terminal %s", (status, kind, retryable) => {
+  it.each(RECORDED_ERRORS)("acp-error-%i: the session/prompt error response is a terminal %s (%s)", (status, kind, reasonCode, retryable) => {
     const scenario = `acp-error-${status}` as AcpScenario;
     const r = replayAcp(scenario);
     const recorded = json(r.lines.at(-1)!);
@@ -641,8 +641,8 @@ describe("gemini adapter: recorded API errors", () => {
     expect(error.kind).toBe(kind);
     expect(error.retryable).toBe(retryable);
     expect(error.provider).toBe("gemini");
-    expect(error.reasonCode).toBe("session_prompt_failed");
-    expect(error.details).toMatchObject({ method: "session/prompt", rpc_code: status, http_status: status, cli_message: recorded.error.message });
+    expect(error.reasonCode).toBe(reasonCode);
+    expect(error.details).toMatchObject({ provider_code: "session_prompt_failed", method: "session/prompt", rpc_code: status, http_status: status, cli_message: recorded.error.message });
     expect(r.run.interrupt()).toBeUndefined();
     const result = reduce(r.payloads);
     expect(result.status).toBe(RunStatus.RUN_STATUS_FAILED);
@@ -657,7 +657,7 @@ describe("gemini adapter: recorded API errors", () => {
     expect(single(replayAcp(`acp-error-${status}` as AcpScenario).payloads, "error").error?.message).toBe(message);
   });
 
-  it.each(RECORDED_ERRORS)("p-error-%i: the failed result line is a terminal %s", (status, kind, retryable) => {
+  it.each(RECORDED_ERRORS)("p-error-%i: the failed result line is a terminal %s (%s)", (status, kind, reasonCode, retryable) => {
     const scenario = `p-error-${status}` as PScenario;
     const f = pOnly(scenario);
     const recorded = json(f.lines.at(-1)!);
@@ -669,8 +669,8 @@ describe("gemini adapter: recorded API errors", () => {
     expect(error.kind).toBe(kind);
     expect(error.retryable).toBe(retryable);
     expect(error.provider).toBe("gemini");
-    expect(error.reasonCode).toBe("api_error");
-    expect(error.details).toMatchObject({ status: "error", error_type: "unknown", cli_message: recorded.error.message });
+    expect(error.reasonCode).toBe(reasonCode);
+    expect(error.details).toMatchObject({ provider_code: "api_error", status: "error", error_type: "unknown", cli_message: recorded.error.message });
     expect(reduce(f.payloads).status).toBe(RunStatus.RUN_STATUS_FAILED);
     expect(notes(scenario).some((n) => /^exit code=[1-9]\d* signal=null$/.test(n))).toBe(true);
   });
@@ -829,49 +829,63 @@ describe("gemini adapter: ACP errors", () => {
     return single(payloads, "error").error!;
   }
 
-  it("a failed authenticate (-32000) is auth_error", () => {
+  it("a failed authenticate (-32000) is auth_error (provider_auth_failed)", () => {
     const run = geminiAdapter.startRun(spec());
     run.parseLine(initializeResponse());
     const error = terminalError('{"jsonrpc":"2.0","id":2,"error":{"code":-32000,"message":"Gemini API key is missing or not configured."}}', run);
     expect(error.kind).toBe("auth_error");
     expect(error.provider).toBe("gemini");
-    expect(error.reasonCode).toBe("authenticate_failed");
+    expect(error.reasonCode).toBe("provider_auth_failed");
+    expect(error.retryable).toBe(false);
     expect(error.message).toContain("Gemini API key is missing");
-    expect(error.details).toMatchObject({ method: "authenticate", rpc_code: -32000 });
+    expect(error.details).toMatchObject({ provider_code: "authenticate_failed", method: "authenticate", rpc_code: -32000 });
   });
 
-  it("a failed initialize is a provider_error naming the method", () => {
+  it("a failed initialize is a provider_error (provider_failed) naming the method", () => {
     const run = geminiAdapter.startRun(spec());
     const error = terminalError('{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"Internal error","data":{"details":"boom"}}}', run);
     expect(error.kind).toBe("provider_error");
-    expect(error.reasonCode).toBe("initialize_failed");
+    expect(error.reasonCode).toBe("provider_failed");
+    expect(error.retryable).toBe(false);
+    expect(error.details).toMatchObject({ provider_code: "initialize_failed", method: "initialize", rpc_code: -32603 });
     expect(error.message).toBe('Internal error: {"details":"boom"}');
   });
 
-  it("session/new refused for auth (-32000) is auth_error", () => {
+  it("session/new refused for auth (-32000) is auth_error (provider_auth_failed)", () => {
     const run = geminiAdapter.startRun(spec());
     const handshake = stdout("acp-text").slice(0, 2);
     for (const l of handshake) run.parseLine(l);
     const error = terminalError('{"jsonrpc":"2.0","id":3,"error":{"code":-32000,"message":"Authentication required."}}', run);
     expect(error.kind).toBe("auth_error");
-    expect(error.reasonCode).toBe("session_new_failed");
+    expect(error.reasonCode).toBe("provider_auth_failed");
+    expect(error.details).toMatchObject({ provider_code: "session_new_failed", method: "session/new", rpc_code: -32000 });
+  });
+
+  it("session/new refused otherwise is config_invalid (provider_request_refused): asm asked for something gemini does not accept", () => {
+    const run = geminiAdapter.startRun(spec());
+    for (const l of stdout("acp-text").slice(0, 2)) run.parseLine(l);
+    const error = terminalError('{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Invalid params","data":{"details":"unknown model: nope"}}}', run);
+    expect(error.kind).toBe("config_invalid");
+    expect(error.reasonCode).toBe("provider_request_refused");
+    expect(error.retryable).toBe(false);
+    expect(error.details).toMatchObject({ provider_code: "session_new_failed", method: "session/new", rpc_code: -32602 });
   });
 
   it.each([
-    ['{"code":429,"message":"Rate limit exceeded. Try again later."}', "rate_limit", 429],
-    ['{"code":401,"message":"API key not valid. Please pass a valid API key."}', "auth_error", 401],
-    ['{"code":403,"message":"The caller does not have permission"}', "auth_error", 403],
-    ['{"code":400,"message":"mock 400"}', "provider_error", 400],
-    ['{"code":500,"message":"Unknown stream execution error."}', "provider_error", 500],
-    ['{"code":-32603,"message":"Internal error","data":{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}}', "rate_limit", 429],
-    ['{"code":-32603,"message":"Internal error","data":{"details":"No previous sessions found for this project."}}', "provider_error", null],
-  ] as const)("session/prompt error %s → %s", (errorJson, kind, http) => {
+    ['{"code":429,"message":"Rate limit exceeded. Try again later."}', "rate_limit", "provider_rate_limited", true, 429],
+    ['{"code":401,"message":"API key not valid. Please pass a valid API key."}', "auth_error", "provider_auth_failed", false, 401],
+    ['{"code":403,"message":"The caller does not have permission"}', "auth_error", "provider_auth_failed", false, 403],
+    ['{"code":400,"message":"mock 400"}', "provider_error", "provider_failed", false, 400],
+    ['{"code":500,"message":"Unknown stream execution error."}', "provider_error", "provider_unavailable", true, 500],
+    ['{"code":-32603,"message":"Internal error","data":{"error":{"code":429,"message":"quota","status":"RESOURCE_EXHAUSTED"}}}', "rate_limit", "provider_rate_limited", true, 429],
+    ['{"code":-32603,"message":"Internal error","data":{"details":"No previous sessions found for this project."}}', "provider_error", "provider_failed", false, null],
+  ] as const)("session/prompt error %s → %s (%s)", (errorJson, kind, reasonCode, retryable, http) => {
     const { run } = acpAtPrompt();
     const error = terminalError(`{"jsonrpc":"2.0","id":4,"error":${errorJson}}`, run);
     expect(error.kind).toBe(kind);
-    expect(error.reasonCode).toBe("session_prompt_failed");
-    expect(error.details).toMatchObject({ method: "session/prompt", http_status: http });
-    expect(error.retryable).toBe(kind === "rate_limit");
+    expect(error.reasonCode).toBe(reasonCode);
+    expect(error.details).toMatchObject({ provider_code: "session_prompt_failed", method: "session/prompt", http_status: http });
+    expect(error.retryable).toBe(retryable);
     expect(run.interrupt()).toBeUndefined();
   });
 
@@ -889,7 +903,7 @@ describe("gemini adapter: ACP errors", () => {
     const parsed = run.parseLine('{"jsonrpc":"2.0","id":3,"result":{}}');
     expect(parsed.turnEnded).toBe(true);
     expect(parsed.reply).toBeUndefined();
-    expect(single(parsed.events.map((e) => e.payload), "error").error?.reasonCode).toBe("session_new_failed");
+    expect(single(parsed.events.map((e) => e.payload), "error").error).toMatchObject({ kind: "provider_error", reasonCode: "provider_protocol_error", retryable: false, details: { method: "session/new" } });
   });
 });
 
@@ -1008,23 +1022,27 @@ describe("gemini adapter: -p error classification", () => {
   const resultLine = (error: Record<string, unknown> | undefined): string => JSON.stringify({ type: "result", status: "error", ...(error ? { error } : {}) });
 
   it.each([
-    [{ type: "unknown", message: apiError(401, "UNAUTHENTICATED") }, "auth_error", "api_error"],
-    [{ type: "unknown", message: apiError(403, "PERMISSION_DENIED") }, "auth_error", "api_error"],
-    [{ type: "unknown", message: apiError(429, "RESOURCE_EXHAUSTED") }, "rate_limit", "api_error"],
-    [{ type: "unknown", message: apiError(500, "INTERNAL") }, "provider_error", "api_error"],
-    [{ type: "unknown", message: "[API Error: mock 429]\nPlease wait and try again later. To increase your limits, request a quota increase through AI Studio, or switch to another /auth method" }, "rate_limit", "api_error"],
-    [{ type: "unknown", message: "[API Error: Too many (Status: RESOURCE_EXHAUSTED)]" }, "rate_limit", "api_error"],
-    [{ type: "FatalAuthenticationError", message: "Invalid auth method selected." }, "auth_error", "FatalAuthenticationError"],
-    [{ type: "FatalCancellationError", message: "Operation cancelled." }, "user_cancelled", "FatalCancellationError"],
-    [{ type: "FatalTurnLimitedError", message: "Reached max session turns" }, "provider_error", "FatalTurnLimitedError"],
-    [{ type: "unknown", message: "[API Error: exception TypeError: fetch failed sending request]" }, "provider_error", "api_error"],
-  ] as const)("%j → %s", (error, kind, reasonCode) => {
+    [{ type: "unknown", message: apiError(401, "UNAUTHENTICATED") }, "auth_error", "provider_auth_failed", false, "api_error"],
+    [{ type: "unknown", message: apiError(403, "PERMISSION_DENIED") }, "auth_error", "provider_auth_failed", false, "api_error"],
+    [{ type: "unknown", message: apiError(429, "RESOURCE_EXHAUSTED") }, "rate_limit", "provider_rate_limited", true, "api_error"],
+    [{ type: "unknown", message: apiError(500, "INTERNAL") }, "provider_error", "provider_unavailable", true, "api_error"],
+    [{ type: "unknown", message: apiError(503, "UNAVAILABLE") }, "provider_error", "provider_unavailable", true, "api_error"],
+    [{ type: "unknown", message: apiError(400, "INVALID_ARGUMENT") }, "provider_error", "provider_failed", false, "api_error"],
+    [{ type: "unknown", message: "[API Error: mock 429]\nPlease wait and try again later. To increase your limits, request a quota increase through AI Studio, or switch to another /auth method" }, "rate_limit", "provider_rate_limited", true, "api_error"],
+    [{ type: "unknown", message: "[API Error: Too many (Status: RESOURCE_EXHAUSTED)]" }, "rate_limit", "provider_rate_limited", true, "api_error"],
+    [{ type: "FatalAuthenticationError", message: "Invalid auth method selected." }, "auth_error", "provider_auth_failed", false, "FatalAuthenticationError"],
+    [{ type: "FatalCancellationError", message: "Operation cancelled." }, "user_cancelled", "turn_interrupted", false, "FatalCancellationError"],
+    [{ type: "FatalTurnLimitedError", message: "Reached max session turns" }, "provider_error", "max_turns_reached", false, "FatalTurnLimitedError"],
+    [{ type: "unknown", message: "[API Error: exception TypeError: fetch failed sending request]" }, "provider_error", "provider_unavailable", true, "api_error"],
+  ] as const)("%j → %s (%s)", (error, kind, reasonCode, retryable, providerCode) => {
     const run = geminiAdapter.startRun(spec({ permissionMode: "auto" }));
     const parsed = run.parseLine(resultLine(error));
     expect(parsed.turnEnded).toBe(true);
     const e = single(parsed.events.map((ev) => ev.payload), "error").error!;
     expect(e.kind).toBe(kind);
     expect(e.reasonCode).toBe(reasonCode);
+    expect(e.retryable).toBe(retryable);
+    expect(e.details).toMatchObject({ provider_code: providerCode });
   });
 
   it("error lines are raw and not terminal; a bare failed result takes the last error's message", () => {

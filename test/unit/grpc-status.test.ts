@@ -1,6 +1,6 @@
 import { Metadata, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
-import { ASM_ERROR_TRAILER, AsmError, ERROR_KINDS, fromGrpcError, newId, toGrpcStatus, ulid, type ErrorKind } from "@asm/shared";
+import { ASM_ERROR_TRAILER, AsmError, fromGrpcError, isBareStatus, newId, REASON_CODES, toGrpcStatus, ulid, type ErrorKind, type ReasonCode } from "@asm/shared";
 
 const CROCKFORD = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -11,33 +11,40 @@ function decodeTime(id: string): number {
   return ms;
 }
 
+/** The status each kind travels as; every kind a reason code carries must be here. */
+const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
+  config_invalid: status.INVALID_ARGUMENT,
+  not_found: status.NOT_FOUND,
+  at_capacity: status.RESOURCE_EXHAUSTED,
+  buffer_overflow: status.RESOURCE_EXHAUSTED,
+  rate_limit: status.RESOURCE_EXHAUSTED,
+  already_exists: status.ALREADY_EXISTS,
+  failed_precondition: status.FAILED_PRECONDITION,
+  cli_not_found: status.FAILED_PRECONDITION,
+  timeout: status.DEADLINE_EXCEEDED,
+  user_cancelled: status.CANCELLED,
+  auth_error: status.UNAUTHENTICATED,
+  permission_denied: status.PERMISSION_DENIED,
+  internal: status.INTERNAL,
+  connection_failed: status.UNAVAILABLE,
+  transport_error: status.UNAVAILABLE,
+  provider_error: status.UNAVAILABLE,
+};
+const CODES = Object.keys(REASON_CODES) as ReasonCode[];
+
 describe("toGrpcStatus", () => {
-  it.each([
-    ["config_invalid", status.INVALID_ARGUMENT],
-    ["not_found", status.NOT_FOUND],
-    ["at_capacity", status.RESOURCE_EXHAUSTED],
-    ["already_exists", status.ALREADY_EXISTS],
-    ["failed_precondition", status.FAILED_PRECONDITION],
-    ["timeout", status.DEADLINE_EXCEEDED],
-    ["user_cancelled", status.CANCELLED],
-    ["auth_error", status.UNAUTHENTICATED],
-    ["unauthenticated", status.UNAUTHENTICATED],
-    ["permission_denied", status.PERMISSION_DENIED],
-    ["internal", status.INTERNAL],
-    ["connection_failed", status.UNAVAILABLE],
-    ["cli_not_found", status.FAILED_PRECONDITION],
-  ] as const)("%s → status %i", (kind, code) => {
-    const s = toGrpcStatus(new AsmError({ kind, message: `a ${kind} error` }));
-    expect(s.code).toBe(code);
-    expect(s.details).toBe(`${kind}: a ${kind} error`);
+  it.each(CODES.map((c) => [c]))("%s → the status of its kind, with kind and message in the details", (reasonCode: ReasonCode) => {
+    const { kind } = REASON_CODES[reasonCode];
+    const s = toGrpcStatus(new AsmError({ reasonCode, message: `a ${reasonCode} error` }));
+    expect(STATUS_BY_KIND[kind], kind).toBeDefined();
+    expect(s.code).toBe(STATUS_BY_KIND[kind]);
+    expect(s.details).toBe(`${kind}: a ${reasonCode} error`);
   });
 
-  it("every kind maps to a real non-OK status", () => {
-    const codes = new Set<number>(Object.values(status).filter((v): v is number => typeof v === "number"));
-    for (const kind of ERROR_KINDS) {
-      const code = toGrpcStatus(new AsmError({ kind, message: "x" })).code;
-      expect(codes.has(code), kind).toBe(true);
-      expect(code, kind).not.toBe(status.OK);
+  it("an error's kind and retryable flag are its reason code's, whatever raised it", () => {
+    for (const reasonCode of CODES) {
+      const e = new AsmError({ reasonCode, message: "x" });
+      expect({ kind: e.kind, retryable: e.retryable }, reasonCode).toEqual({ kind: REASON_CODES[reasonCode].kind, retryable: REASON_CODES[reasonCode].retryable });
     }
   });
 
@@ -73,15 +80,13 @@ describe("toGrpcStatus", () => {
 describe("fromGrpcError", () => {
   it("round-trips the typed error through the trailer", () => {
     const original = new AsmError({
-      kind: "cli_not_found",
       message: "claude not found on PATH",
-      reasonCode: "binary_missing",
+      reasonCode: "cli_not_found",
       field: "options.cli_path",
       exitCode: 127,
       signal: "SIGTERM",
       stderrTail: "sh: claude: not found\n",
       provider: "claude",
-      retryable: true,
       details: { searched: ["/usr/bin", "/bin"], count: 2 },
     });
     const s = toGrpcStatus(original);
@@ -90,41 +95,58 @@ describe("fromGrpcError", () => {
     expect(back.kind).toBe("cli_not_found");
     expect(back.domain).toBe("provider");
     expect(back.message).toBe("claude not found on PATH");
-    expect(back.reasonCode).toBe("binary_missing");
+    expect(back.reasonCode).toBe("cli_not_found");
     expect(back.field).toBe("options.cli_path");
     expect(back.exitCode).toBe(127);
     expect(back.signal).toBe("SIGTERM");
     expect(back.stderrTail).toBe("sh: claude: not found\n");
     expect(back.provider).toBe("claude");
-    expect(back.retryable).toBe(true);
+    expect(back.retryable).toBe(false);
     expect(back.details).toEqual({ searched: ["/usr/bin", "/bin"], count: 2 });
     expect(back.toMessage()).toEqual(original.toMessage());
   });
 
   it("keeps an absent exit code absent and exit code 0 as 0", () => {
-    const none = toGrpcStatus(new AsmError({ kind: "timeout", message: "slow" }));
+    const none = toGrpcStatus(new AsmError({ reasonCode: "stream_timeout", message: "slow" }));
     expect(fromGrpcError(none).exitCode).toBeUndefined();
-    const zero = toGrpcStatus(new AsmError({ kind: "provider_error", message: "odd", exitCode: 0 }));
+    const zero = toGrpcStatus(new AsmError({ reasonCode: "provider_failed", message: "odd", exitCode: 0 }));
     expect(fromGrpcError(zero).exitCode).toBe(0);
   });
 
-  it.each(ERROR_KINDS.map((k) => [k]))("kind %s survives the trailer", (kind: ErrorKind) => {
-    const back = fromGrpcError(toGrpcStatus(new AsmError({ kind, message: "m" })));
-    expect(back.kind).toBe(kind);
-    expect(back.reasonCode).toBe(kind);
+  it.each(CODES.map((c) => [c]))("reason %s survives the trailer with its kind and retryable flag", (reasonCode: ReasonCode) => {
+    const back = fromGrpcError(toGrpcStatus(new AsmError({ reasonCode, message: "m" })));
+    expect({ reasonCode: back.reasonCode, kind: back.kind, retryable: back.retryable }).toEqual({ reasonCode, ...pick(REASON_CODES[reasonCode]) });
+  });
+
+  it("a reason this version does not know (a peer of another version) is unrecognized_reason, with what was sent in details", () => {
+    const sent = { ...new AsmError({ reasonCode: "executor_lost", message: "gone" }).toMessage(), reasonCode: "brand_new_reason", kind: "rate_limit", retryable: true };
+    const back = AsmError.fromMessage(sent);
+    expect(back.reasonCode).toBe("unrecognized_reason");
+    expect(back.kind).toBe("internal");
+    expect(back.retryable).toBe(false);
+    expect(back.message).toBe("gone");
+    expect(back.details).toMatchObject({ sent_reason_code: "brand_new_reason", sent_kind: "rate_limit", sent_retryable: true });
   });
 
   it("falls back to the status code when there is no trailer", () => {
-    expect(fromGrpcError({ code: status.DEADLINE_EXCEEDED, details: "deadline" }).kind).toBe("timeout");
-    expect(fromGrpcError({ code: status.UNAVAILABLE, details: "down" }).kind).toBe("connection_failed");
-    expect(fromGrpcError({ code: status.CANCELLED, details: "cancelled" }).kind).toBe("user_cancelled");
+    const deadline = fromGrpcError({ code: status.DEADLINE_EXCEEDED, details: "deadline" });
+    expect([deadline.kind, deadline.reasonCode]).toEqual(["timeout", "call_deadline_exceeded"]);
+    const down = fromGrpcError({ code: status.UNAVAILABLE, details: "down" });
+    expect([down.kind, down.reasonCode]).toEqual(["connection_failed", "call_unavailable"]);
+    const cancelled = fromGrpcError({ code: status.CANCELLED, details: "cancelled" });
+    expect([cancelled.kind, cancelled.reasonCode]).toEqual(["user_cancelled", "call_cancelled"]);
     const other = fromGrpcError({ code: status.UNIMPLEMENTED, details: "no such method", metadata: new Metadata() });
-    expect(other.kind).toBe("transport_error");
+    expect([other.kind, other.reasonCode]).toEqual(["transport_error", "call_failed"]);
     expect(other.message).toBe("no such method");
-    expect(other.reasonCode).toBe(`grpc_${status.UNIMPLEMENTED}`);
-    expect(fromGrpcError({}).reasonCode).toBe("grpc_unknown");
+    expect(other.details).toEqual({ grpc_code: status.UNIMPLEMENTED });
+    for (const bare of [deadline, down, cancelled, other, fromGrpcError({})]) expect(isBareStatus(bare)).toBe(true);
+    expect(isBareStatus(new AsmError({ reasonCode: "executor_lost", message: "x" }))).toBe(false);
   });
 });
+
+function pick(spec: { kind: ErrorKind; retryable: boolean }): { kind: ErrorKind; retryable: boolean } {
+  return { kind: spec.kind, retryable: spec.retryable };
+}
 
 describe("ulid / newId", () => {
   it("is 26 Crockford base32 characters", () => {

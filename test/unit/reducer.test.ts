@@ -115,7 +115,7 @@ describe("reduceEvents", () => {
   });
 
   it("error sets FAILED with the error", () => {
-    const error = new AsmError({ kind: "provider_error", message: "boom", reasonCode: "error_during_execution" }).toMessage();
+    const error = new AsmError({ message: "boom", reasonCode: "provider_failed" }).toMessage();
     const r = reduceEvents(seq(started(), msg("partial"), payload("error", { error })));
     expect(r.status).toBe(RunStatus.RUN_STATUS_FAILED);
     expect(r.error).toEqual(error);

@@ -66,7 +66,7 @@ export function loadControllerConfig(env: NodeJS.ProcessEnv): Readonly<Controlle
   const parsed = ControllerConfigSchema.safeParse(env);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new AsmError({ kind: "config_invalid", reasonCode: "controller_config_invalid", message: `invalid controller configuration:\n  ${issues.join("\n  ")}`, details: { issues } });
+    throw new AsmError({ reasonCode: "controller_config_invalid", message: `invalid controller configuration:\n  ${issues.join("\n  ")}`, details: { issues } });
   }
   return Object.freeze(parsed.data);
 }

@@ -68,7 +68,6 @@ const CLIENT_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
 function checkClientId(id: string, field: string): void {
   if (!CLIENT_ID.test(id)) {
     throw new AsmError({
-      kind: "config_invalid",
       field,
       reasonCode: "invalid_id",
       message: `must be 1 to 128 characters of letters, digits and . _ : - (not starting with "."); got ${JSON.stringify(id.slice(0, 40))}${id.length > 40 ? "…" : ""}`,
@@ -114,11 +113,10 @@ export class Controller {
   createSession(provider: ProviderName, options: SessionOptionsInput, sessionId?: string): Session {
     if (sessionId) checkClientId(sessionId, "session_id");
     const id = sessionId || newId("ses");
-    if (this.sessions.has(id)) throw new AsmError({ kind: "already_exists", field: "session_id", message: `session ${id} already exists` });
+    if (this.sessions.has(id)) throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${id} already exists` });
     this.validateRunOptions(provider, options.defaults, {}, "options.defaults");
     if (this.openSessions >= this.opts.maxSessions) {
       throw new AsmError({
-        kind: "at_capacity",
         reasonCode: "too_many_sessions",
         message: `the controller has ${this.openSessions} open sessions (ASM_MAX_SESSIONS ${this.opts.maxSessions}); close one first`,
       });
@@ -165,7 +163,7 @@ export class Controller {
     const session = this.getSession(sessionId);
     if (runId) checkClientId(runId, "run_id");
     const id = runId || newId("run");
-    if (this.runs.has(id)) throw new AsmError({ kind: "already_exists", field: "run_id", message: `run ${id} already exists` });
+    if (this.runs.has(id)) throw new AsmError({ reasonCode: "run_exists", field: "run_id", message: `run ${id} already exists` });
     const adapter = adapterFor(session.provider);
     checkPrompt(adapter, prompt);
     const { settings, resolution } = this.validateRunOptions(session.provider, session.defaults, overrides, "overrides");
@@ -208,7 +206,7 @@ export class Controller {
   }
 
   /** Interrupts a run; resolves once it has ended (its process group gone). */
-  async interrupt(runId: string, reasonCode = "user_cancelled", message = "run interrupted"): Promise<InterruptOutcome> {
+  async interrupt(runId: string, reasonCode: "user_cancelled" | "client_cancelled" = "user_cancelled", message = "run interrupted"): Promise<InterruptOutcome> {
     const run = this.getRun(runId);
     if (run.isEnded) return "already_finished";
     const session = this.sessions.get(run.sessionId);
@@ -255,7 +253,7 @@ export class Controller {
    * Resolves once the runs have ended.
    */
   async shutdown(): Promise<void> {
-    const reason = new AsmError({ kind: "transport_error", reasonCode: "controller_shutdown", retryable: true, message: "the controller is shutting down; the run was stopped" });
+    const reason = new AsmError({ reasonCode: "controller_shutdown", message: "the controller is shutting down; the run was stopped" });
     await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, reason)));
     await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll()]);
     this.retention.stop();
@@ -282,7 +280,6 @@ export class Controller {
     }
     if (resolution.lane === "sdk") {
       throw new AsmError({
-        kind: "config_invalid",
         field: `${prefix}.lane`,
         provider,
         reasonCode: "sdk_backend_unavailable",
@@ -296,7 +293,7 @@ export class Controller {
       return { settings, resolution };
     }
     if (settings.cwd !== undefined && !(existsSync(settings.cwd) && statSync(settings.cwd).isDirectory())) {
-      throw new AsmError({ kind: "config_invalid", field: `${prefix}.cwd`, reasonCode: "cwd_not_found", message: `cwd ${settings.cwd} is not a directory` });
+      throw new AsmError({ field: `${prefix}.cwd`, reasonCode: "cwd_not_found", message: `cwd ${settings.cwd} is not a directory` });
     }
     return { settings, resolution };
   }
@@ -305,7 +302,7 @@ export class Controller {
 
 function relabel(err: unknown, prefix: string): AsmError {
   if (err instanceof AsmError && err.kind === "config_invalid") {
-    return new AsmError({ kind: "config_invalid", field: err.field ? `${prefix}.${err.field}` : prefix, message: err.message, reasonCode: err.reasonCode, provider: err.provider, details: err.details });
+    return err.with({ field: err.field ? `${prefix}.${err.field}` : prefix });
   }
   return AsmError.from(err);
 }

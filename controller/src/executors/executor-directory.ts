@@ -60,7 +60,6 @@ export class ExecutorDirectory {
     const address = parseAddress(entry ? entry.address : node);
     if (!address) {
       throw new AsmError({
-        kind: "config_invalid",
         field,
         reasonCode: "unknown_executor",
         message: entry

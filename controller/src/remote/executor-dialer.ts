@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { checkServerIdentity, connect, type PeerCertificate } from "node:tls";
-import { AsmError } from "@asm/shared";
+import { AsmError, type ReasonCode } from "@asm/shared";
 
 /** Where an executor is and what its certificate must say. */
 export interface ExecutorTarget {
@@ -23,12 +23,10 @@ export function executorIdentityCheck(serverName: string): (host: string, cert: 
   return (_host, cert) => checkServerIdentity(serverName, cert);
 }
 
-function failure(target: ExecutorTarget, reasonCode: string, message: string, retryable: boolean, details: Record<string, unknown> = {}): AsmError {
+function failure(target: ExecutorTarget, reasonCode: ReasonCode, message: string, details: Record<string, unknown> = {}): AsmError {
   return new AsmError({
-    kind: reasonCode === "connect_timeout" ? "timeout" : "connection_failed",
     domain: "transport",
     reasonCode,
-    retryable,
     message: `executor ${target.node} (${target.host}:${target.port}): ${message}`,
     details: { executor: target.node, address: `${target.host}:${target.port}`, ...details },
   });
@@ -64,17 +62,17 @@ export function dialExecutor(target: ExecutorTarget, identity: ClientIdentity, t
       else resolve();
     };
     const timer = setTimeout(
-      () => settle(failure(target, "connect_timeout", `no TLS connection within remote_connect_timeout_ms (${timeoutMs} ms)`, true, { timeout_ms: timeoutMs })),
+      () => settle(failure(target, "connect_timeout", `no TLS connection within remote_connect_timeout_ms (${timeoutMs} ms)`, { timeout_ms: timeoutMs })),
       timeoutMs,
     );
     socket.once("secureConnect", () => settle());
     socket.once("error", (err: NodeJS.ErrnoException) => {
       const code = err.code ?? "";
-      if (code === "ECONNREFUSED") settle(failure(target, "connect_refused", "connection refused (is the executor running?)", true, { code }));
+      if (code === "ECONNREFUSED") settle(failure(target, "connect_refused", "connection refused (is the executor running?)", { code }));
       else if (code === "ERR_TLS_CERT_ALTNAME_INVALID")
-        settle(failure(target, "cert_name_mismatch", `its certificate does not name ${target.serverName}: ${err.message}`, false, { code, expected_name: target.serverName }));
-      else if (/CERT|SIGNATURE|SELF_SIGNED|ISSUER/.test(code)) settle(failure(target, "tls_rejected", `its certificate is not trusted: ${err.message}`, false, { code }));
-      else settle(failure(target, "connect_failed", err.message, true, { code }));
+        settle(failure(target, "cert_name_mismatch", `its certificate does not name ${target.serverName}: ${err.message}`, { code, expected_name: target.serverName }));
+      else if (/CERT|SIGNATURE|SELF_SIGNED|ISSUER/.test(code)) settle(failure(target, "tls_rejected", `its certificate is not trusted: ${err.message}`, { code }));
+      else settle(failure(target, "connect_failed", err.message, { code }));
     });
   });
 }

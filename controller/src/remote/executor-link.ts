@@ -1,5 +1,5 @@
 import { credentials, Metadata, type ChannelOptions, type ServiceError } from "@grpc/grpc-js";
-import { ASM_VERSION, AsmError, EXECUTOR_PROTOCOL_VERSION, ExecutorServiceClient, fromGrpcError, type HandshakeResponse } from "@asm/shared";
+import { ASM_VERSION, AsmError, EXECUTOR_PROTOCOL_VERSION, ExecutorServiceClient, fromGrpcError, isBareStatus, type HandshakeResponse } from "@asm/shared";
 import { dialExecutor, executorIdentityCheck, type ClientIdentity, type ExecutorTarget } from "./executor-dialer.js";
 
 /** Capabilities every executor must have for this controller to use it. */
@@ -30,24 +30,20 @@ function majorMinor(version: string): string {
 export function rpcFailure(target: ExecutorTarget, method: string, err: ServiceError, timeoutMs: number): AsmError {
   if (err.code === 4 /* DEADLINE_EXCEEDED */) {
     return new AsmError({
-      kind: "timeout",
       domain: "transport",
       reasonCode: "rpc_timeout",
-      retryable: true,
       message: `executor ${target.node}: ${method} got no answer within remote_rpc_timeout_ms (${timeoutMs} ms)`,
       details: { executor: target.node, method, timeout_ms: timeoutMs },
     });
   }
   const typed = fromGrpcError(err);
-  if (typed.reasonCode && !typed.reasonCode.startsWith("grpc_")) {
+  if (!isBareStatus(typed)) {
     // The executor's own typed refusal (cookie, identity), with the executor named.
-    return new AsmError({ kind: typed.kind, domain: typed.domain, message: `executor ${target.node}: ${typed.message}`, reasonCode: typed.reasonCode, retryable: typed.retryable, details: { executor: target.node, method, ...typed.details } });
+    return typed.with({ message: `executor ${target.node}: ${typed.message}`, details: { executor: target.node, method, ...typed.details } });
   }
   return new AsmError({
-    kind: "connection_failed",
     domain: "transport",
     reasonCode: "rpc_failed",
-    retryable: true,
     message: `executor ${target.node}: ${method} failed: ${err.details || err.message}`,
     details: { executor: target.node, method, grpc_code: err.code },
   });
@@ -87,7 +83,7 @@ export class ExecutorLink {
       await new Promise<void>((resolve, reject) =>
         client.waitForReady(deadline, (err) =>
           err
-            ? reject(new AsmError({ kind: "timeout", domain: "transport", reasonCode: "connect_timeout", retryable: true, message: `executor ${target.node}: gRPC channel not ready within remote_connect_timeout_ms (${opts.connectTimeoutMs} ms): ${err.message}`, details: { executor: target.node, timeout_ms: opts.connectTimeoutMs } }))
+            ? reject(new AsmError({ domain: "transport", reasonCode: "connect_timeout", message: `executor ${target.node}: gRPC channel not ready within remote_connect_timeout_ms (${opts.connectTimeoutMs} ms): ${err.message}`, details: { executor: target.node, timeout_ms: opts.connectTimeoutMs } }))
             : resolve(),
         ),
       );
@@ -115,11 +111,11 @@ export class ExecutorLink {
       const asm = AsmError.from(err);
       // The link did not carry the call (timeout, dropped connection): a transport failure, not the executor's answer.
       if (asm.reasonCode === "rpc_timeout" || asm.reasonCode === "rpc_failed") throw asm;
-      throw new AsmError({ kind: "failed_precondition", domain: "transport", reasonCode: "bootstrap_failed", message: `executor ${this.target.node}: bootstrap failed: ${asm.message}`, details: { executor: this.target.node, cause: asm.reasonCode } });
+      throw new AsmError({ domain: "transport", reasonCode: "bootstrap_failed", message: `executor ${this.target.node}: bootstrap failed: ${asm.message}`, details: { executor: this.target.node, cause: asm.reasonCode } });
     });
     if (!response.ready) {
       const cause = response.error ? AsmError.fromMessage(response.error).message : "the executor did not become ready";
-      throw new AsmError({ kind: "failed_precondition", domain: "transport", reasonCode: "bootstrap_failed", message: `executor ${this.target.node}: bootstrap failed: ${cause}`, details: { executor: this.target.node } });
+      throw new AsmError({ domain: "transport", reasonCode: "bootstrap_failed", message: `executor ${this.target.node}: bootstrap failed: ${cause}`, details: { executor: this.target.node } });
     }
     this.handshake = { ...this.handshake, ready: true, workspaceRoot: response.workspaceRoot, workspaceWritable: true };
   }
@@ -140,7 +136,6 @@ export class ExecutorLink {
 function checkCompatible(target: ExecutorTarget, h: HandshakeResponse): void {
   const mismatch = (what: string, ours: string, theirs: string): AsmError =>
     new AsmError({
-      kind: "failed_precondition",
       domain: "transport",
       reasonCode: "version_mismatch",
       message: `executor ${target.node}: ${what} ${theirs} is not compatible with this controller's ${ours}`,
@@ -158,7 +153,6 @@ export function requireCapabilities(target: ExecutorTarget, h: HandshakeResponse
   const missing = needed.filter((c) => !h.capabilities.includes(c));
   if (missing.length === 0) return;
   throw new AsmError({
-    kind: "failed_precondition",
     domain: "transport",
     reasonCode: "capability_mismatch",
     message: `executor ${target.node} lacks ${missing.join(", ")} (it has ${h.capabilities.join(", ") || "none"})`,

@@ -29,7 +29,6 @@ export class ExecutorLinks {
     const identity = this.opts.identity;
     if (!identity) {
       const error = new AsmError({
-        kind: "connection_failed",
         domain: "transport",
         reasonCode: "distribution_disabled",
         message: "remote execution is disabled: this controller has no client TLS identity for executors (set ASM_REMOTE_TLS_CA, ASM_REMOTE_TLS_CERT and ASM_REMOTE_TLS_KEY)",
@@ -89,7 +88,6 @@ export class ExecutorLinks {
     const wanted = config.remote_cookie;
     if (pinned !== undefined && wanted !== undefined && wanted !== pinned) {
       throw new AsmError({
-        kind: "config_invalid",
         field: "options.driver_opts.remote_cookie",
         reasonCode: "cookie_conflict",
         message: `executor ${config.remote_node} is already used with a different remote_cookie; one controller uses one cookie per executor`,

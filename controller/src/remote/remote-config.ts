@@ -26,7 +26,7 @@ const KNOWN_KEYS = new Set(Object.keys(RemoteConfigSchema.shape));
 export function resolveRemoteConfig(settings: Pick<RunSettings, "driverOpts" | "cwd">, prefix = "options"): RemoteConfig {
   const field = `${prefix}.driver_opts`;
   if (!settings.driverOpts.remote_node) {
-    throw new AsmError({ kind: "config_invalid", field: `${field}.remote_node`, reasonCode: "remote_node_required", message: "execution_mode remote_node needs driver_opts.remote_node (an executor name or host:port)" });
+    throw new AsmError({ field: `${field}.remote_node`, reasonCode: "remote_node_required", message: "execution_mode remote_node needs driver_opts.remote_node (an executor name or host:port)" });
   }
   const config = parseOrThrow(RemoteConfigSchema, { ...settings.driverOpts }, field);
   if (config.remote_cwd === undefined && settings.cwd !== undefined) config.remote_cwd = settings.cwd;

@@ -3,6 +3,7 @@ import {
   ApprovalDecision,
   AsmError,
   fromGrpcError,
+  isBareStatus,
   providerToProto,
   runOptionsToProto,
   type Backend,
@@ -57,7 +58,7 @@ function isLinkFailure(err: unknown): boolean {
 }
 
 function lost(node: string, message: string, details: Record<string, unknown> = {}): AsmError {
-  return new AsmError({ kind: "transport_error", domain: "transport", reasonCode: "executor_lost", retryable: true, message: `executor ${node}: ${message}`, details: { executor: node, ...details } });
+  return new AsmError({ domain: "transport", reasonCode: "executor_lost", message: `executor ${node}: ${message}`, details: { executor: node, ...details } });
 }
 
 class RemoteExecution implements RunExecution {
@@ -195,7 +196,6 @@ class RemoteExecution implements RunExecution {
     if (config.remote_bootstrap_mode === "ensure_started") return link.bootstrap(cookie, config.remote_rpc_timeout_ms);
     if (!link.handshake.ready)
       throw new AsmError({
-        kind: "failed_precondition",
         domain: "transport",
         reasonCode: "remote_not_started",
         message: `executor ${config.remote_node} is not started (remote_bootstrap_mode require_prestarted); start it prestarted or use remote_bootstrap_mode ensure_started`,
@@ -249,19 +249,7 @@ class RemoteExecution implements RunExecution {
 
   /** An error the executor reported, with the executor named in its details. */
   private fromExecutor(e: AsmError): AsmError {
-    return new AsmError({
-      kind: e.kind,
-      domain: e.domain,
-      message: e.message,
-      reasonCode: e.reasonCode,
-      retryable: e.retryable,
-      provider: e.provider || this.request.adapter.provider,
-      exitCode: e.exitCode,
-      signal: e.signal,
-      stderrTail: e.stderrTail,
-      field: e.field,
-      details: { executor: this.config.remote_node, ...e.details },
-    });
+    return e.with({ provider: e.provider || this.request.adapter.provider, details: { executor: this.config.remote_node, ...e.details } });
   }
 
   /** Next stream message, or a typed error when the executor stays silent past `ms`. */
@@ -273,7 +261,7 @@ class RemoteExecution implements RunExecution {
         reject(
           started
             ? lost(node, `no message for ${ms} ms (heartbeat bound); the executor or the link is gone`, { silence_ms: ms })
-            : new AsmError({ kind: "timeout", domain: "transport", reasonCode: "rpc_timeout", retryable: true, message: `executor ${node}: the run was not started within remote_rpc_timeout_ms (${ms} ms)`, details: { executor: node, timeout_ms: ms } }),
+            : new AsmError({ domain: "transport", reasonCode: "rpc_timeout", message: `executor ${node}: the run was not started within remote_rpc_timeout_ms (${ms} ms)`, details: { executor: node, timeout_ms: ms } }),
         );
       }, ms);
     });
@@ -292,7 +280,7 @@ class RemoteExecution implements RunExecution {
     const grpcError = err as Partial<ServiceError>;
     if (typeof grpcError.code === "number") {
       const typed = fromGrpcError(grpcError as ServiceError);
-      if (typed.reasonCode && !typed.reasonCode.startsWith("grpc_")) return typed;
+      if (!isBareStatus(typed)) return typed;
       const error = lost(this.config.remote_node, `the run's stream failed: ${grpcError.details || grpcError.message}`, { grpc_code: grpcError.code });
       if (this.link) this.opts.links.discard(this.link, error);
       return error;
@@ -303,7 +291,7 @@ class RemoteExecution implements RunExecution {
   /** Writes one control message; fails when the link does not take it within the transport call timeout. */
   private async control(command: ExecuteRequest["command"], what: string): Promise<void> {
     const call = this.call;
-    if (!call || this.exitSeen) throw new AsmError({ kind: "failed_precondition", message: `the run is not executing on ${this.config.remote_node}` });
+    if (!call || this.exitSeen) throw new AsmError({ reasonCode: "run_not_executing", message: `the run is not executing on ${this.config.remote_node}` });
     const ms = this.config.remote_transport_call_timeout_ms;
     let timer: NodeJS.Timeout | undefined;
     try {
@@ -311,7 +299,7 @@ class RemoteExecution implements RunExecution {
         new Promise<void>((resolve, reject) => call.write({ command }, (err: Error | null | undefined) => (err ? reject(err) : resolve()))),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(new AsmError({ kind: "timeout", domain: "transport", reasonCode: "transport_call_timeout", message: `executor ${this.config.remote_node}: ${what} not delivered within remote_transport_call_timeout_ms (${ms} ms)` })),
+            () => reject(new AsmError({ domain: "transport", reasonCode: "transport_call_timeout", message: `executor ${this.config.remote_node}: ${what} not delivered within remote_transport_call_timeout_ms (${ms} ms)` })),
             ms,
           );
         }),

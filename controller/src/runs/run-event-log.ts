@@ -63,8 +63,8 @@ export class RunEventLog {
    * Terminal events close the log.
    */
   append(event: Event, body: Uint8Array = encodeEventBody(event)): void {
-    if (this.closed) throw new AsmError({ kind: "internal", message: "event appended after the terminal event" });
-    if (event.sequence !== this.events.length + 1) throw new AsmError({ kind: "internal", message: `sequence gap: ${event.sequence} after ${this.events.length}` });
+    if (this.closed) throw new AsmError({ reasonCode: "event_order_violation", message: "event appended after the terminal event" });
+    if (event.sequence !== this.events.length + 1) throw new AsmError({ reasonCode: "event_order_violation", message: `sequence gap: ${event.sequence} after ${this.events.length}` });
     this.events.append(body);
     if (isTerminal(event)) {
       this.closed = true;

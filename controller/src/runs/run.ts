@@ -234,7 +234,7 @@ export class Run {
               if (this.currentPhase() === "running") this.touchIdle();
             }
             if (!this.log.hasRoom()) {
-              throw new AsmError({ kind: "buffer_overflow", reasonCode: "run_log_full", message: `run ${this.runId} produced more than ${this.init.maxEvents} events` });
+              throw new AsmError({ reasonCode: "run_log_full", message: `run ${this.runId} produced more than ${this.init.maxEvents} events` });
             }
           }
           if (this.currentPhase() !== "running") {
@@ -248,7 +248,7 @@ export class Run {
       }
       if (this.phase === "running") {
         // The execution ended without a terminal event; it is the backend's job to send one.
-        this.failWith(new AsmError({ kind: "internal", message: "the CLI stream ended without a terminal event" }));
+        this.failWith(new AsmError({ reasonCode: "stream_ended_without_terminal", message: "the CLI stream ended without a terminal event" }));
       }
     } catch (err) {
       if (this.phase === "running") this.failWith(AsmError.from(err));

@@ -61,7 +61,6 @@ function tolerantDecoders(definition: typeof ControllerServiceService): typeof C
           const field = /recursion/i.test(reason) ? hint.recursion : /MAX_SAFE_INTEGER/.test(reason) ? hint.range : undefined;
           return new UndecodableRequest(
             new AsmError({
-              kind: "config_invalid",
               reasonCode: "request_undecodable",
               field,
               message: /MAX_SAFE_INTEGER/.test(reason) ? "a 64-bit number over 2^53 - 1 (9007199254740991) is not accepted" : `the request cannot be decoded: ${reason}`,
@@ -149,9 +148,7 @@ export class ControllerServer {
   beginDrain(): void {
     if (this.drainError) return;
     this.drainError = new AsmError({
-      kind: "transport_error",
       reasonCode: "controller_shutting_down",
-      retryable: true,
       message: "the controller is shutting down and takes no new calls; retry on another controller or after its restart",
     });
     this.health.setStatus("", "NOT_SERVING");

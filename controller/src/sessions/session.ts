@@ -62,13 +62,12 @@ export class Session {
   /** Throws at_capacity when the run can neither start nor wait; `failed_precondition` when closed. */
   checkAdmission(): void {
     if (this.state !== "open") {
-      throw new AsmError({ kind: "failed_precondition", reasonCode: "session_closed", message: `session ${this.sessionId} is closed` });
+      throw new AsmError({ reasonCode: "session_not_open", message: `session ${this.sessionId} is closed` });
     }
     if (this.active.size < this.maxConcurrentRuns) return;
     if (this.queue.length < this.maxQueuedRuns) return;
     throw new AsmError({
-      kind: "at_capacity",
-      reasonCode: "at_capacity",
+      reasonCode: "session_at_capacity",
       message: `session ${this.sessionId} is at capacity: ${this.active.size} running (max_concurrent_runs ${this.maxConcurrentRuns}), ${this.queue.length} queued (max_queued_runs ${this.maxQueuedRuns})`,
     });
   }

@@ -377,7 +377,6 @@ export function loadExecutorConfig(argv: readonly string[], env: NodeJS.ProcessE
   }
   if (issues.length > 0) {
     throw new AsmError({
-      kind: "config_invalid",
       reasonCode: "executor_config_invalid",
       message: `invalid executor configuration:\n  ${issues.join("\n  ")}`,
       details: { issues },

@@ -91,7 +91,7 @@ export class ExecuteStream {
     this.ticker = setInterval(() => this.tick(), Math.max(10, Math.min(deps.limits.heartbeatIntervalMs, deps.limits.heartbeatTimeoutMs / 4)));
     this.startTimer = setTimeout(() => {
       if (this.phase !== "awaiting_start") return;
-      this.refuse(new AsmError({ kind: "timeout", reasonCode: "start_timeout", message: `no start message within ${deps.limits.startTimeoutMs} ms` }));
+      this.refuse(new AsmError({ reasonCode: "start_timeout", message: `no start message within ${deps.limits.startTimeoutMs} ms` }));
     }, deps.limits.startTimeoutMs);
   }
 
@@ -198,7 +198,7 @@ export class ExecuteStream {
       resolveCliPath(request, runtime.hostEnv);
     } catch (err) {
       const cause = AsmError.from(err);
-      throw new AsmError({ kind: cause.kind, provider, reasonCode: "backend_start_failed", message: `the executor cannot start the ${provider} backend: ${cause.message}`, details: { cause: cause.reasonCode } });
+      throw new AsmError({ provider, reasonCode: "backend_start_failed", message: `the executor cannot start the ${provider} backend: ${cause.message}`, details: { cause: cause.reasonCode } });
     }
     return request;
   }

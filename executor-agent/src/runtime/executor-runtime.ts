@@ -82,18 +82,17 @@ export class ExecutorRuntime {
     const a = Buffer.from(presented);
     const b = Buffer.from(expected);
     if (a.length === b.length && timingSafeEqual(a, b)) return;
-    throw new AsmError({ kind: "permission_denied", domain: "transport", reasonCode: "cookie_rejected", message: "the controller presented a cookie this executor does not accept" });
+    throw new AsmError({ domain: "transport", reasonCode: "cookie_rejected", message: "the controller presented a cookie this executor does not accept" });
   }
 
   requireReady(): void {
     if (this.state.ready) return;
-    throw new AsmError({ kind: "failed_precondition", domain: "transport", reasonCode: "executor_not_ready", message: `the executor runtime is not ready: ${this.state.error}` });
+    throw new AsmError({ domain: "transport", reasonCode: "executor_not_ready", message: `the executor runtime is not ready: ${this.state.error}` });
   }
 
   requireProvider(provider: ProviderName): void {
     if (this.opts.providers.includes(provider)) return;
     throw new AsmError({
-      kind: "failed_precondition",
       domain: "transport",
       provider,
       reasonCode: "capability_mismatch",

@@ -42,7 +42,6 @@ function authorize(call: AnyCall, allow: readonly string[]): string {
   const identities = cert ? identitiesOf(cert) : [];
   if (identities.length > 0 && isIdentityAllowed(identities, allow)) return identities[0]!;
   throw new AsmError({
-    kind: "permission_denied",
     domain: "transport",
     reasonCode: "identity_not_allowed",
     message: `client identity ${identities.length ? identities.join(", ") : "(none)"} is not allowed on this executor`,
@@ -88,7 +87,7 @@ export function executorService(deps: ExecutorServiceDeps): ExecutorServiceServe
       await runtime.initialize();
       const error = runtime.ready
         ? undefined
-        : new AsmError({ kind: "failed_precondition", domain: "transport", reasonCode: "bootstrap_failed", message: runtime.lastError }).toMessage();
+        : new AsmError({ domain: "transport", reasonCode: "bootstrap_failed", message: runtime.lastError }).toMessage();
       return { ready: runtime.ready, workspaceRoot: runtime.workspaceRoot, error };
     }),
     execute: (call: ServerDuplexStream<ExecuteRequest, ExecuteResponse>) => {

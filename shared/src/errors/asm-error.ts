@@ -1,4 +1,5 @@
 import type { AsmError as AsmErrorMessage } from "../../gen/asm/v1/common_pb.js";
+import { isReasonCode, REASON_CODES, type ReasonCode } from "./reason-codes.js";
 
 /** Stable error kinds, shared by the controller and the executor (ASM's vocabulary plus a few). */
 export const ERROR_KINDS = [
@@ -29,11 +30,10 @@ export const ERROR_DOMAINS = ["config", "runtime", "transport", "provider", "par
 export type ErrorDomain = (typeof ERROR_DOMAINS)[number];
 
 export interface AsmErrorInit {
-  kind: ErrorKind;
-  domain?: ErrorDomain;
+  /** Says what happened; the error's kind and retryable flag come with it from the catalogue. */
+  reasonCode: ReasonCode;
   message: string;
-  reasonCode?: string;
-  retryable?: boolean;
+  domain?: ErrorDomain;
   provider?: string;
   exitCode?: number;
   signal?: string;
@@ -42,6 +42,9 @@ export interface AsmErrorInit {
   details?: Record<string, unknown>;
   cause?: unknown;
 }
+
+/** What a copy of an error may change: never its reason, kind or retryable flag. */
+export type AsmErrorChanges = Partial<Pick<AsmErrorInit, "message" | "domain" | "provider" | "field" | "details">>;
 
 const DEFAULT_DOMAIN: Record<ErrorKind, ErrorDomain> = {
   cli_not_found: "provider",
@@ -66,8 +69,6 @@ const DEFAULT_DOMAIN: Record<ErrorKind, ErrorDomain> = {
   internal: "runtime",
 };
 
-const RETRYABLE_BY_DEFAULT: ReadonlySet<ErrorKind> = new Set(["rate_limit", "connection_failed", "transport_error", "at_capacity"]);
-
 /**
  * The one error type of asm. It travels as an RPC status (see `toGrpcStatus`) and inside ERROR
  * events (see `toMessage`). `message` never carries secrets; `cause` is for logs only.
@@ -76,7 +77,7 @@ export class AsmError extends Error {
   override readonly name = "AsmError";
   readonly kind: ErrorKind;
   readonly domain: ErrorDomain;
-  readonly reasonCode: string;
+  readonly reasonCode: ReasonCode;
   readonly retryable: boolean;
   readonly provider: string;
   readonly exitCode: number | undefined;
@@ -87,10 +88,11 @@ export class AsmError extends Error {
 
   constructor(init: AsmErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.kind = init.kind;
-    this.domain = init.domain ?? DEFAULT_DOMAIN[init.kind];
-    this.reasonCode = init.reasonCode ?? init.kind;
-    this.retryable = init.retryable ?? RETRYABLE_BY_DEFAULT.has(init.kind);
+    const spec = REASON_CODES[init.reasonCode];
+    this.kind = spec.kind;
+    this.domain = init.domain ?? DEFAULT_DOMAIN[spec.kind];
+    this.reasonCode = init.reasonCode;
+    this.retryable = spec.retryable;
     this.provider = init.provider ?? "";
     this.exitCode = init.exitCode;
     this.signal = init.signal ?? "";
@@ -106,23 +108,39 @@ export class AsmError extends Error {
   /** Wraps anything thrown into an AsmError; unknown errors become `internal` (message kept generic). */
   static from(value: unknown): AsmError {
     if (value instanceof AsmError) return value;
-    return new AsmError({ kind: "internal", message: "internal error", cause: value });
+    return new AsmError({ reasonCode: "internal", message: "internal error", cause: value });
   }
 
-  static configInvalid(field: string, message: string, reasonCode = "config_invalid"): AsmError {
-    return new AsmError({ kind: "config_invalid", field, message, reasonCode });
+  static configInvalid(field: string, message: string, reasonCode: ReasonCode = "invalid_argument"): AsmError {
+    return new AsmError({ field, message, reasonCode });
   }
 
-  static notFound(what: string, id: string): AsmError {
-    return new AsmError({ kind: "not_found", message: `unknown ${what}: ${id}`, reasonCode: `${what.replace(/ /g, "_")}_not_found`, details: { id } });
+  static notFound(what: "session" | "run" | "approval", id: string): AsmError {
+    return new AsmError({ message: `unknown ${what}: ${id}`, reasonCode: `${what}_not_found`, details: { id } });
   }
 
-  static timeout(reasonCode: string, message: string): AsmError {
-    return new AsmError({ kind: "timeout", reasonCode, message, retryable: true });
+  static timeout(reasonCode: ReasonCode, message: string): AsmError {
+    return new AsmError({ reasonCode, message });
   }
 
-  static cancelled(message = "run interrupted", reasonCode = "user_cancelled"): AsmError {
-    return new AsmError({ kind: "user_cancelled", message, reasonCode });
+  static cancelled(message = "run interrupted", reasonCode: ReasonCode = "user_cancelled"): AsmError {
+    return new AsmError({ message, reasonCode });
+  }
+
+  /** The same error (reason, kind, retryable, exit facts) with some fields changed. */
+  with(changes: AsmErrorChanges): AsmError {
+    return new AsmError({
+      reasonCode: this.reasonCode,
+      message: changes.message ?? this.message,
+      domain: changes.domain ?? this.domain,
+      provider: changes.provider ?? this.provider,
+      exitCode: this.exitCode,
+      signal: this.signal,
+      stderrTail: this.stderrTail,
+      field: changes.field ?? this.field,
+      details: changes.details ?? this.details,
+      cause: this.cause,
+    });
   }
 
   /** The wire form carried in ERROR events and the `asm-error-bin` trailer. */
@@ -142,21 +160,23 @@ export class AsmError extends Error {
     };
   }
 
+  /**
+   * Reads an error off the wire. A reason this version does not know (a peer of another patch
+   * version) becomes `unrecognized_reason`, with what the peer sent kept in `details`.
+   */
   static fromMessage(message: AsmErrorMessage): AsmError {
-    const kind = (ERROR_KINDS as readonly string[]).includes(message.kind) ? (message.kind as ErrorKind) : "internal";
     const domain = (ERROR_DOMAINS as readonly string[]).includes(message.domain) ? (message.domain as ErrorDomain) : undefined;
+    const known = isReasonCode(message.reasonCode);
     return new AsmError({
-      kind,
+      reasonCode: known ? message.reasonCode as ReasonCode : "unrecognized_reason",
       domain,
       message: message.message,
-      reasonCode: message.reasonCode || kind,
-      retryable: message.retryable,
       provider: message.provider,
       exitCode: message.exitCode,
       signal: message.signal,
       stderrTail: message.stderrTail,
       field: message.field,
-      details: message.details,
+      details: known ? message.details : { ...message.details, sent_reason_code: message.reasonCode, sent_kind: message.kind, sent_retryable: message.retryable },
     });
   }
 }

@@ -1,6 +1,7 @@
 import { Metadata, status as Status, type StatusObject } from "@grpc/grpc-js";
 import { AsmError as AsmErrorMessage } from "../../gen/asm/v1/common_pb.js";
 import { AsmError, type ErrorKind } from "./asm-error.js";
+import type { ReasonCode } from "./reason-codes.js";
 
 /** Trailer key that carries the encoded `asm.v1.AsmError` of a failed call. */
 export const ASM_ERROR_TRAILER = "asm-error-bin";
@@ -41,7 +42,20 @@ export function toGrpcStatus(err: unknown): StatusObject {
 export function fromGrpcError(err: { code?: number; details?: string; metadata?: Metadata }): AsmError {
   const raw = err.metadata?.get(ASM_ERROR_TRAILER)[0];
   if (raw instanceof Buffer) return AsmError.fromMessage(AsmErrorMessage.decode(raw));
-  const kind: ErrorKind =
-    err.code === Status.DEADLINE_EXCEEDED ? "timeout" : err.code === Status.UNAVAILABLE ? "connection_failed" : err.code === Status.CANCELLED ? "user_cancelled" : "transport_error";
-  return new AsmError({ kind, message: err.details ?? "call failed", reasonCode: `grpc_${err.code ?? "unknown"}` });
+  return new AsmError({ message: err.details ?? "call failed", reasonCode: bareStatusReason(err.code), details: { grpc_code: err.code ?? null } });
+}
+
+/** The reasons of a call that failed with a bare gRPC status (no asm error attached). */
+const BARE_STATUS_REASONS: ReadonlySet<ReasonCode> = new Set(["call_deadline_exceeded", "call_unavailable", "call_cancelled", "call_failed"]);
+
+function bareStatusReason(code: number | undefined): ReasonCode {
+  if (code === Status.DEADLINE_EXCEEDED) return "call_deadline_exceeded";
+  if (code === Status.UNAVAILABLE) return "call_unavailable";
+  if (code === Status.CANCELLED) return "call_cancelled";
+  return "call_failed";
+}
+
+/** Whether the error is only a gRPC status: the peer (or the transport) attached no asm error. */
+export function isBareStatus(error: AsmError): boolean {
+  return BARE_STATUS_REASONS.has(error.reasonCode);
 }

@@ -54,7 +54,6 @@ export function resolveCliPath(request: ExecutionRequest, hostEnv: NodeJS.Proces
   if (found) return found;
   const explicit = spec.settings.cliPath ?? hostEnv[adapter.cliPathEnv];
   throw new AsmError({
-    kind: "cli_not_found",
     provider: adapter.provider,
     reasonCode: "cli_not_found",
     message: explicit
@@ -237,7 +236,6 @@ class LocalCoreExecution implements RunExecution {
         if (drafts.length > 0) yield drafts;
         if (overflow) {
           throw new AsmError({
-            kind: "buffer_overflow",
             provider: adapter.provider,
             reasonCode: "line_too_long",
             message: `${adapter.provider} CLI wrote a ${overflow.bytes}-byte line, over the ${this.opts.maxLineBytes}-byte limit`,
@@ -277,7 +275,7 @@ class LocalCoreExecution implements RunExecution {
       yield [{ payload: payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }) }];
       return;
     }
-    throw exit.error ?? new AsmError({ kind: "transport_error", provider: this.request.adapter.provider, message: "CLI failed", reasonCode: "cli_failed" });
+    throw exit.error ?? new AsmError({ provider: this.request.adapter.provider, message: "CLI failed", reasonCode: "cli_failed" });
   }
 
   async answerApproval(approvalId: string, allow: boolean, reason: string): Promise<void> {
@@ -336,7 +334,7 @@ class LocalCoreExecution implements RunExecution {
   }
 
   private requireStarted(): WarmProcess {
-    if (!this.warm) throw new AsmError({ kind: "failed_precondition", message: "the CLI has not started" });
+    if (!this.warm) throw new AsmError({ reasonCode: "run_not_executing", message: "the CLI has not started" });
     return this.warm;
   }
 }

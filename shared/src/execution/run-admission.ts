@@ -41,11 +41,10 @@ export class RunAdmission {
   }
 
   /** Throws at_capacity when one more run could neither start nor wait. */
-  check(reasonCode = "controller_at_capacity"): void {
+  check(reasonCode: "controller_at_capacity" | "executor_at_capacity" = "controller_at_capacity"): void {
     if (this.hasSlot() || this.waiting.length < this.limits.maxWaiting) return;
     const l = this.limits.labels ?? CONTROLLER_LABELS;
     throw new AsmError({
-      kind: "at_capacity",
       reasonCode,
       message: `${l.where} is at capacity: ${this.activeCount} runs with a live CLI (${l.active} ${this.limits.maxActive}), ${this.waiting.length} waiting (${l.waiting} ${this.limits.maxWaiting})`,
       details: { active: this.activeCount, waiting: this.waiting.length },

@@ -78,7 +78,6 @@ export function parseProviderName(value: string): ProviderName {
   if (alias !== undefined) return alias;
   if ((PROVIDERS as readonly string[]).includes(s)) return s as ProviderName;
   throw new AsmError({
-    kind: "config_invalid",
     field: "provider",
     reasonCode: "unknown_provider",
     message: `unknown provider: ${describe(value)}; expected one of ${PROVIDERS.join(", ")}`,
@@ -91,7 +90,6 @@ export function parseRequestedLane(value: string): RequestedLane {
   const s = typeof value === "string" ? value.trim().toLowerCase() : "";
   if ((REQUESTED_LANES as readonly string[]).includes(s)) return s as RequestedLane;
   throw new AsmError({
-    kind: "config_invalid",
     field: "lane",
     reasonCode: "invalid_lane",
     message: `invalid lane ${describe(value)}; expected auto, core, or sdk`,
@@ -104,7 +102,6 @@ export function parseExecutionMode(value: string): ExecutionModeName {
   const s = typeof value === "string" ? value.trim().toLowerCase() : "";
   if ((EXECUTION_MODES as readonly string[]).includes(s)) return s as ExecutionModeName;
   throw new AsmError({
-    kind: "config_invalid",
     field: "execution_mode",
     reasonCode: "invalid_execution_mode",
     message: `invalid execution_mode ${describe(value)}; expected local or remote_node`,
@@ -170,7 +167,6 @@ export function laneInfo(provider: string, lane: string = "auto", discovery: Sdk
         ? `sdk lane requested for ${name} but ${entry.displayName} has no sdk lane`
         : `sdk lane requested for ${name} but ${entry.sdkPackage} is not installed`;
     throw new AsmError({
-      kind: "config_invalid",
       field: "lane",
       reasonCode: "sdk_unavailable",
       provider: name,
@@ -227,7 +223,6 @@ export function resolveLane(
   if (mode === "remote_node" && info.preferredLane === "sdk") {
     if (requestedLane === "sdk") {
       throw new AsmError({
-        kind: "config_invalid",
         field: "lane",
         reasonCode: "sdk_remote_unsupported",
         provider: name,

@@ -42,5 +42,5 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, pre
 }
 
 function throwConfig(field: string, message: string, issues: { field: string; message: string }[]): never {
-  throw new AsmError({ kind: "config_invalid", field, message, reasonCode: "invalid_option", details: { issues } });
+  throw new AsmError({ field, message, reasonCode: "invalid_option", details: { issues } });
 }

@@ -265,7 +265,6 @@ export class CliProcess {
     }
     if (!cwdIsDir) {
       throw new AsmError({
-        kind: "config_invalid",
         reasonCode: "cwd_not_found",
         field: "cwd",
         message: `working directory does not exist or is not a directory: ${opts.cwd}`,
@@ -275,7 +274,6 @@ export class CliProcess {
     const resolved = resolveCommand(opts.command, opts.cwd, opts.env["PATH"]);
     if (resolved === undefined) {
       throw new AsmError({
-        kind: "cli_not_found",
         reasonCode: "cli_not_found",
         message: opts.command.includes("/")
           ? `CLI not found or not executable: ${opts.command}`
@@ -295,7 +293,6 @@ export class CliProcess {
       });
     } catch (err) {
       throw new AsmError({
-        kind: "transport_error",
         reasonCode: "spawn_failed",
         message: `failed to start ${opts.command}: ${errnoCode(err) ?? "spawn error"}`,
         details: { command: opts.command },
@@ -311,7 +308,7 @@ export class CliProcess {
    */
   output(): AsyncIterable<CliOutput> {
     if (this.consumed) {
-      throw new AsmError({ kind: "internal", reasonCode: "output_already_consumed", message: "CliProcess.output() may only be consumed once" });
+      throw new AsmError({ reasonCode: "output_already_consumed", message: "CliProcess.output() may only be consumed once" });
     }
     this.consumed = true;
     const iterator: AsyncIterator<CliOutput> = {
@@ -353,7 +350,7 @@ export class CliProcess {
     const stdin = this.stdin;
     if (stdin === null || stdin.destroyed || stdin.writableEnded || !stdin.writable) {
       return Promise.reject(
-        new AsmError({ kind: "transport_error", reasonCode: "stdin_closed", message: `stdin of ${this.command} is closed` }),
+        new AsmError({ reasonCode: "stdin_closed", message: `stdin of ${this.command} is closed` }),
       );
     }
     return new Promise<void>((resolve, reject) => {
@@ -369,7 +366,6 @@ export class CliProcess {
         cleanup();
         reject(
           new AsmError({
-            kind: "transport_error",
             reasonCode: "stdin_write_failed",
             message: `writing to stdin of ${this.command} failed${errnoCode(err) ? `: ${errnoCode(err)}` : ""}`,
             cause: err,
@@ -639,11 +635,9 @@ export class CliProcess {
         ...base,
         classification: "spawn_failed",
         error: new AsmError({
-          kind: "transport_error",
-          reasonCode: "spawn_failed",
           // The same command fails the same way again (E2BIG, ENOENT, EACCES, ...); only a host
           // short of resources (EAGAIN, ENOMEM, EMFILE, ...) may do better on a retry.
-          retryable: code !== undefined && TRANSIENT_SPAWN_ERRORS.has(code),
+          reasonCode: code !== undefined && TRANSIENT_SPAWN_ERRORS.has(code) ? "spawn_resources_exhausted" : "spawn_failed",
           message: `failed to start ${this.command}${code ? `: ${code}` : ""}`,
           stderrTail,
           details: { command: this.command },
@@ -656,7 +650,6 @@ export class CliProcess {
         ...base,
         classification: "signalled",
         error: new AsmError({
-          kind: "transport_error",
           reasonCode: "cli_signalled",
           message: `${this.command} was terminated by signal ${this.exitSignal}${this.killedByUs ? " (sent by asm)" : ""}`,
           signal: this.exitSignal,
@@ -670,7 +663,6 @@ export class CliProcess {
         ...base,
         classification: "exit_nonzero",
         error: new AsmError({
-          kind: "transport_error",
           reasonCode: "cli_exit_nonzero",
           message: `${this.command} exited with code ${this.exitCode}`,
           exitCode: this.exitCode ?? undefined,

@@ -1,4 +1,5 @@
 import { AsmError } from "../errors/asm-error.js";
+import type { ReasonCode } from "../errors/reason-codes.js";
 import type { RunSettings } from "../options/run-settings.js";
 import type { ProviderAdapter } from "./provider-adapter.js";
 
@@ -10,7 +11,6 @@ import type { ProviderAdapter } from "./provider-adapter.js";
 export function checkRunSettings(adapter: ProviderAdapter, settings: RunSettings, fieldPrefix: string): void {
   if (settings.interactiveApprovals === true && !adapter.supportsApprovals) {
     throw new AsmError({
-      kind: "config_invalid",
       field: `${fieldPrefix}.interactive_approvals`,
       provider: adapter.provider,
       reasonCode: "approvals_unsupported",
@@ -31,8 +31,8 @@ export const MAX_ARGV_PROMPT_BYTES = 100 * 1024;
  * its command line. Throws config_invalid on `field` (INVALID_ARGUMENT).
  */
 export function checkPrompt(adapter: Pick<ProviderAdapter, "provider" | "promptOnArgv">, prompt: string, field = "prompt"): void {
-  const fail = (reasonCode: string, message: string): never => {
-    throw new AsmError({ kind: "config_invalid", field, provider: adapter.provider, reasonCode, message });
+  const fail = (reasonCode: ReasonCode, message: string): never => {
+    throw new AsmError({ field, provider: adapter.provider, reasonCode, message });
   };
   if (prompt === "") fail("prompt_empty", "must not be empty");
   if (prompt.includes("\0")) fail("prompt_invalid", "must not contain a NUL character");

@@ -177,7 +177,6 @@ export function createDevPki(dir: string, options: DevPkiOptions): DevPki {
   const existing = targets.filter((p) => existsSync(p));
   if (existing.length > 0 && !options.force) {
     throw new AsmError({
-      kind: "already_exists",
       reasonCode: "dev_pki_exists",
       field: "dir",
       message: `refusing to overwrite the certificates already in ${root} (${existing.join(", ")}); choose another directory, or replace them with the force option`,
@@ -213,7 +212,7 @@ function prepareTargets(files: CertFiles, force: boolean): void {
   for (const path of [files.cert, files.key]) {
     if (!existsSync(path)) continue;
     if (!force) {
-      throw new AsmError({ kind: "already_exists", reasonCode: "certificate_exists", message: `${path} already exists; pass force to replace it`, details: { file: path } });
+      throw new AsmError({ reasonCode: "certificate_exists", message: `${path} already exists; pass force to replace it`, details: { file: path } });
     }
     unlinkSync(path); // a fresh file, so the key gets mode 0600 from the start
   }
@@ -225,7 +224,7 @@ function checkName(what: string, name: string): void {
 }
 
 function badInput(field: string, message: string): AsmError {
-  return new AsmError({ kind: "config_invalid", reasonCode: "dev_pki_invalid", field, message });
+  return new AsmError({ reasonCode: "dev_pki_invalid", field, message });
 }
 
 function generalizedTime(ms: number): string {
@@ -247,11 +246,10 @@ function openssl(args: string[], cwd: string): void {
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: Buffer; status?: number | null };
     if (e.code === "ENOENT") {
-      throw new AsmError({ kind: "cli_not_found", domain: "config", reasonCode: "openssl_not_found", message: "the openssl binary is not on PATH; install OpenSSL to generate certificates", cause: err });
+      throw new AsmError({ domain: "config", reasonCode: "openssl_not_found", message: "the openssl binary is not on PATH; install OpenSSL to generate certificates", cause: err });
     }
     const stderr = e.stderr?.toString("utf8").trim() ?? "";
     throw new AsmError({
-      kind: "internal",
       reasonCode: "openssl_failed",
       message: `openssl ${args[0]} failed${e.status == null ? "" : ` (exit ${e.status})`}: ${stderr.split("\n").slice(-3).join(" | ")}`,
       stderrTail: stderr.slice(-2000),

@@ -45,7 +45,7 @@ export function certificateName(pem: string | Buffer): string {
   const cn = parsePem(pem).toLegacyObject().subject?.CN as string | string[] | undefined;
   const name = Array.isArray(cn) ? cn[0] : cn;
   if (name === undefined || name === "") {
-    throw new AsmError({ kind: "config_invalid", reasonCode: "tls_certificate_unnamed", message: "the certificate has no subject common name (CN)" });
+    throw new AsmError({ reasonCode: "tls_certificate_unnamed", message: "the certificate has no subject common name (CN)" });
   }
   return name;
 }
@@ -55,7 +55,6 @@ function parsePem(pem: string | Buffer): X509Certificate {
     return new X509Certificate(pem);
   } catch (err) {
     throw new AsmError({
-      kind: "config_invalid",
       reasonCode: "tls_file_invalid",
       message: `not a PEM X.509 certificate (${err instanceof Error ? err.message : String(err)})`,
       cause: err,

@@ -81,7 +81,6 @@ function parseCertificate(pem: string, field: string, path: string): X509Certifi
 
 function invalid(field: string, file: string, problem: string, cause?: unknown): AsmError {
   return new AsmError({
-    kind: "config_invalid",
     reasonCode: "tls_file_invalid",
     field,
     message: `${field}: ${file === "" ? "(empty path)" : file} ${problem}`,

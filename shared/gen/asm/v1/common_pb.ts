@@ -355,12 +355,15 @@ export interface AsmError {
   /** Human-readable message. Never contains secrets. */
   message: string;
   /**
-   * Finer-grained stable code, e.g. "stream_timeout", "run_deadline",
-   * "queue_timeout", "approval_timeout", "cookie_conflict". Clients branch on
+   * What happened: one of the catalogue of README.md ("Errors"); a reason
+   * code always comes with the same kind and retryable flag. Reason codes,
+   * for example: stream_timeout, run_deadline, queue_timeout,
+   * approval_timeout, cookie_conflict, provider_auth_failed. What the CLI
+   * said in its own words is in details.provider_code. Clients branch on
    * kind and reason_code, never on message.
    */
   reasonCode: string;
-  /** Whether repeating the same request may succeed. */
+  /** Whether repeating the same request may succeed (the reason code's). */
   retryable: boolean;
   /** Provider name when the error concerns one. */
   provider: string;

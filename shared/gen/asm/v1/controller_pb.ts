@@ -215,19 +215,19 @@ export interface RunOptions {
    *   remote_transport_call_timeout_ms (5000): delivery of an approval
    *     decision or an interrupt to the executor.
    * Remote failures end the run with a terminal ERROR event whose
-   * reason_code says which step failed: distribution_disabled (no client TLS
-   * identity configured), connect_timeout, connect_refused, connect_failed,
-   * tls_rejected (executor certificate not trusted), cert_name_mismatch,
-   * cookie_conflict, cookie_rejected, identity_not_allowed,
-   * version_mismatch, capability_mismatch, rpc_timeout, rpc_failed,
-   * bootstrap_failed, remote_not_started (require_prestarted on an executor
-   * that is not), backend_start_failed (CLI missing on the executor),
+   * reason_code says which step failed (README.md, "Errors", says what each
+   * means). Reason codes: unknown_executor, remote_node_required,
+   * distribution_disabled, connect_timeout, connect_refused, connect_failed,
+   * tls_rejected, cert_name_mismatch, cookie_conflict, cookie_rejected,
+   * identity_not_allowed, version_mismatch, capability_mismatch,
+   * rpc_timeout, rpc_failed, bootstrap_failed, remote_not_started,
+   * executor_not_ready, executor_at_capacity, backend_start_failed,
    * remote_cwd_outside_workspace, remote_cwd_not_found, and at run time
-   * executor_lost (transport_error: executor killed, link cut or silent past
-   * the heartbeat bound) and transport_call_timeout. An executor that died
-   * between runs is reported as a fresh dial finds it (connect_refused, ...),
-   * not as executor_lost: a cached link that fails before the executor
-   * answers the run is dropped and the executor dialled again.
+   * executor_lost (executor killed, link cut or silent past the heartbeat
+   * bound) and transport_call_timeout. An executor that died between runs is
+   * reported as a fresh dial finds it (connect_refused, ...), not as
+   * executor_lost: a cached link that fails before the executor answers the
+   * run is dropped and the executor dialled again.
    */
   driverOpts:
     | { [key: string]: any }

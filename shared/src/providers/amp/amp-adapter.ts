@@ -1,7 +1,7 @@
 import { contentText } from "../content-text.js";
-import { failureKind } from "../failure-kind.js";
+import { failureReason, type ProviderFailureReason } from "../failure-reason.js";
 import { z } from "zod";
-import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
+import { AsmError } from "../../errors/asm-error.js";
 import { payload } from "../../events/event-payload.js";
 import { parseOrThrow } from "../../options/parse-options.js";
 import type { RunSettings } from "../../options/run-settings.js";
@@ -33,14 +33,13 @@ function messageOf(value: unknown): string {
   return contentText(value);
 }
 
-function errorKind(text: string, code: string | undefined): ErrorKind {
-  return failureKind({ text, code });
-}
 
 const CANCELLED = /cancel|interrupt|abort/i;
 
-function errorEvent(init: { kind: ErrorKind; message: string; reasonCode: string; details?: Record<string, unknown> }): EventDraft {
-  return { payload: payload("error", { error: new AsmError({ ...init, provider: "amp" }).toMessage() }) };
+/** A failure amp reported; its own code (`providerCode`) goes to `details.provider_code`. */
+function errorEvent(init: { reason: ProviderFailureReason | "max_turns_reached"; message: string; providerCode: string; details?: Record<string, unknown> }): EventDraft {
+  const error = new AsmError({ reasonCode: init.reason, message: init.message, provider: "amp", details: { ...init.details, provider_code: init.providerCode } });
+  return { payload: payload("error", { error: error.toMessage() }) };
 }
 
 function raw(content: string): ParsedLine {
@@ -138,7 +137,7 @@ class AmpRun implements AdapterRun {
         const parsed = L.ErrorEvent.safeParse(json);
         if (!parsed.success) return raw(text);
         const message = messageOf(parsed.data.reason ?? parsed.data.message ?? parsed.data.error) || "amp run cancelled";
-        return this.terminal(text, [errorEvent({ kind: "user_cancelled", message, reasonCode: "run_cancelled" })]);
+        return this.terminal(text, [errorEvent({ reason: "turn_interrupted", message, providerCode: "run_cancelled" })]);
       }
       case "error":
       case "error_occurred":
@@ -146,8 +145,8 @@ class AmpRun implements AdapterRun {
         const parsed = L.ErrorEvent.safeParse(json);
         if (!parsed.success) return raw(text);
         const message = messageOf(parsed.data.message ?? parsed.data.error ?? parsed.data.reason) || `amp reported ${type}`;
-        const kind = errorKind(message, parsed.data.code ?? parsed.data.kind);
-        return this.terminal(text, [errorEvent({ kind, message, reasonCode: parsed.data.code ?? type, details: { event: type } })]);
+        const reason = failureReason({ text: message, code: parsed.data.code ?? parsed.data.kind });
+        return this.terminal(text, [errorEvent({ reason, message, providerCode: parsed.data.code ?? type, details: { event: type } })]);
       }
       default:
         return raw(text);
@@ -218,8 +217,8 @@ class AmpRun implements AdapterRun {
       const reasons = [line.error ?? "", ...(line.errors ?? [])].filter((r) => r.trim() !== "");
       const message = (reasons.length > 0 ? reasons.join(" ") : (line.result ?? "")).trim();
       const subtype = line.subtype ?? "error";
-      const kind = CANCELLED.test(subtype) ? "user_cancelled" : errorKind(message, undefined);
-      events.push(errorEvent({ kind, message: message || `amp reported ${subtype}`, reasonCode: subtype, details: { num_turns: line.num_turns ?? 0, duration_ms: line.duration_ms ?? 0 } }));
+      const reason = CANCELLED.test(subtype) ? "turn_interrupted" : subtype === "error_max_turns" ? "max_turns_reached" : failureReason({ text: message });
+      events.push(errorEvent({ reason, message: message || `amp reported ${subtype}`, providerCode: subtype, details: { num_turns: line.num_turns ?? 0, duration_ms: line.duration_ms ?? 0 } }));
     } else {
       const usage = line.usage ?? (this.usage ? { input_tokens: this.usage.input, output_tokens: this.usage.output } : {});
       const output: Record<string, unknown> = { duration_ms: line.duration_ms ?? 0, num_turns: line.num_turns ?? 0, usage };
@@ -237,10 +236,10 @@ class AmpRun implements AdapterRun {
     const status = line.status ?? line.subtype ?? "completed";
     const events = this.finalCost(line.usage, undefined);
     if (CANCELLED.test(status)) {
-      events.push(errorEvent({ kind: "user_cancelled", message: line.result || "amp run cancelled", reasonCode: status }));
+      events.push(errorEvent({ reason: "turn_interrupted", message: line.result || "amp run cancelled", providerCode: status }));
     } else if (/fail|error/i.test(status)) {
       const message = line.result || `amp run ${status}`;
-      events.push(errorEvent({ kind: errorKind(message, undefined), message, reasonCode: status }));
+      events.push(errorEvent({ reason: failureReason({ text: message }), message, providerCode: status }));
     } else {
       const output = { duration_ms: line.duration_ms ?? 0, num_turns: line.num_turns ?? 0, usage: line.usage ?? {} };
       events.push({ payload: payload("result", { status, stopReason: line.stop_reason ?? this.stopReason, text: line.result ?? "", object: undefined, output }) });

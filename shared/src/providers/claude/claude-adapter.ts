@@ -1,4 +1,4 @@
-import { failureKind } from "../failure-kind.js";
+import { failureReason } from "../failure-reason.js";
 import { z } from "zod";
 import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
 import { AsmError } from "../../errors/asm-error.js";
@@ -28,20 +28,24 @@ function wantsInteractiveApprovals(settings: RunSettings): boolean {
 }
 
 
-/** Classifies a failed result line into an error kind (auth, rate limit, provider error). */
+/** Classifies a failed result line (auth, rate limit, API failure, max turns); claude's own words go to `details.provider_code`. */
 function resultError(line: z.infer<typeof L.ResultLine>): AsmError {
   const text = [line.result ?? "", ...(line.errors ?? [])].join(" ");
   const status = line.api_error_status ?? undefined;
-  const kind = failureKind({ text, httpStatus: status });
-  // A model API error comes as `subtype: "success"` with `is_error: true`: its reason is then the
-  // terminal reason (`api_error`), never "success".
-  const reasonCode = line.subtype !== undefined && line.subtype !== "success" ? line.subtype : line.terminal_reason || "error";
+  // A model API error comes as `subtype: "success"` with `is_error: true`: claude's code is then
+  // its terminal reason (`api_error`), never "success".
+  const providerCode = line.subtype !== undefined && line.subtype !== "success" ? line.subtype : line.terminal_reason || "error";
   return new AsmError({
-    kind,
+    reasonCode:
+      providerCode === "error_max_turns"
+        ? "max_turns_reached"
+        : // An interrupted turn: `error_during_execution` with terminal_reason aborted_streaming / aborted_tools.
+          line.terminal_reason?.startsWith("aborted")
+          ? "turn_interrupted"
+          : failureReason({ text, httpStatus: status }),
     provider: "claude",
-    message: text.trim() || `claude reported ${reasonCode}`,
-    reasonCode,
-    details: { terminal_reason: line.terminal_reason ?? "", api_error_status: status ?? null },
+    message: text.trim() || `claude reported ${providerCode}`,
+    details: { provider_code: providerCode, terminal_reason: line.terminal_reason ?? "", api_error_status: status ?? null },
   });
 }
 

@@ -1,7 +1,7 @@
-import { failureKind } from "../failure-kind.js";
+import { failureReason, type ProviderFailureReason } from "../failure-reason.js";
 import { z } from "zod";
 import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
-import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
+import { AsmError } from "../../errors/asm-error.js";
 import { payload } from "../../events/event-payload.js";
 import { newId } from "../../ids/ulid.js";
 import { parseOrThrow } from "../../options/parse-options.js";
@@ -117,11 +117,18 @@ function httpStatusOf(info: unknown): number | undefined {
   return undefined;
 }
 
-/** What Codex said about a failure (its text and its `codexErrorInfo`) as an asm error kind. */
-function classify(text: string, info: unknown, http: number | undefined): ErrorKind {
+/** What Codex said about a failure (its text and its `codexErrorInfo`) as an asm reason. */
+function classify(text: string, info: unknown, http: number | undefined): ProviderFailureReason {
   const infoText = typeof info === "string" ? info : info === undefined || info === null ? "" : JSON.stringify(info);
-  const code = /unauthorized/i.test(infoText) ? "unauthenticated" : /usageLimitExceeded|rateLimitExceeded/.test(infoText) ? "rate_limited" : undefined;
-  return failureKind({ text, httpStatus: http, code });
+  const code = /unauthorized/i.test(infoText)
+    ? "unauthenticated"
+    : /usageLimitExceeded|rateLimitExceeded/.test(infoText)
+      ? "rate_limited"
+      : // Without an HTTP status (which says more: a 429 after retries is a rate limit), these are outages.
+        http === undefined && /internalServerError|serverOverloaded|responseStreamConnectionFailed|responseStreamDisconnected|responseTooManyFailedAttempts/.test(infoText)
+        ? "unavailable"
+        : undefined;
+  return failureReason({ text, httpStatus: http, code });
 }
 
 interface ApiErrorBody {
@@ -146,11 +153,11 @@ function turnError(message: string, info: unknown, extra: Record<string, unknown
   const http = httpStatusOf(info);
   const text = body ? `${body.message} ${body.type} ${body.code}` : message;
   return new AsmError({
-    kind: classify(text, info, http),
+    reasonCode: classify(text, info, http),
     provider: "codex",
     message: (body?.message ?? message).trim() || "codex reported a failed turn",
-    reasonCode: "turn_failed",
     details: {
+      provider_code: "turn_failed",
       ...extra,
       codex_error_info: info ?? null,
       http_status: http ?? null,
@@ -318,7 +325,7 @@ class CodexAppServerRun implements AdapterRun {
       case "thread/resume": {
         const thread = L.ThreadStartResult.safeParse(result);
         if (!thread.success) {
-          const error = new AsmError({ kind: "provider_error", provider: "codex", reasonCode: "thread_start_failed", message: `codex answered ${method} without a thread id` });
+          const error = new AsmError({ provider: "codex", reasonCode: "provider_protocol_error", message: `codex answered ${method} without a thread id`, details: { method } });
           return { events: [...raw(text).events, errorEvent(error)], turnEnded: true };
         }
         this.threadId = thread.data.thread.id;
@@ -342,13 +349,13 @@ class CodexAppServerRun implements AdapterRun {
     if (method === "turn/interrupt") return raw(text);
     const message = error.message ?? `codex refused ${method}`;
     const dataText = textOf(error.data);
-    const kind = classify(`${message} ${dataText}`, undefined, undefined);
+    const reason = classify(`${message} ${dataText}`, undefined, undefined);
     const asmError = new AsmError({
-      kind: kind === "provider_error" ? "config_invalid" : kind,
+      // A refusal that is not about credentials, limits or an outage is about what asm asked (a model, an option).
+      reasonCode: reason === "provider_failed" ? "provider_request_refused" : reason,
       provider: "codex",
       message: `codex refused ${method}: ${message}`,
-      reasonCode: `${method.replace("/", "_")}_failed`,
-      details: { method, rpc_code: error.code ?? null, data: error.data ?? null },
+      details: { provider_code: `${method.replace("/", "_")}_failed`, method, rpc_code: error.code ?? null, data: error.data ?? null },
     });
     this.turnActive = false;
     return { events: [errorEvent(asmError)], providerSessionId: this.threadId, turnEnded: true };
@@ -578,7 +585,7 @@ class CodexAppServerRun implements AdapterRun {
       });
     }
     if (turn.status === "interrupted") {
-      return done(errorEvent(new AsmError({ kind: "user_cancelled", provider: "codex", message: "codex turn interrupted", reasonCode: "turn_interrupted", details: { turn_id: turn.id } })));
+      return done(errorEvent(new AsmError({ provider: "codex", message: "codex turn interrupted", reasonCode: "turn_interrupted", details: { turn_id: turn.id } })));
     }
     const cause = turn.error ?? lastError?.error;
     const message = cause?.message ?? `codex turn ended with status ${turn.status}`;
@@ -850,7 +857,6 @@ export const codexAdapter: ProviderAdapter = {
     const opts = parseOrThrow(CodexOptions, settings.providerOptions, `${fieldPrefix}.provider_options`);
     if (opts.profile !== undefined && codexMode(settings) === "app-server") {
       throw new AsmError({
-        kind: "config_invalid",
         field: `${fieldPrefix}.provider_options.profile`,
         provider: "codex",
         reasonCode: "invalid_option",

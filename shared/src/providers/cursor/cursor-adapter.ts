@@ -1,6 +1,6 @@
-import { failureKind } from "../failure-kind.js";
+import { failureReason, type ProviderFailureReason } from "../failure-reason.js";
 import { z } from "zod";
-import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
+import { AsmError } from "../../errors/asm-error.js";
 import { payload } from "../../events/event-payload.js";
 import { parseOrThrow } from "../../options/parse-options.js";
 import type { RunSettings } from "../../options/run-settings.js";
@@ -28,12 +28,10 @@ function messageOf(value: unknown): string {
   return value === undefined || value === null ? "" : JSON.stringify(value);
 }
 
-function errorKind(text: string, code: string | undefined): ErrorKind {
-  return failureKind({ text, code });
-}
-
-function errorEvent(init: { kind: ErrorKind; message: string; reasonCode: string; details?: Record_ }): EventDraft {
-  return { payload: payload("error", { error: new AsmError({ ...init, provider: "cursor" }).toMessage() }) };
+/** A failure cursor reported; its own code (`providerCode`) goes to `details.provider_code`. */
+function errorEvent(init: { reason: ProviderFailureReason | "max_turns_reached"; message: string; providerCode: string; details?: Record_ }): EventDraft {
+  const error = new AsmError({ reasonCode: init.reason, message: init.message, provider: "cursor", details: { ...init.details, provider_code: init.providerCode } });
+  return { payload: payload("error", { error: error.toMessage() }) };
 }
 
 function raw(content: string): ParsedLine {
@@ -179,7 +177,7 @@ class CursorRun implements AdapterRun {
         const parsed = L.ErrorLine.safeParse(json);
         if (!parsed.success) return raw(text);
         const message = messageOf(parsed.data.message ?? parsed.data.error) || "cursor reported an error";
-        return this.terminal(text, [errorEvent({ kind: errorKind(message, parsed.data.code), message, reasonCode: parsed.data.code ?? "error" })]);
+        return this.terminal(text, [errorEvent({ reason: failureReason({ text: message, code: parsed.data.code }), message, providerCode: parsed.data.code ?? "error" })]);
       }
       default:
         // retry, connection/* other than reconnecting, and anything new.
@@ -273,8 +271,8 @@ class CursorRun implements AdapterRun {
     if (failed) {
       const subtype = line.subtype ?? "error";
       const message = (messageOf(line.error) || line.result || `cursor reported ${subtype}`).trim();
-      const kind = CANCELLED.test(subtype) ? "user_cancelled" : errorKind(message, undefined);
-      events.push(errorEvent({ kind, message, reasonCode: subtype, details: { duration_ms: line.duration_ms ?? 0 } }));
+      const reason = CANCELLED.test(subtype) ? "turn_interrupted" : subtype === "error_max_turns" ? "max_turns_reached" : failureReason({ text: message });
+      events.push(errorEvent({ reason, message, providerCode: subtype, details: { duration_ms: line.duration_ms ?? 0 } }));
     } else {
       const output: Record_ = { duration_ms: line.duration_ms ?? 0, duration_api_ms: line.duration_api_ms ?? 0, usage: line.usage ?? {} };
       if (line.request_id !== undefined) output.request_id = line.request_id;
@@ -312,7 +310,6 @@ export const cursorAdapter: ProviderAdapter = {
     parseOrThrow(CursorOptions, settings.providerOptions, `${fieldPrefix}.provider_options`);
     if (settings.permissionMode === "auto") {
       throw new AsmError({
-        kind: "config_invalid",
         field: `${fieldPrefix}.permission_mode`,
         provider: "cursor",
         reasonCode: "permission_mode_unsupported",

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { AsmError, type ErrorKind } from "../../errors/asm-error.js";
+import { AsmError } from "../../errors/asm-error.js";
+import type { ProviderFailureReason } from "../failure-reason.js";
 import { payload } from "../../events/event-payload.js";
 import { newId } from "../../ids/ulid.js";
 import { parseOrThrow } from "../../options/parse-options.js";
@@ -113,9 +114,15 @@ interface ErrorFacts {
   /** The JSON-RPC error code (ACP). Gemini puts the HTTP status here for API errors of a prompt. */
   rpcCode?: number;
   data?: unknown;
-  reasonCode: string;
+  /** Gemini's own name for the failure (its error type, or the ACP method that failed). */
+  providerCode: string;
+  /** The failure was of a request asm made (not of the turn): a plain failure then means asm asked wrongly. */
+  ownRequest?: boolean;
   details: Record<string, unknown>;
 }
+
+/** The model API could not be reached (a retry may do better). */
+const NETWORK_TEXT = /fetch failed|ECONNRE(?:FUSED|SET)|ETIMEDOUT|socket hang up/i;
 
 /** One place that turns what the CLI said about a failure into an asm error kind. */
 function geminiError(facts: ErrorFacts): AsmError {
@@ -125,8 +132,8 @@ function geminiError(facts: ErrorFacts): AsmError {
   const text = facts.text;
   // `[API Error: <message> (Status: RESOURCE_EXHAUSTED)]` when the CLI flattened the API error.
   const apiStatus = api?.status || (/\(Status: ([A-Z_]+)\)/.exec(text)?.[1] ?? "");
-  let kind: ErrorKind;
-  if (facts.errorType !== undefined && CANCEL_ERROR_TYPES.has(facts.errorType)) kind = "user_cancelled";
+  let reason: ProviderFailureReason;
+  if (facts.errorType !== undefined && CANCEL_ERROR_TYPES.has(facts.errorType)) reason = "turn_interrupted";
   else if (
     http === 401 ||
     http === 403 ||
@@ -136,16 +143,17 @@ function geminiError(facts: ErrorFacts): AsmError {
     facts.rpcCode === ACP_AUTH_REQUIRED ||
     /api key|authenticat|unauthori[sz]ed|credentials|invalid auth method/i.test(text)
   )
-    kind = "auth_error";
-  else if (http === 429 || apiStatus === "RESOURCE_EXHAUSTED" || RATE_LIMIT_TEXT.test(text)) kind = "rate_limit";
-  else kind = "provider_error";
+    reason = "provider_auth_failed";
+  else if (http === 429 || apiStatus === "RESOURCE_EXHAUSTED" || RATE_LIMIT_TEXT.test(text)) reason = "provider_rate_limited";
+  else if ((http !== undefined && http >= 500) || apiStatus === "UNAVAILABLE" || apiStatus === "INTERNAL" || NETWORK_TEXT.test(text)) reason = "provider_unavailable";
+  else reason = "provider_failed";
   const message = api?.message ? `gemini API error ${http ?? ""}${apiStatus ? ` ${apiStatus}` : ""}: ${api.message}` : text.trim() || "gemini reported an error";
+  const reasonCode = facts.errorType === "FatalTurnLimitedError" ? "max_turns_reached" : reason === "provider_failed" && facts.ownRequest ? "provider_request_refused" : reason;
   return new AsmError({
-    kind,
+    reasonCode,
     provider: "gemini",
     message,
-    reasonCode: facts.reasonCode,
-    details: { ...facts.details, http_status: http ?? null, api_status: apiStatus, cli_message: text },
+    details: { ...facts.details, provider_code: facts.providerCode, http_status: http ?? null, api_status: apiStatus, cli_message: text },
   });
 }
 
@@ -275,7 +283,7 @@ class GeminiAcpRun implements AdapterRun {
         const result = L.SessionNewResult.safeParse(parsed.data.result);
         if (!result.success) {
           this.done = true;
-          const error = new AsmError({ kind: "provider_error", provider: "gemini", reasonCode: "session_new_failed", message: "gemini answered session/new without a session id" });
+          const error = new AsmError({ provider: "gemini", reasonCode: "provider_protocol_error", message: "gemini answered session/new without a session id", details: { method: "session/new" } });
           return { events: [{ payload: payload("error", { error: error.toMessage() }) }, ...raw(text).events], turnEnded: true };
         }
         this.sessionId = result.data.sessionId;
@@ -299,7 +307,7 @@ class GeminiAcpRun implements AdapterRun {
     this.done = true;
     const parsed = L.PromptResult.safeParse(result);
     if (!parsed.success) {
-      const error = new AsmError({ kind: "provider_error", provider: "gemini", reasonCode: "session_prompt_failed", message: "gemini answered session/prompt without a stop reason" });
+      const error = new AsmError({ provider: "gemini", reasonCode: "provider_protocol_error", message: "gemini answered session/prompt without a stop reason", details: { method: "session/prompt" } });
       return { events: [...raw(text).events, { payload: payload("error", { error: error.toMessage() }) }], providerSessionId: this.sessionId, turnEnded: true };
     }
     const { stopReason, _meta } = parsed.data;
@@ -311,7 +319,7 @@ class GeminiAcpRun implements AdapterRun {
       events.push({ payload: payload("costUpdate", { inputTokens: input, outputTokens: output, totalTokens: input + output, costUsd: 0 }) });
     }
     if (stopReason === "cancelled") {
-      events.push({ payload: payload("error", { error: AsmError.cancelled("gemini cancelled the prompt", "user_cancelled").toMessage() }) });
+      events.push({ payload: payload("error", { error: AsmError.cancelled("gemini cancelled the prompt", "turn_interrupted").toMessage() }) });
     } else {
       events.push({
         payload: payload("result", {
@@ -341,7 +349,9 @@ class GeminiAcpRun implements AdapterRun {
       text: dataText && dataText !== "{}" ? `${message}: ${dataText}` : message,
       rpcCode: code,
       data,
-      reasonCode: `${method.replace("/", "_")}_failed`,
+      providerCode: `${method.replace("/", "_")}_failed`,
+      // session/new is where gemini checks what asm asked (cwd, model); initialize and prompt failures are gemini's.
+      ownRequest: method === "session/new",
       details: { method, rpc_code: code },
     });
     return { events: [{ payload: payload("error", { error: error.toMessage() }) }], providerSessionId: this.sessionId, turnEnded: true };
@@ -587,7 +597,7 @@ class GeminiPromptRun implements AdapterRun {
       const err = geminiError({
         text: error?.message ?? this.lastError ?? `gemini ended with status ${status}`,
         errorType,
-        reasonCode: errorType && errorType !== "unknown" ? errorType : "api_error",
+        providerCode: errorType && errorType !== "unknown" ? errorType : "api_error",
         details: { status, error_type: errorType ?? "" },
       });
       events.push({ payload: payload("error", { error: err.toMessage() }) });
