@@ -1,11 +1,13 @@
-import { baseCliEnv, killAllCliProcesses, loadTlsMaterial, LocalCoreBackend, startOrphanReaper, type Clock, type Logger, type SdkDiscovery } from "@asm/shared";
+import { realpathSync } from "node:fs";
+import { baseCliEnv, killAllCliProcesses, loadPolicyFile, loadTlsMaterial, LocalCoreBackend, RunPolicy, startOrphanReaper, type Clock, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
-import { executorEntries, type ControllerConfig } from "./config/controller-config.js";
+import { executorEntries, list, type ControllerConfig } from "./config/controller-config.js";
 import { Controller } from "./core/controller.js";
 import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";
 import { ExecutorLinks } from "./remote/executor-links.js";
 import { RemoteCoreBackend } from "./remote/remote-core-backend.js";
+import { clientAuthenticator } from "./server/client-auth.js";
 import { ControllerServer } from "./server/grpc-server.js";
 
 export interface ControllerApp {
@@ -38,7 +40,11 @@ export interface StartOptions {
 export async function startController(opts: StartOptions): Promise<ControllerApp> {
   const { config, logger } = opts;
   const hostEnv = opts.hostEnv ?? process.env;
-  const baseEnv = baseCliEnv(hostEnv);
+  // Local CLIs get the host's PATH, HOME, LANG, TMPDIR and the operator's ASM_PASS_ENV variables.
+  const baseEnv = baseCliEnv(hostEnv, list(config.ASM_PASS_ENV));
+  const defaultCwd = realpathSync(config.ASM_DEFAULT_CWD ?? process.cwd());
+  const policy = config.ASM_POLICY_FILE ? new RunPolicy(loadPolicyFile(config.ASM_POLICY_FILE), { workspaceRoot: defaultCwd }) : RunPolicy.defaults({ workspaceRoot: defaultCwd });
+  const authenticator = clientAuthenticator(config, logger);
   // Even if this process is SIGKILLed, the CLIs it started locally do not outlive it.
   const reaper = startOrphanReaper(logger);
   const directory = new ExecutorDirectory(opts.executors ?? executorEntries(config));
@@ -60,12 +66,16 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
       maxLineBytes: config.ASM_MAX_LINE_BYTES,
       stderrTailBytes: config.ASM_STDERR_TAIL_BYTES,
       hostEnv,
+      // Every local CLI starts through the cwd guard: its directory is re-checked at the spawn.
+      confinedTo: () => policy.workspaceRoot ?? defaultCwd,
+      controllerSide: true,
     }),
     remoteBackend: new RemoteCoreBackend({ links, logger, heartbeatIntervalMs: config.ASM_REMOTE_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: config.ASM_REMOTE_HEARTBEAT_TIMEOUT_MS }),
     resolveExecutor: (node, field) => directory.resolve(node, field),
     sdkDiscovery: opts.sdkDiscovery,
     baseEnv,
-    defaultCwd: config.ASM_DEFAULT_CWD ?? process.cwd(),
+    defaultCwd,
+    policy,
     maxEventsPerRun: config.ASM_MAX_EVENTS_PER_RUN,
     maxEventBytes: config.ASM_MAX_EVENT_BYTES,
     maxResultTextBytes: config.ASM_MAX_RESULT_TEXT_BYTES,
@@ -75,7 +85,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     maxSessions: config.ASM_MAX_SESSIONS,
     clock: opts.clock,
   });
-  const server = new ControllerServer(controllerService(controller, directory, logger), logger);
+  const server = new ControllerServer(controllerService(controller, directory, logger), async (call, method) => policy.withRoles(await authenticator.authenticate(call, method)), logger);
   const tls = config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY
     ? { caFile: config.ASM_TLS_CA, certFile: config.ASM_TLS_CERT, keyFile: config.ASM_TLS_KEY, requireClientCert: config.ASM_TLS_REQUIRE_CLIENT_CERT }
     : undefined;

@@ -1,10 +1,9 @@
 import { Server } from "@grpc/grpc-js";
-import { certificateName, ExecutorServiceService, LocalCoreBackend, loadTlsMaterial, startOrphanReaper, type Logger, RunAdmission } from "@asm/shared";
+import { certificateName, ExecutorServiceService, LocalCoreBackend, loadTlsMaterial, startOrphanReaper, type Logger, RunAdmission, TlsServerCredentials, RunPolicy, loadPolicyFile } from "@asm/shared";
 import type { ExecutorConfig } from "./config/executor-config.js";
 import type { ExecuteStream } from "./run/execute-stream.js";
 import { ExecutorRuntime } from "./runtime/executor-runtime.js";
 import { executorService } from "./server/executor-service.js";
-import { MtlsServerCredentials } from "./server/mtls-credentials.js";
 
 export interface StartExecutorOptions {
   config: ExecutorConfig;
@@ -56,6 +55,7 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
       logger: log,
       allowClients: config.allowClients,
       streams,
+      policy: config.policyFile ? new RunPolicy(loadPolicyFile(config.policyFile)) : RunPolicy.defaults(),
       admission: new RunAdmission({
         maxActive: config.maxRuns,
         maxStarting: config.maxStarting,
@@ -71,7 +71,7 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
       },
     }),
   );
-  const credentials = new MtlsServerCredentials(tlsFiles, log);
+  const credentials = new TlsServerCredentials(tlsFiles, log);
   credentials.watch(2000);
   const port = await new Promise<number>((resolve, reject) => server.bindAsync(config.listen, credentials, (err, p) => (err ? reject(err) : resolve(p))));
   log.info({ port, workspace: runtime.workspaceRoot, ready: runtime.ready, startMode: config.startMode }, "executor listening");

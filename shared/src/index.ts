@@ -32,3 +32,5 @@ export { WarmPool, type WarmProcess } from "./execution/warm-pool.js";
 export { ASM_VERSION, EXECUTOR_PROTOCOL_VERSION } from "./version.js";
 export * from "./options/run-options-proto.js";
 export * from "./tls/index.js";
+export * from "./auth/index.js";
+export * from "./policy/index.js";

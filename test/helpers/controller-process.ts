@@ -3,6 +3,7 @@ import { inject } from "vitest";
 import { connectInsecure, type Client } from "./grpc-client.js";
 import { systemPath } from "./executor-process.js";
 import { testRunMarker } from "./test-run.js";
+import { testPolicy, writePolicy } from "./test-policy.js";
 
 export interface ControllerProcess {
   proc: ChildProcess;
@@ -16,7 +17,18 @@ export interface ControllerProcess {
 export async function startControllerProcess(env: Record<string, string>, cwd: string): Promise<ControllerProcess> {
   const proc = spawn(process.execPath, [inject("controllerMainPath")], {
     cwd,
-    env: { ...testRunMarker(), PATH: systemPath(), HOME: cwd, ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "debug", ASM_KILL_GRACE_MS: "300", ASM_DEFAULT_CWD: cwd, ...env },
+    env: {
+      ...testRunMarker(),
+      PATH: systemPath(),
+      HOME: cwd,
+      ASM_LISTEN: "127.0.0.1:0",
+      ASM_INSECURE_LOOPBACK: "1",
+      ASM_LOG_LEVEL: "debug",
+      ASM_KILL_GRACE_MS: "300",
+      ASM_DEFAULT_CWD: cwd,
+      ASM_POLICY_FILE: writePolicy(cwd, testPolicy(), "asm-policy.json"),
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

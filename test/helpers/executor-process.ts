@@ -6,6 +6,8 @@ import { inject } from "vitest";
 import type { TestPki } from "./pki.js";
 import { systemPath } from "./test-controller.js";
 import { testRunMarker } from "./test-run.js";
+import { testPolicy, writePolicy } from "./test-policy.js";
+import type { PolicyFile } from "@asm/shared";
 
 export { systemPath };
 
@@ -32,6 +34,8 @@ export interface ExecutorProcessOptions {
   workspace?: string;
   allowClients?: string[];
   cert?: { cert: string; key: string };
+  /** Changes to the executor's policy (test-policy.ts; the controller identity is admin); ignored when args hold --policy. */
+  policy?: Partial<PolicyFile>;
 }
 
 
@@ -50,8 +54,10 @@ function testDefaults(args: string[]): string[] {
 export async function startExecutorProcess(opts: ExecutorProcessOptions): Promise<ExecutorProcess> {
   const workspace = opts.workspace ?? mkdtempSync(join(tmpdir(), "asm-ws-"));
   const cert = opts.cert ?? opts.pki.executor;
+  const policy = opts.args?.includes("--policy") ? [] : ["--policy", writePolicy(mkdtempSync(join(tmpdir(), "asm-policy-")), testPolicy({ principals: { controller: ["admin"] }, ...opts.policy }))];
   const args = [
     inject("executorBundlePath"),
+    ...policy,
     "--listen", "127.0.0.1:0",
     "--tls-ca", opts.pki.ca.cert,
     "--tls-cert", cert.cert,

@@ -3,7 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
 import { ControllerConfigSchema, startController, type ControllerApp } from "@asm/controller";
-import { liveCliProcesses, silentLogger, type Clock, type SdkDiscovery } from "@asm/shared";
+import { credentials } from "@grpc/grpc-js";
+import { ControllerServiceClient, liveCliProcesses, silentLogger, type Clock, type Logger, type PolicyFile, type SdkDiscovery } from "@asm/shared";
+import { testPolicy, writePolicy } from "./test-policy.js";
+import { bearer, createJwtIssuer } from "./auth.js";
+import { createTestPki } from "./pki.js";
 import { connectInsecure, type Client } from "./grpc-client.js";
 
 export interface TestController {
@@ -17,8 +21,27 @@ export interface TestController {
 }
 
 /** Starts a real controller on 127.0.0.1:0 (plaintext loopback) and a client for it. */
-export async function startTestController(opts: { env?: Record<string, string>; sdkDiscovery?: SdkDiscovery; clock?: Clock } = {}): Promise<TestController> {
+export interface TestControllerOptions {
+  env?: Record<string, string>;
+  sdkDiscovery?: SdkDiscovery;
+  clock?: Clock;
+  /** Changes to the suite's operator policy (test-policy.ts); ignored when env sets ASM_POLICY_FILE. */
+  policy?: Partial<PolicyFile>;
+  /** More of the controller's own environment (operator-supplied CLI variables, ASM_<P>_CLI_PATH). */
+  hostEnv?: Record<string, string>;
+  /** The controller's logger (default: silent). */
+  logger?: Logger;
+  /**
+   * How `client` authenticates. Default: plaintext loopback (the `local` principal). `mtls`: TLS,
+   * client certificates required, the client presents one (its principal is the certificate's
+   * URI SAN). `jwt`: TLS, the client sends a bearer JWT signed by a configured key (principal `tester`).
+   */
+  auth?: "mtls" | "jwt";
+}
+
+export async function startTestController(opts: TestControllerOptions = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), "asm-test-"));
+  const auth = await clientAuth(dir, opts.auth);
   const config = ControllerConfigSchema.parse({
     ASM_LISTEN: "127.0.0.1:0",
     ASM_INSECURE_LOOPBACK: "1",
@@ -26,17 +49,19 @@ export async function startTestController(opts: { env?: Record<string, string>; 
     ASM_LOG_LEVEL: "silent",
     ASM_SHUTDOWN_GRACE_MS: "1000",
     ASM_DEFAULT_CWD: dir,
+    ASM_POLICY_FILE: writePolicy(dir, testPolicy(opts.policy)),
+    ...auth.env,
     ...opts.env,
   });
   const app = await startController({
     config,
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     // npx puts node_modules/.bin (with the real provider CLIs) on PATH; runs name their CLI explicitly.
-    hostEnv: { PATH: systemPath(), HOME: dir },
+    hostEnv: { PATH: systemPath(), HOME: dir, ...opts.hostEnv },
     sdkDiscovery: opts.sdkDiscovery ?? (() => false),
     clock: opts.clock,
   });
-  const client = connectInsecure(app.port);
+  const client = auth.connect(app.port);
   return {
     app,
     client,
@@ -46,6 +71,23 @@ export async function startTestController(opts: { env?: Record<string, string>; 
       client.close();
       await app.stop();
     },
+  };
+}
+
+/** The controller settings and the client of an `auth` mode. */
+async function clientAuth(dir: string, mode: TestControllerOptions["auth"]): Promise<{ env: Record<string, string>; connect(port: number): Client }> {
+  if (mode === undefined) return { env: {}, connect: (port) => connectInsecure(port) };
+  const pki = createTestPki(join(dir, "pki"));
+  const tls = { ASM_INSECURE_LOOPBACK: "0", ASM_TLS_CA: pki.ca.cert, ASM_TLS_CERT: pki.server.cert, ASM_TLS_KEY: pki.server.key };
+  const ca = readFileSync(pki.ca.cert);
+  if (mode === "mtls") {
+    return { env: tls, connect: (port) => new ControllerServiceClient(`localhost:${port}`, credentials.createSsl(ca, readFileSync(pki.client.key), readFileSync(pki.client.cert))) };
+  }
+  const jwt = await createJwtIssuer(dir);
+  const token = await jwt.sign({ sub: "tester", expSecondsFromNow: 24 * 3600 });
+  return {
+    env: { ...tls, ASM_TLS_REQUIRE_CLIENT_CERT: "0", ASM_AUTH_JWT_JWKS_FILE: jwt.jwksFile, ASM_AUTH_JWT_ISSUER: jwt.issuer, ASM_AUTH_JWT_AUDIENCE: jwt.audience },
+    connect: (port) => new ControllerServiceClient(`localhost:${port}`, credentials.createSsl(ca), { interceptors: [bearer(token)] }),
   };
 }
 

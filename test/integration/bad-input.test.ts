@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { status as Status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PermissionMode, Provider, RunStatus, type Event } from "@asm/shared";
@@ -24,7 +26,8 @@ describe("bad options are INVALID_ARGUMENT naming the field, at CreateSession", 
   const cases: [string, Parameters<typeof runOptions>[0], string][] = [
     ["stream timeout of zero", { streamTimeoutMs: 0 }, "options.defaults.stream_timeout_ms"],
     ["relative cwd", { cwd: "relative/dir" }, "options.defaults.cwd"],
-    ["missing cwd", { cwd: "/definitely/not/here" }, "options.defaults.cwd"],
+    // Inside the suite's workspace root (the temporary directory), so it is the directory's absence that is refused.
+    ["missing cwd", { cwd: join(tmpdir(), "asm-definitely-not-here") }, "options.defaults.cwd"],
     ["bad env name", { env: { "BAD-NAME": "x" } }, "options.defaults.env.BAD-NAME"],
     ["unknown provider option", { providerOptions: { no_such_option: 1 } }, "options.defaults.provider_options.no_such_option"],
     ["wrong provider option type", { providerOptions: { max_turns: "many" } }, "options.defaults.provider_options.max_turns"],

@@ -3,7 +3,8 @@
  * validated at the API; a run's errors say which provider; a spawn that fails the same way every
  * time is not retryable.
  */
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { status as Status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,10 +108,16 @@ describe("error fields", () => {
   });
 
   it("a spawn that fails the same way every time (its interpreter is missing) is spawn_failed, not retryable", async () => {
-    const cli = join(t.dir, "broken-cli");
+    const cli = join(mkdtempSync(join(tmpdir(), "asm-broken-cli-")), "broken-cli");
     writeFileSync(cli, "#!/nonexistent/interpreter\n", { mode: 0o755 });
-    const res = await call(t.client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults: runOptions({ cliPath: cli }) } });
-    const events = await collectEvents(t.client.streamRun({ sessionId: res.session!.sessionId, prompt: "hi", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
-    expect(terminalError(events), JSON.stringify(terminalError(events))).toMatchObject({ reasonCode: "spawn_failed", retryable: false });
+    // The operator lets clients name this one binary.
+    const own = await startTestController({ policy: { client_cli_paths: [cli] } });
+    try {
+      const res = await call(own.client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults: runOptions({ cliPath: cli }) } });
+      const events = await collectEvents(own.client.streamRun({ sessionId: res.session!.sessionId, prompt: "hi", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+      expect(terminalError(events), JSON.stringify(terminalError(events))).toMatchObject({ reasonCode: "spawn_failed", retryable: false });
+    } finally {
+      await own.stop();
+    }
   });
 });

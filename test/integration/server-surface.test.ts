@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { credentials, status as Status, type ServiceError } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ControllerServiceClient, silentLogger } from "@asm/shared";
+import { ControllerServiceClient, LOOPBACK_PRINCIPAL, silentLogger } from "@asm/shared";
 import { ControllerServer } from "../../controller/src/server/grpc-server.js";
 import { call } from "../helpers/grpc-client.js";
 import { healthClient } from "../helpers/health-client.js";
@@ -66,7 +66,7 @@ describe("plaintext loopback server", () => {
   });
 
   it("refuses a plaintext listener off loopback", async () => {
-    const server = new ControllerServer({} as never, silentLogger());
+    const server = new ControllerServer({} as never, async () => LOOPBACK_PRINCIPAL, silentLogger());
     await expect(server.listen({ address: "0.0.0.0:0", tls: undefined, insecure: true })).rejects.toThrow(/plaintext is only allowed on loopback/);
     await server.shutdown(0);
   });

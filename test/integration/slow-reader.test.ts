@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Provider, type Event, type RunOptions, type StreamRunResponse } from "@asm/shared";
+import { Provider, SYSTEM_PRINCIPAL, type Event, type RunOptions, type StreamRunResponse } from "@asm/shared";
 import { eventsOf } from "../helpers/grpc-client.js";
 import { ManualClock } from "../helpers/manual-clock.js";
 import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../helpers/remote-setup.js";
@@ -37,16 +37,20 @@ async function readerHoldsTheRun(t: TestController, clock: ManualClock, defaults
   const sessionId = await createSession(t, Provider.PROVIDER_CLAUDE, { ...defaults, cliPath: t.fakeClaude, streamTimeoutMs: STREAM_TIMEOUT_MS, env: { FAKE_CLI_RECORD: record } });
   const held = heldStream(t, sessionId, runId, n);
   const runs = t.app.controller;
-  // Held: the run waits for its reader, and the CLI is blocked on its stdout.
-  const held_ = (): boolean => {
+  // Held: the run's producer is parked on its reader, and the CLI is blocked on its stdout. (Not
+  // `!hasReaderRoom`: the producer stays parked until the reader is within half a window, so the
+  // reader's last writes before its client's buffers filled can give room back without waking it.)
+  const state = (): { waiting: boolean; blocked: boolean; events: number; reader: string } => {
     try {
-      return !runs.getRun(runId).log.hasReaderRoom && readRecord(record).some((x) => x.t === "blocked");
+      const log = runs.getRun(runId, SYSTEM_PRINCIPAL).log;
+      return { waiting: log.producerWaiting, blocked: readRecord(record).some((x) => x.t === "blocked"), events: log.lastSequence, reader: String(log.hasReaderRoom) };
     } catch {
-      return false; // the call has not reached the controller yet
+      return { waiting: false, blocked: false, events: 0, reader: "no run yet" }; // the call has not reached the controller yet
     }
   };
   // Filling the chain takes seconds (100,000 events remotely), more on a loaded machine.
-  expect(await eventually(held_, 100_000)).toBe(true);
+  const held_ = await eventually(() => state().waiting && state().blocked, 100_000);
+  expect(held_, JSON.stringify(state())).toBe(true);
   // Five stream timeouts pass on the runs' clock while nobody reads.
   clock.advance(5 * STREAM_TIMEOUT_MS);
   held.stream.resume();

@@ -10,7 +10,7 @@ import { startMockModel, type AnyModelMock, type RecordedRequest } from "../mock
 import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
 import { createSession } from "../helpers/sessions.js";
 import { allGone, startTestController, type TestController } from "../helpers/test-controller.js";
-import type { ProviderHarness } from "./provider-harness.js";
+import { operatorSetup, type ProviderHarness } from "./provider-harness.js";
 import { approvalAllowed, approvalDenied, interruptWhileStreaming, pidOf, terminalError, type ScenarioContext } from "./shared-scenarios.js";
 
 
@@ -18,17 +18,18 @@ export function defineConformance(h: ProviderHarness): void {
   describe(`${h.name}: the real CLI through the controller`, () => {
     let t: TestController;
     let mock: AnyModelMock;
-    let env: Record<string, string>;
     let work: string;
     let n = 0;
 
     beforeAll(async () => {
-      t = await startTestController({ env: { ASM_KILL_GRACE_MS: "1000" } });
       mock = await startMockModel(h.mock);
       const e = h.environment(mock);
-      env = e.env;
       work = join(e.home, "work");
       mkdirSync(work, { recursive: true });
+      // The operator configures the CLI's path and environment; clients send neither.
+      const operator = operatorSetup(h, e.env);
+      // With authentication on: the client is a plain user with a bearer JWT over TLS.
+      t = await startTestController({ env: { ASM_KILL_GRACE_MS: "1000", ASM_PASS_ENV: operator.passEnv.join(",") }, hostEnv: operator.hostEnv, auth: "jwt" });
     });
 
     afterAll(async () => {
@@ -37,7 +38,7 @@ export function defineConformance(h: ProviderHarness): void {
     });
 
     const session = (defaults: Partial<RunOptions> = {}, limits = {}) =>
-      createSession(t, h.provider, { cliPath: h.cliPath, env, cwd: work, model: h.model, providerOptions: h.providerOptions, ...defaults }, limits);
+      createSession(t, h.provider, { cwd: work, model: h.model, providerOptions: h.providerOptions, ...defaults }, limits);
     const stream = (sessionId: string, prompt: string, runId = `${h.name}-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const requestsSince = (from: number): RecordedRequest[] => mock.requests.slice(from);
     const ctx: ScenarioContext = { h, client: () => t.client, mock: () => mock, work: () => work, session, stream: (sessionId, prompt) => stream(sessionId, prompt) };
@@ -123,7 +124,7 @@ export function defineConformance(h: ProviderHarness): void {
         provider: h.provider,
         sessionId: "",
         options: {
-          defaults: { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, cliPath: h.cliPath, env, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined },
+          defaults: { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, env: {}, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined },
           keepCliWarm: true,
         },
       });

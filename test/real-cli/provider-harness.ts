@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PermissionMode, Provider } from "@asm/shared";
+import { adapterFor, PermissionMode, Provider, providerFromProto } from "@asm/shared";
 import type { AnyModelMock } from "../mock-models/index.js";
 import { testRunMarker } from "../helpers/test-run.js";
 
@@ -117,3 +117,13 @@ export const geminiHarness: ProviderHarness = {
     return { home, env: { ...testRunMarker(), HOME: home, GEMINI_API_KEY: "dummy", GOOGLE_GEMINI_BASE_URL: `http://127.0.0.1:${mock.port}`, GEMINI_CLI_NO_RELAUNCH: "true" } };
   },
 };
+
+/**
+ * What the operator configures for a provider's CLI, instead of a client sending it: the CLI's
+ * path (ASM_<PROVIDER>_CLI_PATH) and its environment (the host's own variables, passed on with
+ * ASM_PASS_ENV / --pass-env). Clients send neither `cli_path` nor `env`.
+ */
+export function operatorSetup(h: ProviderHarness, env: Record<string, string>): { hostEnv: Record<string, string>; passEnv: string[] } {
+  const cliPathEnv = adapterFor(providerFromProto(h.provider)).cliPathEnv;
+  return { hostEnv: { ...env, [cliPathEnv]: h.cliPath }, passEnv: Object.keys(env).filter((k) => k !== "HOME" && k !== "PATH") };
+}

@@ -15,7 +15,7 @@ import { createTestPki } from "../helpers/pki.js";
 import { FAST_LIVENESS, remoteIdentityEnv, remoteOptions } from "../helpers/remote-setup.js";
 import { createSession } from "../helpers/sessions.js";
 import { allGone, startTestController, type TestController } from "../helpers/test-controller.js";
-import type { ProviderHarness } from "./provider-harness.js";
+import { operatorSetup, type ProviderHarness } from "./provider-harness.js";
 import { approvalAllowed, approvalDenied, interruptWhileStreaming, pidOf, type ScenarioContext } from "./shared-scenarios.js";
 
 
@@ -24,20 +24,21 @@ export function defineRemoteConformance(h: ProviderHarness): void {
     let t: TestController;
     let executor: ExecutorProcess;
     let mock: AnyModelMock;
-    let env: Record<string, string>;
     let work: string;
     let n = 0;
 
     beforeAll(async () => {
       mock = await startMockModel(h.mock);
       const e = h.environment(mock);
-      env = e.env;
       work = join(e.home, "work");
       mkdirSync(work, { recursive: true });
       const pki = createTestPki(mkdtempSync(join(tmpdir(), "asm-pki-")));
       // The executor's workspace is the CLI's hermetic home; its own HOME is there too.
-      executor = await startExecutorProcess({ pki, workspace: e.home, env: { HOME: e.home }, args: ["--kill-grace-ms", "1000"] });
-      t = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `sandbox=${executor.address}@executor-a` } });
+      // The executor's operator configures the CLI's path and environment; the controller sends neither.
+      const operator = operatorSetup(h, e.env);
+      executor = await startExecutorProcess({ pki, workspace: e.home, env: operator.hostEnv, args: ["--kill-grace-ms", "1000", ...(operator.passEnv.length ? ["--pass-env", operator.passEnv.join(",")] : [])] });
+      // With authentication on: the client is a plain user with a client certificate (mTLS).
+      t = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `sandbox=${executor.address}@executor-a` }, auth: "mtls" });
     });
 
     afterAll(async () => {
@@ -47,7 +48,7 @@ export function defineRemoteConformance(h: ProviderHarness): void {
     });
 
     const session = (defaults: Partial<RunOptions> = {}) =>
-      createSession(t, h.provider, { ...remoteOptions("sandbox", { remote_cwd: "work" }), cliPath: h.cliPath, env, model: h.model, providerOptions: h.providerOptions, ...defaults });
+      createSession(t, h.provider, { ...remoteOptions("sandbox", { remote_cwd: "work" }), model: h.model, providerOptions: h.providerOptions, ...defaults });
     const stream = (sessionId: string, prompt: string, runId = `${h.name}-remote-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
     const ctx: ScenarioContext = { h, client: () => t.client, mock: () => mock, work: () => work, session, stream: (sessionId, prompt) => stream(sessionId, prompt) };
 

@@ -24,6 +24,7 @@ const STATUS_BY_KIND: Partial<Record<ErrorKind, number>> = {
   timeout: status.DEADLINE_EXCEEDED,
   user_cancelled: status.CANCELLED,
   auth_error: status.UNAUTHENTICATED,
+  unauthenticated: status.UNAUTHENTICATED,
   permission_denied: status.PERMISSION_DENIED,
   internal: status.INTERNAL,
   connection_failed: status.UNAVAILABLE,

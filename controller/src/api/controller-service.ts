@@ -2,7 +2,9 @@ import {
   ApprovalDecision,
   AsmError,
   InterruptOutcome,
+  isAdmin,
   laneInfo,
+  type Principal,
   providerInfo,
   type ControllerServiceServer,
   type Logger,
@@ -42,9 +44,9 @@ export function controllerService(controller: Controller, executors: ExecutorDir
   const log = logger.child({ component: "api" });
 
   /** Runs a run to its end and projects the result; cancelling the call interrupts it. */
-  async function queryRun(runId: string, signal: AbortSignal): Promise<Result> {
-    const run = controller.getRun(runId);
-    const onAbort = (): void => void controller.interrupt(runId, "client_cancelled", "the client cancelled the call").catch(() => undefined);
+  async function queryRun(runId: string, caller: Principal, signal: AbortSignal): Promise<Result> {
+    const run = controller.getRun(runId, caller);
+    const onAbort = (): void => void controller.interrupt(runId, caller, "client_cancelled", "the client cancelled the call").catch(() => undefined);
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       await run.ended;
@@ -56,69 +58,69 @@ export function controllerService(controller: Controller, executors: ExecutorDir
   }
 
   return {
-    createSession: unary(log, "CreateSession", async (req) => {
+    createSession: unary(log, "CreateSession", async (req, caller) => {
       const provider = providerFromProto(req.provider);
       const options = sessionOptionsFromProto(req.options);
-      return { session: sessionToProto(controller.createSession(provider, options, req.sessionId)) };
+      return { session: sessionToProto(controller.createSession(caller, provider, options, req.sessionId)) };
     }),
 
-    getSession: unary(log, "GetSession", async (req) => ({ session: sessionToProto(controller.getSession(req.sessionId)) })),
+    getSession: unary(log, "GetSession", async (req, caller) => ({ session: sessionToProto(controller.getSession(req.sessionId, caller)) })),
 
-    listSessions: unary(log, "ListSessions", async (req) => sessionPage(controller.sessionsAfter(req.includeClosed, req.pageToken), req.pageSize)),
+    listSessions: unary(log, "ListSessions", async (req, caller) => sessionPage(controller.sessionsAfter(caller, req.includeClosed, req.pageToken), req.pageSize)),
 
-    closeSession: unary(log, "CloseSession", async (req) => {
-      const { session, interrupted, dropped } = await controller.closeSession(req.sessionId);
+    closeSession: unary(log, "CloseSession", async (req, caller) => {
+      const { session, interrupted, dropped } = await controller.closeSession(req.sessionId, caller);
       return { session: sessionToProto(session), interruptedRunIds: interrupted, droppedRunIds: dropped };
     }),
 
-    streamRun: serverStream<StreamRunRequest, StreamRunResponse | Buffer>(log, "StreamRun", async function* (req, signal) {
+    streamRun: serverStream<StreamRunRequest, StreamRunResponse | Buffer>(log, "StreamRun", async function* (req, caller, signal) {
       const overrides = runOptionsFromProto(req.overrides, "overrides");
-      const run = controller.submitRun(req.sessionId, req.prompt, overrides, req.runId);
+      const run = controller.submitRun(caller, req.sessionId, req.prompt, overrides, req.runId);
       let completed = false;
       try {
         yield* eventStreamMessages(run.log, 0, { signal, primary: true, maxBatchEvents: req.maxBatchEvents });
         completed = run.log.ended;
       } finally {
         if (!completed && !req.keepRunning && !run.isEnded) {
-          void controller.interrupt(run.runId, "client_cancelled", "the client cancelled the stream").catch(() => undefined);
+          void controller.interrupt(run.runId, caller, "client_cancelled", "the client cancelled the stream").catch(() => undefined);
         }
       }
     }),
 
-    query: unary(log, "Query", async (req, call) => {
+    query: unary(log, "Query", async (req, caller, call) => {
       const signal = callSignal(call);
       const overrides = runOptionsFromProto(req.overrides, "overrides");
       if (req.sessionId) {
-        const run = controller.submitRun(req.sessionId, req.prompt, overrides, req.runId);
-        return { result: await queryRun(run.runId, signal) };
+        const run = controller.submitRun(caller, req.sessionId, req.prompt, overrides, req.runId);
+        return { result: await queryRun(run.runId, caller, signal) };
       }
       const provider = providerFromProto(req.provider);
-      const session = controller.createSession(provider, sessionOptionsFromProto(req.sessionOptions, "session_options"));
+      const session = controller.createSession(caller, provider, sessionOptionsFromProto(req.sessionOptions, "session_options"));
       try {
-        const run = controller.submitRun(session.sessionId, req.prompt, overrides, req.runId);
-        return { result: await queryRun(run.runId, signal) };
+        const run = controller.submitRun(caller, session.sessionId, req.prompt, overrides, req.runId);
+        return { result: await queryRun(run.runId, caller, signal) };
       } finally {
-        await controller.closeSession(session.sessionId);
+        await controller.closeSession(session.sessionId, caller);
       }
     }),
 
-    watchRun: serverStream<WatchRunRequest, WatchRunResponse | Buffer>(log, "WatchRun", async function* (req, signal) {
-      const run = controller.getRun(req.runId);
+    watchRun: serverStream<WatchRunRequest, WatchRunResponse | Buffer>(log, "WatchRun", async function* (req, caller, signal) {
+      const run = controller.getRun(req.runId, caller);
       yield* eventStreamMessages(run.log, req.afterSequence, { signal, maxBatchEvents: req.maxBatchEvents });
     }),
 
-    getRun: unary(log, "GetRun", async (req) => ({ run: runToProto(controller.getRun(req.runId)) })),
+    getRun: unary(log, "GetRun", async (req, caller) => ({ run: runToProto(controller.getRun(req.runId, caller)) })),
 
-    interrupt: unary(log, "Interrupt", async (req) => {
-      const outcome = await controller.interrupt(req.runId);
-      return { outcome: OUTCOME[outcome]!, status: controller.getRun(req.runId).status };
+    interrupt: unary(log, "Interrupt", async (req, caller) => {
+      const outcome = await controller.interrupt(req.runId, caller);
+      return { outcome: OUTCOME[outcome]!, status: controller.getRun(req.runId, caller).status };
     }),
 
-    approve: unary(log, "Approve", async (req) => {
+    approve: unary(log, "Approve", async (req, caller) => {
       if (req.decision !== ApprovalDecision.APPROVAL_DECISION_ALLOW && req.decision !== ApprovalDecision.APPROVAL_DECISION_DENY) {
         throw AsmError.configInvalid("decision", "decision must be ALLOW or DENY");
       }
-      const run = await controller.approve(req.sessionId, req.approvalId, req.decision === ApprovalDecision.APPROVAL_DECISION_ALLOW, req.reason);
+      const run = await controller.approve(caller, req.sessionId, req.approvalId, req.decision === ApprovalDecision.APPROVAL_DECISION_ALLOW, req.reason);
       return { runId: run.runId };
     }),
 
@@ -171,7 +173,11 @@ export function controllerService(controller: Controller, executors: ExecutorDir
       return { provider: providerToProto(provider), observability: observabilityOf(resolution, provider) };
     }),
 
-    listExecutors: unary(log, "ListExecutors", async () => ({ executors: executors.list() })),
+    // An operator's view (addresses, versions of every executor): admins only.
+    listExecutors: unary(log, "ListExecutors", async (_req, caller) => {
+      if (!isAdmin(caller)) throw new AsmError({ reasonCode: "admin_required", message: "ListExecutors is for principals with the admin role" });
+      return { executors: executors.list() };
+    }),
   };
 }
 

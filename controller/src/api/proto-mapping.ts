@@ -1,4 +1,4 @@
-import { providerToProto, runOptionsToProto, SessionStatus, type Run as RunMessage, type Session as SessionMessage } from "@asm/shared";
+import { REDACTED, providerToProto, runOptionsToProto, SessionStatus, type Run as RunMessage, type RunOptionsInput, type Session as SessionMessage } from "@asm/shared";
 import type { Run } from "../runs/run.js";
 import type { Session } from "../sessions/session.js";
 
@@ -13,13 +13,18 @@ export {
   sessionOptionsFromProto,
 } from "@asm/shared";
 
+/** What a response may show of a session's options: env keys, never their values (runOptionsToProto hides the cookie). */
+function redactedOptions(options: RunOptionsInput): RunOptionsInput {
+  return options.env ? { ...options, env: Object.fromEntries(Object.keys(options.env).map((k) => [k, REDACTED])) } : options;
+}
+
 export function sessionToProto(s: Session): SessionMessage {
   return {
     sessionId: s.sessionId,
     provider: providerToProto(s.provider),
     status: s.state === "open" ? SessionStatus.SESSION_STATUS_OPEN : SessionStatus.SESSION_STATUS_CLOSED,
     options: {
-      defaults: runOptionsToProto(s.defaults),
+      defaults: runOptionsToProto(redactedOptions(s.defaults)),
       maxConcurrentRuns: s.maxConcurrentRuns,
       maxQueuedRuns: s.maxQueuedRuns,
       keepCliWarm: s.keepCliWarm,
@@ -30,6 +35,7 @@ export function sessionToProto(s: Session): SessionMessage {
     providerSessionId: s.providerSessionId,
     createdAt: s.createdAt,
     runCount: s.runCount,
+    owner: s.owner,
   };
 }
 

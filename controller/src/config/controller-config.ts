@@ -14,6 +14,19 @@ export const ControllerConfigSchema = z
     ASM_TLS_CERT: z.string().optional(),
     ASM_TLS_KEY: z.string().optional(),
     ASM_TLS_REQUIRE_CLIENT_CERT: bool.default(true),
+    // Who may call (see README "Authentication"): certificate identities, static tokens, JWTs.
+    ASM_AUTH_CLIENT_IDENTITIES: z.string().default("*"),
+    ASM_AUTH_TOKEN_FILE: z.string().min(1).optional(),
+    ASM_AUTH_JWT_JWKS_FILE: z.string().min(1).optional(),
+    ASM_AUTH_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+    ASM_AUTH_JWT_ISSUER: z.string().min(1).optional(),
+    ASM_AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+    ASM_AUTH_JWT_CLOCK_SKEW_S: int(0, 3600).default(30),
+    ASM_AUTH_JWT_ROLES_CLAIM: z.string().min(1).default("roles"),
+    ASM_AUTH_JWT_ALGORITHMS: z.string().default("RS256,RS384,RS512,PS256,PS384,PS512,ES256,ES384,ES512,EdDSA"),
+    // What runs (see README "Operator policy"), and what of the host's environment local CLIs get.
+    ASM_POLICY_FILE: z.string().min(1).optional(),
+    ASM_PASS_ENV: z.string().default(""),
     ASM_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     ASM_KILL_GRACE_MS: int(10, 60_000).default(2000),
     ASM_MAX_LINE_BYTES: int(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -57,10 +70,33 @@ export const ControllerConfigSchema = z
     for (const item of c.ASM_EXECUTORS.split(",").map((s) => s.trim()).filter(Boolean)) {
       if (!/^[A-Za-z0-9][A-Za-z0-9._-]*=[^@=\s]+:\d{1,5}(@[^@=\s]+)?$/.test(item)) ctx.addIssue({ code: "custom", path: ["ASM_EXECUTORS"], message: `"${item}" is not name=host:port or name=host:port@certificate-name` });
     }
+    const jwtKeys = [c.ASM_AUTH_JWT_JWKS_FILE, c.ASM_AUTH_JWT_PUBLIC_KEY_FILE].filter(Boolean).length;
+    if (jwtKeys === 2) ctx.addIssue({ code: "custom", path: ["ASM_AUTH_JWT_JWKS_FILE"], message: "set ASM_AUTH_JWT_JWKS_FILE or ASM_AUTH_JWT_PUBLIC_KEY_FILE, not both" });
+    if (jwtKeys > 0 && !c.ASM_AUTH_JWT_ISSUER) ctx.addIssue({ code: "custom", path: ["ASM_AUTH_JWT_ISSUER"], message: "JWT verification needs the issuer the tokens must name" });
+    if (jwtKeys > 0 && !c.ASM_AUTH_JWT_AUDIENCE) ctx.addIssue({ code: "custom", path: ["ASM_AUTH_JWT_AUDIENCE"], message: "JWT verification needs the audience the tokens must name" });
+    if (jwtKeys === 0 && (c.ASM_AUTH_JWT_ISSUER || c.ASM_AUTH_JWT_AUDIENCE)) ctx.addIssue({ code: "custom", path: ["ASM_AUTH_JWT_JWKS_FILE"], message: "ASM_AUTH_JWT_ISSUER / ASM_AUTH_JWT_AUDIENCE need ASM_AUTH_JWT_JWKS_FILE or ASM_AUTH_JWT_PUBLIC_KEY_FILE" });
+    for (const alg of list(c.ASM_AUTH_JWT_ALGORITHMS)) {
+      if (!JWT_ALGORITHMS.includes(alg)) ctx.addIssue({ code: "custom", path: ["ASM_AUTH_JWT_ALGORITHMS"], message: `"${alg}" is not one of ${JWT_ALGORITHMS.join(", ")}` });
+    }
+    if (list(c.ASM_AUTH_JWT_ALGORITHMS).length === 0) ctx.addIssue({ code: "custom", path: ["ASM_AUTH_JWT_ALGORITHMS"], message: "name at least one algorithm" });
+    for (const key of list(c.ASM_PASS_ENV)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) ctx.addIssue({ code: "custom", path: ["ASM_PASS_ENV"], message: `"${key}" is not an environment variable name` });
+    }
+    if (tls === 3 && !c.ASM_TLS_REQUIRE_CLIENT_CERT && !c.ASM_AUTH_TOKEN_FILE && jwtKeys === 0) {
+      ctx.addIssue({ code: "custom", path: ["ASM_TLS_REQUIRE_CLIENT_CERT"], message: "without client certificates a token method is needed (ASM_AUTH_TOKEN_FILE or ASM_AUTH_JWT_*): nobody could authenticate" });
+    }
     if (tls === 0 && !c.ASM_INSECURE_LOOPBACK) ctx.addIssue({ code: "custom", path: ["ASM_TLS_CERT"], message: "configure TLS (ASM_TLS_*) or set ASM_INSECURE_LOOPBACK=1 for a loopback-only plaintext listener" });
   });
 
 export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
+
+/** Asymmetric JWS algorithms only: never `none`, never HMAC (a shared secret is not a public key). */
+const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
+
+/** The items of a comma-separated setting. */
+export function list(value: string): string[] {
+  return value.split(",").map((s) => s.trim()).filter(Boolean);
+}
 
 export function loadControllerConfig(env: NodeJS.ProcessEnv): Readonly<ControllerConfig> {
   const parsed = ControllerConfigSchema.safeParse(env);

@@ -1,4 +1,3 @@
-import { existsSync, statSync } from "node:fs";
 import {
   adapterFor,
   AsmError,
@@ -20,6 +19,10 @@ import {
   realClock,
   RunAdmission,
   type RunAdmissionLimits,
+  mayAccess,
+  SYSTEM_PRINCIPAL,
+  type Principal,
+  type RunPolicy,
 } from "@asm/shared";
 import type { Backend } from "@asm/shared";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
@@ -57,6 +60,8 @@ export interface ControllerOptions {
   maxSessions: number;
   /** The clock of the runs' timeouts and of retention. Default: the real one. */
   clock?: Clock;
+  /** The operator's policy: what each principal may run (checked at CreateSession and at every run). */
+  policy: RunPolicy;
 }
 
 
@@ -109,12 +114,16 @@ export class Controller {
     };
   }
 
-  /** Creates a session after validating every option for the provider (a bad option fails here). */
-  createSession(provider: ProviderName, options: SessionOptionsInput, sessionId?: string): Session {
+  /**
+   * Creates a session owned by `caller` after validating every option for the provider and
+   * checking it against the operator's policy (a bad or refused option fails here).
+   */
+  createSession(caller: Principal, provider: ProviderName, options: SessionOptionsInput, sessionId?: string): Session {
     if (sessionId) checkClientId(sessionId, "session_id");
     const id = sessionId || newId("ses");
     if (this.sessions.has(id)) throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${id} already exists` });
-    this.validateRunOptions(provider, options.defaults, {}, "options.defaults");
+    this.validateRunOptions(caller, provider, options.defaults, {}, "options.defaults");
+    this.opts.policy.checkLiveSessions(caller, this.count((s) => s.owner === caller.id && s.state === "open", () => 1));
     if (this.openSessions >= this.opts.maxSessions) {
       throw new AsmError({
         reasonCode: "too_many_sessions",
@@ -123,6 +132,7 @@ export class Controller {
     }
     const session = new Session(
       id,
+      caller.id,
       provider,
       options,
       options.maxConcurrentRuns ?? SESSION_DEFAULTS.maxConcurrentRuns,
@@ -132,13 +142,17 @@ export class Controller {
     );
     this.sessions.set(id, session);
     this.openSessions += 1;
-    this.opts.logger.info({ sessionId: id, provider }, "session created");
+    this.opts.logger.info({ sessionId: id, provider, owner: caller.id }, "session created");
     return session;
   }
 
-  getSession(sessionId: string): Session {
+  /**
+   * A session `caller` may see: its own, or any for an admin. Another principal's session is
+   * NOT_FOUND, exactly as an id that does not exist.
+   */
+  getSession(sessionId: string, caller: Principal): Session {
     const session = this.sessions.get(sessionId);
-    if (!session) throw AsmError.notFound("session", sessionId);
+    if (!session || !mayAccess(caller, session.owner)) throw AsmError.notFound("session", sessionId);
     return session;
   }
 
@@ -146,33 +160,36 @@ export class Controller {
    * The sessions created after the one a page token names ("" for all), in creation order. The
    * token is a session's creation ordinal (`Session.ordinal`); anything else is config_invalid.
    */
-  *sessionsAfter(includeClosed: boolean, pageToken: string): Generator<Session> {
+  *sessionsAfter(caller: Principal, includeClosed: boolean, pageToken: string): Generator<Session> {
     if (pageToken !== "" && !/^[1-9][0-9]{0,15}$/.test(pageToken)) throw AsmError.configInvalid("page_token", "not a page token from this controller's ListSessions");
     const after = pageToken === "" ? 0 : Number(pageToken);
-    for (const s of this.sessions.values()) if (s.ordinal > after && (includeClosed || s.state === "open")) yield s;
+    for (const s of this.sessions.values()) if (s.ordinal > after && (includeClosed || s.state === "open") && mayAccess(caller, s.owner)) yield s;
   }
 
-  getRun(runId: string): Run {
+  /** A run `caller` may see (one of its sessions', or any for an admin); else NOT_FOUND. */
+  getRun(runId: string, caller: Principal): Run {
     const run = this.runs.get(runId);
-    if (!run) throw AsmError.notFound("run", runId);
+    if (!run || !mayAccess(caller, run.owner)) throw AsmError.notFound("run", runId);
     return run;
   }
 
   /** Admits a run into a session: started now, queued, or refused with at_capacity. */
-  submitRun(sessionId: string, prompt: string, overrides: RunOptionsInput, runId?: string): Run {
-    const session = this.getSession(sessionId);
+  submitRun(caller: Principal, sessionId: string, prompt: string, overrides: RunOptionsInput, runId?: string): Run {
+    const session = this.getSession(sessionId, caller);
     if (runId) checkClientId(runId, "run_id");
     const id = runId || newId("run");
     if (this.runs.has(id)) throw new AsmError({ reasonCode: "run_exists", field: "run_id", message: `run ${id} already exists` });
     const adapter = adapterFor(session.provider);
     checkPrompt(adapter, prompt);
-    const { settings, resolution } = this.validateRunOptions(session.provider, session.defaults, overrides, "overrides");
+    const { settings, resolution } = this.validateRunOptions(caller, session.provider, session.defaults, overrides, "overrides");
+    this.opts.policy.checkConcurrentRuns(caller, this.count((s) => s.owner === caller.id, (s) => s.activeRunIds.length + s.queuedRunIds.length));
     session.checkAdmission();
     this.admission.check();
     const remote = settings.executionMode === "remote_node";
     const run: Run = new Run({
       runId: id,
       sessionId,
+      owner: session.owner,
       provider: session.provider,
       prompt,
       settings,
@@ -206,8 +223,8 @@ export class Controller {
   }
 
   /** Interrupts a run; resolves once it has ended (its process group gone). */
-  async interrupt(runId: string, reasonCode: "user_cancelled" | "client_cancelled" = "user_cancelled", message = "run interrupted"): Promise<InterruptOutcome> {
-    const run = this.getRun(runId);
+  async interrupt(runId: string, caller: Principal, reasonCode: "user_cancelled" | "client_cancelled" = "user_cancelled", message = "run interrupted"): Promise<InterruptOutcome> {
+    const run = this.getRun(runId, caller);
     if (run.isEnded) return "already_finished";
     const session = this.sessions.get(run.sessionId);
     if (run.isQueued) {
@@ -220,8 +237,8 @@ export class Controller {
   }
 
   /** Routes a decision to the run that owns the approval. */
-  async approve(sessionId: string, approvalId: string, allow: boolean, reason: string): Promise<Run> {
-    const session = this.getSession(sessionId);
+  async approve(caller: Principal, sessionId: string, approvalId: string, allow: boolean, reason: string): Promise<Run> {
+    const session = this.getSession(sessionId, caller);
     const run = session.approvals.ownerOf(approvalId);
     if (!run) throw AsmError.notFound("approval", approvalId);
     await run.resolveApproval(approvalId, allow, reason);
@@ -232,8 +249,8 @@ export class Controller {
    * Closes a session: interrupts its active runs and drops its queued ones, each ending with
    * `reason` (by default user_cancelled / session_closed); idempotent.
    */
-  async closeSession(sessionId: string, reason?: AsmError): Promise<{ session: Session; interrupted: string[]; dropped: string[] }> {
-    const session = this.getSession(sessionId);
+  async closeSession(sessionId: string, caller: Principal, reason?: AsmError): Promise<{ session: Session; interrupted: string[]; dropped: string[] }> {
+    const session = this.getSession(sessionId, caller);
     const error = (): AsmError => reason ?? AsmError.cancelled(`session ${sessionId} closed`, "session_closed");
     const wasOpen = session.state === "open";
     const { active, queued } = session.close();
@@ -254,9 +271,16 @@ export class Controller {
    */
   async shutdown(): Promise<void> {
     const reason = new AsmError({ reasonCode: "controller_shutdown", message: "the controller is shutting down; the run was stopped" });
-    await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, reason)));
+    await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, SYSTEM_PRINCIPAL, reason)));
     await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll()]);
     this.retention.stop();
+  }
+
+  /** The sum of `measure` over the sessions that match. */
+  private count(match: (s: Session) => boolean, measure: (s: Session) => number): number {
+    let total = 0;
+    for (const s of this.sessions.values()) if (match(s)) total += measure(s);
+    return total;
   }
 
   resolveLaneFor(provider: ProviderName, lane: string, executionMode: string): LaneResolution {
@@ -268,10 +292,12 @@ export class Controller {
   }
 
   /** Merges defaults and overrides and checks the result as a whole for the provider. */
-  private validateRunOptions(provider: ProviderName, defaults: RunOptionsInput, overrides: RunOptionsInput, prefix: string): { settings: RunSettings; resolution: LaneResolution } {
+  private validateRunOptions(caller: Principal, provider: ProviderName, defaults: RunOptionsInput, overrides: RunOptionsInput, prefix: string): { settings: RunSettings; resolution: LaneResolution } {
     const adapter = adapterFor(provider);
-    const settings = mergeRunOptions(defaults, overrides);
-    checkRunSettings(adapter, settings, prefix);
+    const merged = mergeRunOptions(defaults, overrides);
+    checkRunSettings(adapter, merged, prefix);
+    // The operator decides what runs: a refused option fails here, before anything starts.
+    const settings = this.opts.policy.checkRun(caller, merged, { provider, prefix, side: "controller" });
     let resolution: LaneResolution;
     try {
       resolution = resolveLane(provider, settings.lane, settings.executionMode, this.discovery);
@@ -290,10 +316,6 @@ export class Controller {
       // Only what this controller can know: the executor's side is checked when the run starts.
       const config = resolveRemoteConfig(settings, prefix);
       this.opts.resolveExecutor(config.remote_node, `${prefix}.driver_opts.remote_node`);
-      return { settings, resolution };
-    }
-    if (settings.cwd !== undefined && !(existsSync(settings.cwd) && statSync(settings.cwd).isDirectory())) {
-      throw new AsmError({ field: `${prefix}.cwd`, reasonCode: "cwd_not_found", message: `cwd ${settings.cwd} is not a directory` });
     }
     return { settings, resolution };
   }

@@ -78,6 +78,14 @@ export class RunEventLog {
     return this.primaryPosition === undefined || this.events.length - this.primaryPosition < this.opts.primaryWindow;
   }
 
+  /**
+   * Whether the producer is parked waiting for the primary reader. It stays parked until the
+   * reader is back within half a window, so this can hold while `hasReaderRoom` already does.
+   */
+  get producerWaiting(): boolean {
+    return this.roomWaiters.length > 0;
+  }
+
   /** Resolves when the primary reader is within the window (at once when there is no primary reader). */
   async waitForRoom(signal?: AbortSignal): Promise<void> {
     while (!this.hasReaderRoom && !signal?.aborted) {

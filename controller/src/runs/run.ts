@@ -30,6 +30,8 @@ export type RunPhase = "queued" | "running" | "stopping" | "ended";
 export interface RunInit {
   runId: string;
   sessionId: string;
+  /** The principal that owns the run's session (who may see and act on the run). */
+  owner: string;
   provider: ProviderName;
   prompt: string;
   settings: RunSettings;
@@ -70,6 +72,7 @@ interface PendingApproval {
 export class Run {
   readonly runId: string;
   readonly sessionId: string;
+  readonly owner: string;
   readonly provider: ProviderName;
   readonly createdAt = new Date();
   startedAt: Date | undefined;
@@ -97,6 +100,7 @@ export class Run {
   constructor(private readonly init: RunInit) {
     this.runId = init.runId;
     this.sessionId = init.sessionId;
+    this.owner = init.owner;
     this.provider = init.provider;
     this.projection = emptyProjection(init.maxResultTextBytes);
     this.log_ = init.logger.child({ runId: init.runId, sessionId: init.sessionId });

@@ -1,16 +1,17 @@
-import { readFileSync } from "node:fs";
 import { Server, ServerCredentials, type ServerOptions } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import { addReflectionService } from "./reflection.js";
 import { withPreEncodedEventStreams } from "../api/event-stream.js";
-import { AsmError, ControllerServiceService, toGrpcStatus, type ControllerServiceServer, type Logger } from "@asm/shared";
+import { AsmError, ControllerServiceService, guardService, TlsServerCredentials, type CallCredentials, type ControllerServiceServer, type Principal, type Logger } from "@asm/shared";
 
 export interface TlsFiles {
   caFile: string;
   certFile: string;
   keyFile: string;
-  /** Require and verify a client certificate from the CA. */
+  /** Require and verify a client certificate from the CA (else one is optional, and tokens name callers). */
   requireClientCert: boolean;
+  /** How often the certificate files are checked for a rotation. */
+  reloadIntervalMs?: number;
 }
 
 export interface ListenOptions {
@@ -74,24 +75,6 @@ function tolerantDecoders(definition: typeof ControllerServiceService): typeof C
 }
 
 /**
- * The one gate of every API call: a request that did not decode is refused as the client's
- * mistake (INVALID_ARGUMENT); once the server drains, each new call is refused with the drain's
- * error (UNAVAILABLE) before its handler runs; calls already running go on.
- */
-function gated(service: ControllerServiceServer, refusal: () => AsmError | undefined): ControllerServiceServer {
-  const out: Record<string, unknown> = {};
-  for (const [name, handler] of Object.entries(service) as [string, (call: { emit(e: string, v: unknown): void; request?: unknown }, callback?: (err: unknown) => void) => void][]) {
-    out[name] = (call: { emit(e: string, v: unknown): void; request?: unknown }, callback?: (err: unknown) => void) => {
-      const refused = call.request instanceof UndecodableRequest ? call.request.error : refusal();
-      if (!refused) return handler(call, callback);
-      if (callback) callback(toGrpcStatus(refused));
-      else call.emit("error", toGrpcStatus(refused));
-    };
-  }
-  return out as unknown as ControllerServiceServer;
-}
-
-/**
  * The controller's gRPC server: the public API, standard health checking, and reflection. Returns
  * the bound port and a two-stage shutdown.
  */
@@ -101,8 +84,12 @@ export class ControllerServer {
   private drainError: AsmError | undefined;
   port = 0;
 
+  private credentials: TlsServerCredentials | undefined;
+
   constructor(
     service: ControllerServiceServer,
+    /** Names the caller of a call, or throws UNAUTHENTICATED (see client-auth.ts). */
+    authenticate: (call: CallCredentials, method: string) => Promise<Principal>,
     private readonly logger: Logger,
     options: ServerOptions = {},
   ) {
@@ -113,7 +100,16 @@ export class ControllerServer {
       "grpc.max_send_message_length": 4 * 1024 * 1024 - 64 * 1024,
       ...options,
     });
-    this.server.addService(withPreEncodedEventStreams(tolerantDecoders(ControllerServiceService)), gated(service, () => this.drainError));
+    // The one door of every API call: the caller is authenticated first (UNAUTHENTICATED, before
+    // anything else is said); once the server drains, each new call is refused with the drain's
+    // error (UNAVAILABLE); a request that did not decode is the client's mistake (INVALID_ARGUMENT).
+    const guarded = guardService(service, async (call, method) => {
+      const principal = await authenticate(call, method);
+      if (this.drainError) throw this.drainError;
+      if (call.request instanceof UndecodableRequest) throw call.request.error;
+      return principal;
+    });
+    this.server.addService(withPreEncodedEventStreams(tolerantDecoders(ControllerServiceService)), guarded);
     this.health.addToServer(this.server);
     // Reflection for exactly what this server serves (not the executor's service).
     addReflectionService(this.server, [SERVICE_NAME, "grpc.health.v1.Health"]);
@@ -122,11 +118,10 @@ export class ControllerServer {
   async listen(opts: ListenOptions): Promise<number> {
     let credentials: ServerCredentials;
     if (opts.tls) {
-      credentials = ServerCredentials.createSsl(
-        readFileSync(opts.tls.caFile),
-        [{ private_key: readFileSync(opts.tls.keyFile), cert_chain: readFileSync(opts.tls.certFile) }],
-        opts.tls.requireClientCert,
-      );
+      // TLS 1.3 only; certificate files are watched and reloaded without a restart.
+      this.credentials = new TlsServerCredentials(opts.tls, this.logger, opts.tls.requireClientCert);
+      this.credentials.watch(opts.tls.reloadIntervalMs ?? 2000);
+      credentials = this.credentials;
     } else if (opts.insecure && isLoopbackAddress(opts.address)) {
       credentials = ServerCredentials.createInsecure();
     } else {
@@ -158,6 +153,7 @@ export class ControllerServer {
   /** Stage two: the running calls end (their runs have been stopped); forced after `graceMs`. */
   async shutdown(graceMs: number): Promise<void> {
     this.beginDrain();
+    this.credentials?.unwatch();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

@@ -1,14 +1,17 @@
 import type { handleServerStreamingCall, handleUnaryCall, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
-import { AsmError, toGrpcStatus, type Logger } from "@asm/shared";
+import { AsmError, principalOf, toGrpcStatus, type Logger, type Principal } from "@asm/shared";
 
 /**
  * Every handler goes through these adapters: they await the async body, always complete the call,
  * and translate errors in one place (`toGrpcStatus`). grpc-js ignores returned promises, so an
- * unwrapped async handler would leak rejections.
+ * unwrapped async handler would leak rejections. The body gets the caller the service's guard
+ * authenticated (see `guardService`).
  */
-export function unary<Req, Res>(logger: Logger, method: string, body: (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(logger: Logger, method: string, body: (request: Req, caller: Principal, call: ServerUnaryCall<Req, Res>) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    body(call.request, call).then(
+    Promise.resolve()
+      .then(() => body(call.request, principalOf(call), call))
+      .then(
       (response) => callback(null, response),
       (err: unknown) => {
         logFailure(logger, method, err);
@@ -25,7 +28,7 @@ export function unary<Req, Res>(logger: Logger, method: string, body: (request: 
 export function serverStream<Req, Res>(
   logger: Logger,
   method: string,
-  body: (request: Req, signal: AbortSignal, call: ServerWritableStream<Req, Res>) => AsyncIterable<Res>,
+  body: (request: Req, caller: Principal, signal: AbortSignal, call: ServerWritableStream<Req, Res>) => AsyncIterable<Res>,
 ): handleServerStreamingCall<Req, Res> {
   return (call) => {
     const abort = new AbortController();
@@ -35,7 +38,7 @@ export function serverStream<Req, Res>(
     call.on("error", onGone);
     void (async () => {
       try {
-        for await (const message of body(call.request, abort.signal, call)) {
+        for await (const message of body(call.request, principalOf(call), abort.signal, call)) {
           if (abort.signal.aborted) break;
           if (!call.write(message)) await drained(call, abort.signal);
         }

@@ -28,6 +28,8 @@ export class Session {
 
   constructor(
     readonly sessionId: string,
+    /** The principal that created it: the only one (besides an admin) that sees it and its runs. */
+    readonly owner: string,
     readonly provider: ProviderName,
     readonly options: SessionOptionsInput,
     readonly maxConcurrentRuns: number,

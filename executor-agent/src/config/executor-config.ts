@@ -21,6 +21,8 @@ export interface ExecutorConfig {
   readonly providers: readonly ProviderName[];
   /** Variables of the executor's own environment passed on to every CLI (e.g. credentials). */
   readonly passEnv: readonly string[];
+  /** The executor's own policy file (what a controller may ask it to run); undefined = the defaults. */
+  readonly policyFile: string | undefined;
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly keepaliveTimeMs: number;
@@ -174,6 +176,13 @@ export const EXECUTOR_OPTIONS: { readonly [K in keyof ExecutorConfig]: ExecutorO
   cookie: option("cookie", "--cookie", "ASM_EXECUTOR_COOKIE", {
     value: "secret",
     description: "Optional shared secret the controller must present in addition to its certificate (never logged).",
+    schema: nonEmpty,
+  }),
+  policyFile: option("policyFile", "--policy", "ASM_EXECUTOR_POLICY_FILE", {
+    value: "file",
+    description:
+      "The executor's own policy (JSON, the controller's format): env keys and CLI paths a controller may send, permission modes and " +
+      "providers per role of the controller's identity. Without it: no env, no cli_path, no bypass from any controller.",
     schema: nonEmpty,
   }),
   providers: option("providers", "--providers", "ASM_EXECUTOR_PROVIDERS", {

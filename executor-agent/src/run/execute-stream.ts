@@ -21,6 +21,8 @@ import {
   type RunAdmission,
   type RunExit,
   type StartRun,
+  type Principal,
+  type RunPolicy,
 } from "@asm/shared";
 import type { ExecutorRuntime } from "../runtime/executor-runtime.js";
 import { EventOutbox } from "./event-outbox.js";
@@ -40,6 +42,10 @@ export interface ExecuteStreamDeps {
   limits: ExecuteStreamLimits;
   /** The executor's caps: a run over them waits for a slot (the controller is told: RunQueued). */
   admission: RunAdmission;
+  /** The executor's own policy: what it runs for this controller, whatever the controller allowed. */
+  policy: RunPolicy;
+  /** The controller on the other end (its certificate identity, with the roles the policy gives it). */
+  caller: Principal;
 }
 
 type Phase = "awaiting_start" | "running" | "finished";
@@ -183,10 +189,12 @@ export class ExecuteStream {
     runtime.requireProvider(provider);
     const input = runOptionsFromProto(start.options, "options");
     const cwd = runtime.confineCwd(start.remoteCwd);
-    const settings = { ...mergeRunOptions({}, { ...input, driverOpts: undefined, executionMode: "local", lane: "core" }), cwd };
+    const merged = { ...mergeRunOptions({}, { ...input, driverOpts: undefined, executionMode: "local", lane: "core" }), cwd };
     const adapter = adapterFor(provider);
     checkPrompt(adapter, start.prompt);
-    checkRunSettings(adapter, settings, "options");
+    checkRunSettings(adapter, merged, "options");
+    // The executor does not trust the controller beyond its own policy (env, cli_path, modes).
+    const settings = this.deps.policy.checkRun(this.deps.caller, merged, { provider, prefix: "options", side: "executor" });
     const request: ExecutionRequest = {
       runId: start.runId,
       sessionId: start.sessionId,

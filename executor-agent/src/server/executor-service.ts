@@ -1,8 +1,12 @@
-import { status as Status, type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grpc-js";
+import { type sendUnaryData, type ServerDuplexStream, type ServerUnaryCall } from "@grpc/grpc-js";
 import {
   ASM_VERSION,
   AsmError,
   EXECUTOR_PROTOCOL_VERSION,
+  guardService,
+  principalOf,
+  type CallGuard,
+  type RunPolicy,
   identitiesOf,
   isIdentityAllowed,
   toGrpcStatus,
@@ -32,28 +36,36 @@ export interface ExecutorServiceDeps {
   admission: RunAdmission;
   /** Tracks open streams so shutdown can wait for their CLIs. */
   streams: Set<ExecuteStream>;
+  /** The executor's own policy (roles of controller identities, what they may run). */
+  policy: RunPolicy;
 }
 
-type AnyCall = ServerUnaryCall<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
-
-/** The caller's certificate identity, or permission_denied when it is not on the allow-list. */
-function authorize(call: AnyCall, allow: readonly string[]): string {
-  const cert = call.getAuthContext().sslPeerCertificate;
-  const identities = cert ? identitiesOf(cert) : [];
-  if (identities.length > 0 && isIdentityAllowed(identities, allow)) return identities[0]!;
-  throw new AsmError({
-    domain: "transport",
-    reasonCode: "identity_not_allowed",
-    message: `client identity ${identities.length ? identities.join(", ") : "(none)"} is not allowed on this executor`,
-  });
+/**
+ * The executor's door (every method passes it): the caller's certificate identity must be on the
+ * allow-list; the principal is that identity. A refusal is PERMISSION_DENIED / identity_not_allowed.
+ */
+function certificateGuard(deps: ExecutorServiceDeps): CallGuard {
+  return async (call, method) => {
+    const cert = call.getAuthContext()?.sslPeerCertificate;
+    const identities = cert ? identitiesOf(cert) : [];
+    if (identities.length > 0 && isIdentityAllowed(identities, deps.allowClients)) {
+      deps.logger.debug({ method, peer: identities[0] }, "call");
+      return deps.policy.withRoles({ id: identities[0]!, roles: [], source: "certificate" });
+    }
+    const error = new AsmError({
+      domain: "transport",
+      reasonCode: "identity_not_allowed",
+      message: `client identity ${identities.length ? identities.join(", ") : "(none)"} is not allowed on this executor`,
+    });
+    deps.logger.warn({ method, reasonCode: error.reasonCode, peer: call.getPeer() }, error.message);
+    throw error;
+  };
 }
 
 function unary<Req, Res>(deps: ExecutorServiceDeps, method: string, handle: (request: Req) => Promise<Res> | Res) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     void (async () => {
       try {
-        const peer = authorize(call as AnyCall, deps.allowClients);
-        deps.logger.debug({ method, peer }, "call");
         callback(null, await handle(call.request));
       } catch (err) {
         const asm = AsmError.from(err);
@@ -67,7 +79,7 @@ function unary<Req, Res>(deps: ExecutorServiceDeps, method: string, handle: (req
 /** The ExecutorService: handshake, bootstrap, and one Execute stream per run. */
 export function executorService(deps: ExecutorServiceDeps): ExecutorServiceServer {
   const { runtime } = deps;
-  return {
+  return guardService<ExecutorServiceServer>({
     handshake: unary<HandshakeRequest, HandshakeResponse>(deps, "Handshake", async (request) => {
       runtime.checkCookie(request.cookie);
       return {
@@ -91,17 +103,9 @@ export function executorService(deps: ExecutorServiceDeps): ExecutorServiceServe
       return { ready: runtime.ready, workspaceRoot: runtime.workspaceRoot, error };
     }),
     execute: (call: ServerDuplexStream<ExecuteRequest, ExecuteResponse>) => {
-      try {
-        authorize(call as AnyCall, deps.allowClients);
-      } catch (err) {
-        const { code, details, metadata } = toGrpcStatus(err);
-        call.on("error", () => undefined);
-        call.emit("error", { code: code ?? Status.PERMISSION_DENIED, details, metadata });
-        return;
-      }
-      const stream = new ExecuteStream(call, { runtime, backend: deps.backend, logger: deps.logger, limits: deps.limits, admission: deps.admission });
+      const stream = new ExecuteStream(call, { runtime, backend: deps.backend, logger: deps.logger, limits: deps.limits, admission: deps.admission, policy: deps.policy, caller: principalOf(call) });
       deps.streams.add(stream);
       void stream.finished.then(() => deps.streams.delete(stream));
     },
-  };
+  }, certificateGuard(deps));
 }

@@ -93,6 +93,20 @@ export const REASON_CODES = {
   max_turns_reached: { kind: "provider_error", retryable: false, summary: "the CLI stopped at its max_turns" },
   turn_interrupted: { kind: "user_cancelled", retryable: false, summary: "the CLI reported its turn as interrupted" },
 
+  // --- Callers: who is calling (UNAUTHENTICATED) and what they may do (PERMISSION_DENIED, with `field` and `details.rule`).
+  credentials_missing: { kind: "unauthenticated", retryable: false, summary: "the call carries neither a client certificate nor a bearer token" },
+  credentials_malformed: { kind: "unauthenticated", retryable: false, summary: "the authorization metadata is not `Bearer <token>`, or the token is not a JWT" },
+  token_unknown: { kind: "unauthenticated", retryable: false, summary: "a bearer token that is not in the token file (and no JWT verifier takes it)" },
+  token_expired: { kind: "unauthenticated", retryable: false, summary: "the JWT's exp has passed (beyond the allowed clock skew)" },
+  token_issuer_mismatch: { kind: "unauthenticated", retryable: false, summary: "the JWT's iss is not the configured issuer" },
+  token_audience_mismatch: { kind: "unauthenticated", retryable: false, summary: "the JWT's aud does not include the configured audience" },
+  token_signature_invalid: { kind: "unauthenticated", retryable: false, summary: "the JWT is not signed by a configured key" },
+  token_invalid: { kind: "unauthenticated", retryable: false, summary: "the JWT fails another check (no sub, not yet valid, bad claims, disallowed algorithm)" },
+  client_identity_not_allowed: { kind: "unauthenticated", retryable: false, summary: "the client certificate's identity is not on the controller's allow-list" },
+  admin_required: { kind: "permission_denied", retryable: false, summary: "the call is for principals with the admin role" },
+  policy_denied: { kind: "permission_denied", retryable: false, summary: "an option the operator's policy does not allow (`field`, `details.rule`)" },
+  quota_exceeded: { kind: "permission_denied", retryable: false, summary: "the principal is at its policy quota of live sessions or concurrent runs" },
+
   // --- Remote runs: reaching the executor.
   distribution_disabled: { kind: "connection_failed", retryable: false, summary: "the controller has no client TLS identity for executors" },
   connect_timeout: { kind: "timeout", retryable: true, summary: "no TLS connection within remote_connect_timeout_ms" },
@@ -123,6 +137,7 @@ export const REASON_CODES = {
   controller_config_invalid: { kind: "config_invalid", retryable: false, summary: "an ASM_* variable of the controller is invalid" },
   executor_config_invalid: { kind: "config_invalid", retryable: false, summary: "an executor flag or variable is invalid" },
   tls_file_invalid: { kind: "config_invalid", retryable: false, summary: "a certificate, key or CA file is missing or unreadable" },
+  policy_invalid: { kind: "config_invalid", retryable: false, summary: "the operator's policy file or token file is missing or fails its schema" },
   tls_certificate_unnamed: { kind: "config_invalid", retryable: false, summary: "a certificate names no identity (no SAN, no CN)" },
   certificate_exists: { kind: "already_exists", retryable: false, summary: "a certificate file to write exists already" },
   dev_pki_exists: { kind: "already_exists", retryable: false, summary: "the development PKI directory exists already" },

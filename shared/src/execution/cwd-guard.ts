@@ -17,10 +17,24 @@ export function guardedCommand(realCwd: string, command: string, args: readonly 
 }
 
 /** The typed error of a run whose guard refused its directory. */
-export function cwdMovedError(realCwd: string): AsmError {
-  return AsmError.configInvalid(
-    "driver_opts.remote_cwd",
-    `the run's directory ${realCwd} was swapped (e.g. for a symlink) between its check and the CLI's start; the CLI was not started`,
-    "remote_cwd_outside_workspace",
-  );
+export function cwdMovedError(realCwd: string, local: boolean): AsmError {
+  const message = `the run's directory ${realCwd} was swapped (e.g. for a symlink) between its check and the CLI's start; the CLI was not started`;
+  return local
+    ? new AsmError({ reasonCode: "policy_denied", field: "cwd", message, details: { rule: "workspace_root" } })
+    : AsmError.configInvalid("driver_opts.remote_cwd", message, "remote_cwd_outside_workspace");
+}
+
+/**
+ * Whether the guard entered its directory but could not exec the CLI (not found, not executable,
+ * a missing interpreter): the shell, named `asm-cwd-guard`, exits 126 or 127 saying `exec: ...`.
+ * The same command fails the same way again, as a direct spawn's ENOENT / EACCES does.
+ */
+export function guardExecFailed(exit: { code: number | null; stderrTail: string }): boolean {
+  return (exit.code === 126 || exit.code === 127) && /asm-cwd-guard: \d+: exec: /.test(exit.stderrTail);
+}
+
+/** The spawn_failed error of a CLI the guard could not exec. */
+export function guardExecError(command: string, stderrTail: string): AsmError {
+  const line = /asm-cwd-guard: \d+: exec: (.*)/.exec(stderrTail)?.[1]?.trim() ?? "cannot execute";
+  return new AsmError({ reasonCode: "spawn_failed", message: `failed to start ${command}: ${line}`, stderrTail, details: { command } });
 }

@@ -7,7 +7,7 @@ import type { Logger } from "../logging/logger.js";
 import { CliProcess, type CliExit, type CliOutput } from "../process/index.js";
 import type { EventDraft, ProviderAdapter } from "../providers/provider-adapter.js";
 import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "./backend.js";
-import { CWD_GUARD_REFUSED, cwdMovedError, guardedCommand } from "./cwd-guard.js";
+import { CWD_GUARD_REFUSED, cwdMovedError, guardedCommand, guardExecError, guardExecFailed } from "./cwd-guard.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
 
 export interface LocalCoreBackendOptions {
@@ -25,6 +25,8 @@ export interface LocalCoreBackendOptions {
    * starts through the cwd guard (cwd-guard.ts), which re-checks its directory at the spawn.
    */
   confinedTo?: () => string;
+  /** Whether the runs are the controller's own (a moved cwd is then a `cwd` policy refusal, not a `remote_cwd` one). */
+  controllerSide?: boolean;
 }
 
 function isExecutableFile(path: string): boolean {
@@ -261,8 +263,13 @@ class LocalCoreExecution implements RunExecution {
   private async startFailure(proc: CliProcess): Promise<AsmError | undefined> {
     const exit = await Promise.race([proc.exited, delay(this.opts.killGraceMs).then(() => undefined)]);
     if (!exit) return undefined;
-    if (this.refusedByGuard(exit)) return cwdMovedError(this.request.spec.settings.cwd ?? "");
+    if (this.refusedByGuard(exit)) return cwdMovedError(this.request.spec.settings.cwd ?? "", this.opts.controllerSide === true);
+    if (this.opts.confinedTo !== undefined && guardExecFailed(exit)) return this.execError(exit);
     return exit.classification === "spawn_failed" ? exit.error : undefined;
+  }
+
+  private execError(exit: CliExit): AsmError {
+    return guardExecError(resolveCliPath(this.request, this.opts.hostEnv), exit.stderrTail).with({ provider: this.request.adapter.provider });
   }
 
   private refusedByGuard(exit: CliExit): boolean {
@@ -270,7 +277,8 @@ class LocalCoreExecution implements RunExecution {
   }
 
   private async *exitEvents(exit: CliExit): AsyncGenerator<EventDraft[]> {
-    if (this.refusedByGuard(exit)) throw cwdMovedError(this.request.spec.settings.cwd ?? "");
+    if (this.refusedByGuard(exit)) throw cwdMovedError(this.request.spec.settings.cwd ?? "", this.opts.controllerSide === true);
+    if (this.opts.confinedTo !== undefined && guardExecFailed(exit)) throw this.execError(exit);
     if (exit.classification === "success") {
       yield [{ payload: payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }) }];
       return;

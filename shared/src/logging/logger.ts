@@ -2,6 +2,9 @@ import { pino, type Logger, type DestinationStream } from "pino";
 
 export type { Logger } from "pino";
 
+/** What stands in for a secret in a response or a log line. */
+export const REDACTED = "[redacted]";
+
 /** Paths whose values never reach a log line. */
 export const REDACTED_PATHS = [
   "env",
@@ -26,7 +29,7 @@ export function createRootLogger(opts: { name: string; level?: string; destinati
     {
       name: opts.name,
       level: opts.level ?? process.env.ASM_LOG_LEVEL ?? "info",
-      redact: { paths: REDACTED_PATHS, censor: "[Redacted]" },
+      redact: { paths: REDACTED_PATHS, censor: REDACTED },
       serializers: { err: pino.stdSerializers.err },
     },
     opts.destination,

@@ -1,5 +1,6 @@
 // Mapping between the protocol's RunOptions / SessionOptions messages and the validated option
 // objects; used by the controller's API and by the executor agent for StartRun.
+import { REDACTED } from "../logging/logger.js";
 import { ExecutionMode, Lane, PermissionMode, Provider } from "../../gen/asm/v1/common_pb.js";
 import type { RunOptions, SessionOptions } from "../../gen/asm/v1/controller_pb.js";
 import { AsmError } from "../errors/asm-error.js";
@@ -101,8 +102,8 @@ export function runOptionsToProto(o: RunOptionsInput): RunOptions {
   };
 }
 
-/** The cookie is a secret: it is never echoed back. */
+/** The cookie is a secret: it is never echoed back (nor sent on: the executor gets it in StartRun.cookie). */
 function redactDriverOpts(d: Record<string, unknown>): Record<string, unknown> {
-  return d.remote_cookie === undefined ? d : { ...d, remote_cookie: "[Redacted]" };
+  return d.remote_cookie === undefined ? d : { ...d, remote_cookie: REDACTED };
 }
 

@@ -1,5 +1,5 @@
 export { loadTlsMaterial, type TlsFiles, type TlsMaterial, type TlsFieldNames } from "./tls-files.js";
-export { identitiesOf, identitiesOfPem, isIdentityAllowed, certificateName, ANY_IDENTITY, type CertificateFields } from "./peer-identity.js";
+export { identitiesOf, identitiesOfPem, principalNameOf, isIdentityAllowed, certificateName, ANY_IDENTITY, type CertificateFields } from "./peer-identity.js";
 export {
   createCa,
   issueCertificate,
@@ -11,3 +11,4 @@ export {
   type DevPkiOptions,
   type DevPki,
 } from "./dev-pki.js";
+export { TlsServerCredentials, type MtlsFiles } from "./server-credentials.js";

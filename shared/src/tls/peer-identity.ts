@@ -29,6 +29,19 @@ export function identitiesOf(cert: CertificateFields | X509Certificate): string[
   return [...new Set(all)];
 }
 
+/**
+ * The one name a client certificate's holder goes by as a principal: its first URI SAN (a SPIFFE
+ * id, say), else its first DNS SAN, else its subject CN; undefined when it has none of them.
+ */
+export function principalNameOf(cert: CertificateFields | X509Certificate): string | undefined {
+  const fields: CertificateFields = cert instanceof X509Certificate ? cert.toLegacyObject() : cert;
+  const san = parseSubjectAltName(fields.subjectaltname ?? "");
+  const first = (type: string): string | undefined => san.find((e) => e.type === type && e.value !== "")?.value;
+  const commonNames = fields.subject?.CN;
+  const cn = Array.isArray(commonNames) ? commonNames[0] : commonNames;
+  return first("URI") ?? first("DNS") ?? (cn || undefined);
+}
+
 /** `identitiesOf` for a PEM certificate (the first one in the text). */
 export function identitiesOfPem(pem: string | Buffer): string[] {
   return identitiesOf(parsePem(pem));

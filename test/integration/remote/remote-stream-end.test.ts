@@ -4,7 +4,7 @@
  * cancels the stream of a run that ended normally, so the executor holds no lease for it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Provider } from "@asm/shared";
+import { Provider, SYSTEM_PRINCIPAL } from "@asm/shared";
 import { call, collectEvents } from "../../helpers/grpc-client.js";
 import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../../helpers/remote-setup.js";
 import { createSession, runOptions } from "../../helpers/sessions.js";
@@ -39,7 +39,7 @@ async function runWithExit(runId: string) {
   const get = async () => (await call(r.t.client, "getRun", { runId })).run!;
   for (let run = await get(); ; run = await get()) {
     if (run.cliExit) return run;
-    expect(await eventually(() => r.t.app.controller.getRun(runId).cliExit !== undefined, 10_000)).toBe(true);
+    expect(await eventually(() => r.t.app.controller.getRun(runId, SYSTEM_PRINCIPAL).cliExit !== undefined, 10_000)).toBe(true);
   }
 }
 

@@ -147,7 +147,9 @@ export interface RunOptions {
     | string
     | undefined;
   /**
-   * Working directory of the CLI. Must exist. On a remote run it names a
+   * Working directory of the CLI. Must exist, and resolve (symlinks
+   * included) inside the operator's workspace root (policy
+   * `workspace_root`); else policy_denied. On a remote run it names a
    * directory on the executor host (inside its workspace), unless
    * driver_opts.remote_cwd is set, which wins.
    */
@@ -155,13 +157,20 @@ export interface RunOptions {
     | string
     | undefined;
   /**
-   * Environment passed to the CLI, as an explicit allowlist: the CLI gets
-   * PATH, HOME and these, nothing else of the controller's environment.
+   * Environment passed to the CLI, on top of the host's PATH, HOME, LANG,
+   * TMPDIR and the operator's pass-through variables, nothing else of the
+   * controller's (or executor's) environment. Only keys the operator's
+   * policy allows (`client_env`); loader and interpreter variables (LD_*,
+   * DYLD_*, NODE_OPTIONS, BASH_ENV, PATH, HOME, ...) are always refused.
+   * Values are never returned: responses carry the keys with the value
+   * "[redacted]".
    */
   env: { [key: string]: string };
   /**
-   * Path of the provider CLI executable. Default: the provider's env override
-   * (e.g. ASM_CLAUDE_CLI_PATH) or its binary name on PATH.
+   * Path of the provider CLI executable. Refused (policy_denied) unless the
+   * operator's policy lists it in `client_cli_paths`. Default: the
+   * operator's path for the provider (policy `cli_paths`, or e.g.
+   * ASM_CLAUDE_CLI_PATH) or its binary name on PATH.
    */
   cliPath?:
     | string
@@ -202,7 +211,7 @@ export interface RunOptions {
    *     certificate name).
    *   remote_cookie: shared secret sent to the executor besides mTLS. The
    *     first cookie used for an executor is pinned; another one later is
-   *     config_invalid / cookie_conflict.
+   *     config_invalid / cookie_conflict. Never returned ("[redacted]").
    *   remote_connect_timeout_ms (5000): TCP + TLS + channel ready.
    *   remote_rpc_timeout_ms (15000): Handshake, Bootstrap, and the executor's
    *     answer to the start of the run.
@@ -301,6 +310,11 @@ export interface Session {
     | undefined;
   /** Number of runs ever admitted. */
   runCount: number;
+  /**
+   * The principal that created the session: the only one, besides an admin,
+   * that sees it, its runs and its approvals.
+   */
+  owner: string;
 }
 
 export interface CreateSessionRequest {
@@ -1197,6 +1211,7 @@ function createBaseSession(): Session {
     providerSessionId: "",
     createdAt: undefined,
     runCount: 0,
+    owner: "",
   };
 }
 
@@ -1228,6 +1243,9 @@ export const Session: MessageFns<Session> = {
     }
     if (message.runCount !== 0) {
       writer.uint32(72).uint32(message.runCount);
+    }
+    if (message.owner !== "") {
+      writer.uint32(82).string(message.owner);
     }
     return writer;
   },
@@ -1317,6 +1335,14 @@ export const Session: MessageFns<Session> = {
             message.runCount = reader.uint32();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.owner = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1364,6 +1390,7 @@ export const Session: MessageFns<Session> = {
         : isSet(object.run_count)
         ? globalThis.Number(object.run_count)
         : 0,
+      owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
     };
   },
 
@@ -1396,6 +1423,9 @@ export const Session: MessageFns<Session> = {
     if (message.runCount !== 0) {
       obj.runCount = Math.round(message.runCount);
     }
+    if (message.owner !== "") {
+      obj.owner = message.owner;
+    }
     return obj;
   },
 
@@ -1415,6 +1445,7 @@ export const Session: MessageFns<Session> = {
     message.providerSessionId = object.providerSessionId ?? "";
     message.createdAt = object.createdAt ?? undefined;
     message.runCount = object.runCount ?? 0;
+    message.owner = object.owner ?? "";
     return message;
   },
 };
@@ -4981,6 +5012,24 @@ export const ListExecutorsResponse: MessageFns<ListExecutorsResponse> = {
  *   FAILED_PRECONDITION (e.g. the session is closed),
  *   UNAUTHENTICATED / PERMISSION_DENIED.
  * - Options are validated in full at CreateSession, for the provider.
+ * - Every call is authenticated before anything else happens: a bearer token
+ *   in `authorization: Bearer <token>` metadata (a static token or a JWT)
+ *   names the caller, else the client certificate (its URI SAN, else DNS
+ *   SAN, else CN). No or bad credentials: UNAUTHENTICATED (reason codes
+ *   credentials_missing, credentials_malformed, token_unknown, token_expired,
+ *   token_issuer_mismatch, token_audience_mismatch, token_signature_invalid,
+ *   token_invalid, client_identity_not_allowed). On a plaintext loopback
+ *   listener with no token method, every caller is the principal `local`.
+ * - Every session, and so its runs and approvals, belongs to the principal
+ *   that created it. Any other principal gets NOT_FOUND for it on every RPC
+ *   that names it, exactly as for an id that does not exist; ListSessions
+ *   lists only the caller's own. Principals with the `admin` role see and act
+ *   on all, and alone may call ListExecutors (else PERMISSION_DENIED /
+ *   admin_required).
+ * - The operator's policy decides what runs: options it does not allow are
+ *   PERMISSION_DENIED / policy_denied, naming the option in `field` and the
+ *   rule in `details.rule`; a principal over its quota of live sessions or
+ *   concurrent runs is PERMISSION_DENIED / quota_exceeded.
  */
 export type ControllerServiceService = typeof ControllerServiceService;
 export const ControllerServiceService = {

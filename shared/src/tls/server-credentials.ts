@@ -1,7 +1,8 @@
 import { unwatchFile, watchFile } from "node:fs";
 import type { SecureContextOptions } from "node:tls";
 import { ServerCredentials } from "@grpc/grpc-js";
-import { loadTlsMaterial, type Logger } from "@asm/shared";
+import type { Logger } from "../logging/logger.js";
+import { loadTlsMaterial } from "./tls-files.js";
 
 export interface MtlsFiles {
   caFile: string;
@@ -15,19 +16,23 @@ function contextOptions(files: MtlsFiles): SecureContextOptions {
 }
 
 /**
- * Server credentials for the executor: TLS 1.3 only, a client certificate from the configured CA
- * required (the TLS handshake rejects a missing, foreign or expired one). The files are watched:
+ * Server credentials of the executor and of the controller's client port: TLS 1.3 only; a client
+ * certificate is asked for, and with `requireClientCert` (the executor always) one from the
+ * configured CA is required: the handshake rejects a missing, foreign or expired one. Without it,
+ * a connection may come without one (a bearer token then names the caller), and a certificate
+ * the CA did not sign authenticates nothing. The files are watched:
  * a rotated certificate, key or CA is used by new connections without a restart (replace files
  * atomically; an unreadable set is logged and the previous one kept).
  */
-export class MtlsServerCredentials extends ServerCredentials {
+export class TlsServerCredentials extends ServerCredentials {
   private watching = false;
 
   constructor(
     private readonly files: MtlsFiles,
     private readonly logger: Logger,
+    requireClientCert = true,
   ) {
-    super({ requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.3" }, contextOptions(files));
+    super({ requestCert: true, rejectUnauthorized: requireClientCert, minVersion: "TLSv1.3" }, contextOptions(files));
   }
 
   /** Starts polling the files for changes. */
