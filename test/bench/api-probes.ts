@@ -15,7 +15,6 @@ export type Mode = "local" | "remote";
 
 export async function createBenchSession(stack: BenchStack, mode: Mode, env: Record<string, string> = {}): Promise<string> {
   const defaults = runOptions({
-    cliPath: stack.fakeClaude,
     permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT,
     env,
     ...(mode === "remote"

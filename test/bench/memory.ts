@@ -39,7 +39,10 @@ function heapBytes(): number {
 }
 
 async function start(env: Record<string, string>, dir: string): Promise<{ app: ControllerApp; client: Client }> {
-  const config = ControllerConfigSchema.parse({ ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "silent", ASM_DEFAULT_CWD: dir, ...env });
+  // The bench is the operator: it lets its clients name the bench CLI and set BENCH_* variables.
+  const policy = join(dir, "bench-policy.json");
+  writeFileSync(policy, JSON.stringify({ client_cli_paths: [join(dir, "bench-cli.sh")], client_env: ["BENCH_*"] }));
+  const config = ControllerConfigSchema.parse({ ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "silent", ASM_DEFAULT_CWD: dir, ASM_POLICY_FILE: policy, ...env });
   const app = await startController({ config, logger: silentLogger(), hostEnv: { PATH: systemPath(), HOME: dir }, sdkDiscovery: () => false });
   return { app, client: connectInsecure(app.port) };
 }

@@ -5,7 +5,7 @@
  * Builds the fake CLI and the executor bundle first, like test/global-setup.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildFakeCli } from "../fake-cli/build-fake-cli.js";
@@ -100,20 +100,26 @@ export async function startBenchStack(fakeClaude: string, executorBundle: string
   mkdirSync(localCwd, { recursive: true });
   if (opts.cpuProfDir) mkdirSync(opts.cpuProfDir, { recursive: true });
   const baseEnv = { PATH: systemPath(), HOME: dir };
+  // The bench is the operator of both processes: the fake CLI is their CLI, and clients may set
+  // the fake CLI's own variables.
+  const policy = join(dir, "bench-policy.json");
+  writeFileSync(policy, JSON.stringify({ workspace_root: dir, client_env: ["FAKE_CLI_*"] }));
+  const operatorEnv = { ...baseEnv, ASM_CLAUDE_CLI_PATH: fakeClaude };
 
   // Production defaults throughout (batching, heartbeats, stream window); only the addresses,
   // identities and the retention of finished runs (memory) are set here.
   const executor = await startReadyProcess(
     "executor",
-    [executorBundle, "--listen", "127.0.0.1:0", "--tls-ca", pki.ca.cert, "--tls-cert", pki.executor.cert, "--tls-key", pki.executor.key, "--allow-client", "controller", "--workspace", executorWorkspace, "--log-level", "warn"],
-    baseEnv,
+    [executorBundle, "--listen", "127.0.0.1:0", "--tls-ca", pki.ca.cert, "--tls-cert", pki.executor.cert, "--tls-key", pki.executor.key, "--allow-client", "controller", "--workspace", executorWorkspace, "--log-level", "warn", "--policy", policy],
+    operatorEnv,
     opts.cpuProfDir,
   );
   const controller = await startReadyProcess(
     "controller",
     [join(ROOT, "controller", "dist", "main.js")],
     {
-      ...baseEnv,
+      ...operatorEnv,
+      ASM_POLICY_FILE: policy,
       ASM_LISTEN: "127.0.0.1:0",
       ASM_INSECURE_LOOPBACK: "1",
       ASM_LOG_LEVEL: "warn",

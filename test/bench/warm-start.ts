@@ -10,7 +10,7 @@ import { ControllerConfigSchema, startController } from "@asm/controller";
 import { ControllerServiceClient, PermissionMode, silentLogger, type Event } from "@asm/shared";
 import { startMockModel } from "../mock-models/index.js";
 import { call } from "../helpers/grpc-client.js";
-import { claudeHarness, codexHarness, geminiHarness, type ProviderHarness } from "../real-cli/provider-harness.js";
+import { claudeHarness, codexHarness, geminiHarness, operatorSetup, type ProviderHarness } from "../real-cli/provider-harness.js";
 
 const RUNS = Number(process.env.ASM_BENCH_RUNS ?? 5);
 const root = join(import.meta.dirname, "..", "..");
@@ -40,13 +40,18 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-async function measure(h: ProviderHarness, client: ControllerServiceClient): Promise<{ cold: Sample[]; warm: Sample[] }> {
+async function measure(h: ProviderHarness): Promise<{ cold: Sample[]; warm: Sample[] }> {
   const mock = await startMockModel(h.mock);
+  const { env, home } = h.environment(mock);
+  // The operator (this bench) supplies the CLI's path and environment; the client sends neither.
+  const operator = operatorSetup(h, env);
+  const config = ControllerConfigSchema.parse({ ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "silent", ASM_DEFAULT_CWD: home, ASM_PASS_ENV: operator.passEnv.join(",") });
+  const app = await startController({ config, logger: silentLogger(), sdkDiscovery: () => false, hostEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...operator.hostEnv } });
+  const client = new ControllerServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
   try {
-    const { env, home } = h.environment(mock);
     const work = join(home, "work");
     mkdirSync(work, { recursive: true });
-    const defaults = { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, cliPath: h.cliPath, env, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined };
+    const defaults = { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, env: {}, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined };
     const cold: Sample[] = [];
     for (let i = 0; i < RUNS; i++) {
       const { session } = await call(client, "createSession", { provider: h.provider, sessionId: "", options: { defaults } });
@@ -60,30 +65,24 @@ async function measure(h: ProviderHarness, client: ControllerServiceClient): Pro
     await call(client, "closeSession", { sessionId: session!.sessionId });
     return { cold, warm };
   } finally {
+    client.close();
+    await app.stop();
     await mock.stop();
   }
 }
 
 async function main(): Promise<void> {
-  const config = ControllerConfigSchema.parse({ ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "silent" });
-  const app = await startController({ config, logger: silentLogger(), sdkDiscovery: () => false });
-  const client = new ControllerServiceClient(`127.0.0.1:${app.port}`, credentials.createInsecure());
   const rows: Record<string, { coldFirstOutputMs: number; warmFirstOutputMs: number; coldTotalMs: number; warmTotalMs: number; runs: number }> = {};
-  try {
-    for (const h of [claudeHarness, codexHarness, geminiHarness]) {
-      const { cold, warm } = await measure(h, client);
-      rows[h.name] = {
-        coldFirstOutputMs: median(cold.map((s) => s.firstOutputMs)),
-        warmFirstOutputMs: median(warm.map((s) => s.firstOutputMs)),
-        coldTotalMs: median(cold.map((s) => s.totalMs)),
-        warmTotalMs: median(warm.map((s) => s.totalMs)),
-        runs: RUNS,
-      };
-      process.stdout.write(`${h.name}: first output cold ${rows[h.name]!.coldFirstOutputMs.toFixed(0)} ms, warm ${rows[h.name]!.warmFirstOutputMs.toFixed(0)} ms\n`);
-    }
-  } finally {
-    client.close();
-    await app.stop();
+  for (const h of [claudeHarness, codexHarness, geminiHarness]) {
+    const { cold, warm } = await measure(h);
+    rows[h.name] = {
+      coldFirstOutputMs: median(cold.map((s) => s.firstOutputMs)),
+      warmFirstOutputMs: median(warm.map((s) => s.firstOutputMs)),
+      coldTotalMs: median(cold.map((s) => s.totalMs)),
+      warmTotalMs: median(warm.map((s) => s.totalMs)),
+      runs: RUNS,
+    };
+    process.stdout.write(`${h.name}: first output cold ${rows[h.name]!.coldFirstOutputMs.toFixed(0)} ms, warm ${rows[h.name]!.warmFirstOutputMs.toFixed(0)} ms\n`);
   }
   const dir = join(root, ".build", "bench");
   mkdirSync(dir, { recursive: true });

@@ -35,9 +35,10 @@ function rejection(remoteCwd: string): AsmError {
 
 function expectOutside(remoteCwd: string): void {
   const err = rejection(remoteCwd);
-  expect(err.kind).toBe("config_invalid");
+  expect(err.kind).toBe("permission_denied");
   expect(err.field).toBe("driver_opts.remote_cwd");
   expect(err.reasonCode).toBe("remote_cwd_outside_workspace");
+  expect(err.details?.rule).toBe("workspace_root");
 }
 
 function expectNotFound(remoteCwd: string): void {

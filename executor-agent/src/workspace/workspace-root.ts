@@ -94,7 +94,12 @@ function isInside(realRoot: string, real: string): boolean {
 }
 
 function outside(remoteCwd: string): AsmError {
-  return AsmError.configInvalid(REMOTE_CWD_FIELD, `remote_cwd ${JSON.stringify(remoteCwd)} resolves outside the executor's workspace`, "remote_cwd_outside_workspace");
+  return new AsmError({
+    reasonCode: "remote_cwd_outside_workspace",
+    field: REMOTE_CWD_FIELD,
+    message: `remote_cwd ${JSON.stringify(remoteCwd)} resolves outside the executor's workspace`,
+    details: { rule: "workspace_root" },
+  });
 }
 
 function notFound(message: string): AsmError {

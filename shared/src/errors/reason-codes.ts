@@ -35,7 +35,7 @@ export const REASON_CODES = {
   sdk_remote_unsupported: { kind: "config_invalid", retryable: false, summary: "the SDK lane was required for a remote run" },
   sdk_backend_unavailable: { kind: "config_invalid", retryable: false, summary: "the SDK lane was required but its package is not installed" },
   cwd_not_found: { kind: "config_invalid", retryable: false, summary: "the working directory does not exist or is not a directory" },
-  remote_cwd_outside_workspace: { kind: "config_invalid", retryable: false, summary: "remote_cwd resolves outside the executor's workspace (symlinks included)" },
+  remote_cwd_outside_workspace: { kind: "permission_denied", retryable: false, summary: "remote_cwd resolves outside the executor's workspace, symlinks included (`details.rule` workspace_root)" },
   remote_cwd_not_found: { kind: "config_invalid", retryable: false, summary: "remote_cwd does not exist on the executor" },
   cookie_conflict: { kind: "config_invalid", retryable: false, summary: "another cookie than the one pinned for this executor" },
 

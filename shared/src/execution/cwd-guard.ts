@@ -21,7 +21,7 @@ export function cwdMovedError(realCwd: string, local: boolean): AsmError {
   const message = `the run's directory ${realCwd} was swapped (e.g. for a symlink) between its check and the CLI's start; the CLI was not started`;
   return local
     ? new AsmError({ reasonCode: "policy_denied", field: "cwd", message, details: { rule: "workspace_root" } })
-    : AsmError.configInvalid("driver_opts.remote_cwd", message, "remote_cwd_outside_workspace");
+    : new AsmError({ reasonCode: "remote_cwd_outside_workspace", field: "driver_opts.remote_cwd", message, details: { rule: "workspace_root" } });
 }
 
 /**

@@ -36,6 +36,12 @@ export const PolicyFileSchema = z.strictObject({
   client_cli_paths: z.array(absolutePath).default([]),
   /** Environment keys a client may set (exact names, or prefixes ending in `*`). Default: none. */
   client_env: z.array(z.string().regex(ENV_PATTERN, "must be a variable name, or a prefix ending in *")).default([]),
+  /**
+   * Provider options a client may set, by provider (option names of its `provider_options`). A
+   * provider left out keeps the built-in list (DEFAULT_CLIENT_PROVIDER_OPTIONS): only options
+   * that cannot choose a command, an endpoint or a directory outside the run.
+   */
+  client_provider_options: z.partialRecord(z.enum(PROVIDERS), z.array(z.string().min(1).max(64))).default({}),
   /** Rules by role name; `user` and `admin` are built in and may be changed here. */
   roles: z.record(RoleNameSchema, RoleRulesSchema).default({}),
   /** Roles given to principals by id (certificate identity, token principal, JWT sub). */

@@ -30,6 +30,19 @@ export const BUILT_IN_ROLES: Readonly<Record<"user" | "admin", RoleRules>> = {
   },
 };
 
+/**
+ * The provider options a client may set when the policy says nothing: not codex `config` (any
+ * `-c` key: MCP server commands, model endpoints, sandbox), not gemini `include_directories`
+ * (directories outside the run), not cursor `sandbox` / `approve_mcps` (like bypass).
+ */
+export const DEFAULT_CLIENT_PROVIDER_OPTIONS: Readonly<Record<ProviderName, readonly string[]>> = {
+  claude: ["max_turns", "system_prompt", "append_system_prompt"],
+  codex: ["profile"],
+  gemini: ["extensions", "auth_method"],
+  amp: ["mode"],
+  cursor: [],
+};
+
 /** Where a check runs: the controller checks everything; an executor what it runs itself. */
 export interface PolicyCheck {
   provider: ProviderName;
@@ -137,6 +150,12 @@ export class RunPolicy {
     if (settings.cliPath !== undefined && !this.file.client_cli_paths.includes(settings.cliPath)) {
       throw denied(`${prefix}.cli_path`, "client_cli_paths", "a client may not choose the CLI binary unless the operator lists the path in client_cli_paths");
     }
+    const allowedOptions = this.file.client_provider_options[check.provider] ?? DEFAULT_CLIENT_PROVIDER_OPTIONS[check.provider];
+    for (const key of Object.keys(settings.providerOptions)) {
+      if (!allowedOptions.includes(key)) {
+        throw denied(`${prefix}.provider_options.${key}`, "client_provider_options", `provider option ${key} of ${check.provider} is not one the policy lets clients set (${allowedOptions.length ? allowedOptions.join(", ") : "none"})`);
+      }
+    }
     for (const key of Object.keys(settings.env)) {
       if (isAlwaysRefusedEnvKey(key)) {
         throw denied(`${prefix}.env.${key}`, "env_always_refused", `${key} can change what the CLI's process loads or runs, and no policy lets a client set it`);
@@ -164,7 +183,13 @@ export class RunPolicy {
     if (root !== undefined && !inside(real, root)) {
       throw denied(field, "workspace_root", `cwd resolves to ${real}, outside the workspace root ${root}`);
     }
-    if (!statSync(real).isDirectory()) throw new AsmError({ field, reasonCode: "cwd_not_found", message: `cwd ${cwd} is not a directory` });
+    let isDirectory = false;
+    try {
+      isDirectory = statSync(real).isDirectory();
+    } catch {
+      // Gone since it was resolved (moved or replaced meanwhile).
+    }
+    if (!isDirectory) throw new AsmError({ field, reasonCode: "cwd_not_found", message: `cwd ${cwd} is not a directory` });
     return real;
   }
 

@@ -9,7 +9,7 @@ import { createSession } from "../../helpers/sessions.js";
 import { readRecord } from "../../helpers/test-controller.js";
 
 // Acceptance 6: a remote run's working directory is confined to the executor's workspace, symlinks
-// resolved: what leads outside is refused (config_invalid remote_cwd_outside_workspace) before the
+// resolved: what leads outside is refused (permission_denied remote_cwd_outside_workspace) before the
 // CLI is spawned; what stays inside is used, as its real path.
 
 let r: RemoteSetup;
@@ -51,7 +51,7 @@ async function expectRefused(driverOpts: Record<string, unknown>, reasonCode: st
   const last = events.at(-1)!;
   expect(last.payload?.$case, JSON.stringify(last.payload)).toBe("error");
   const error = last.payload?.$case === "error" ? last.payload.value.error : undefined;
-  expect(error?.kind).toBe("config_invalid");
+  expect(error?.kind).toBe(reasonCode === "remote_cwd_outside_workspace" ? "permission_denied" : "config_invalid");
   expect(error?.reasonCode).toBe(reasonCode);
   expect(error?.field).toMatch(/driver_opts\.remote_cwd$/);
   expect(error?.details).toMatchObject({ executor: "executor-a" });

@@ -4,7 +4,7 @@
  * (talked to directly with the controller's identity). Marker files prove that no refused attempt
  * ran anything.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { credentials, Metadata, status as Status, type ServiceError } from "@grpc/grpc-js";
@@ -12,12 +12,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { AsmError, ControllerServiceClient, ExecutionMode, ExecutorServiceClient, fromGrpcError, PermissionMode, Provider, type ExecuteResponse, type RunOptions } from "@asm/shared";
 import { bearer, writeTokenFile } from "../../helpers/auth.js";
 import { startExecutorProcess, type ExecutorProcess } from "../../helpers/executor-process.js";
-import { call, collectEvents } from "../../helpers/grpc-client.js";
+import { call, collectEvents, waitForEvent } from "../../helpers/grpc-client.js";
 import { createTestPki, type TestPki } from "../../helpers/pki.js";
 import { remoteIdentityEnv } from "../../helpers/remote-setup.js";
-import { runOptions } from "../../helpers/sessions.js";
+import { createFakeSession, runOptions, waitForRuns } from "../../helpers/sessions.js";
 import { writePolicy } from "../../helpers/test-policy.js";
-import { startTestController, type TestController } from "../../helpers/test-controller.js";
+import { readRecord, startTestController, type TestController } from "../../helpers/test-controller.js";
 
 /** What an attacker would try: each writes the marker file if it ever runs. */
 interface Traps {
@@ -70,7 +70,7 @@ describe("operator policy at the controller", () => {
       workspace_root: traps.root,
       client_env: ["ALLOWED_*"],
       roles: {
-        user: { providers: ["claude"], execution_modes: ["local"], permission_modes: ["default"], max_live_sessions: 3, max_concurrent_runs: 1 },
+        user: { providers: ["claude", "codex"], execution_modes: ["local"], permission_modes: ["default"], max_live_sessions: 3, max_concurrent_runs: 1 },
         remote: { providers: ["claude"], execution_modes: ["remote_node"], executors: ["executor-a"], permission_modes: ["default"] },
       },
     });
@@ -117,7 +117,8 @@ describe("operator policy at the controller", () => {
       ["a client cli_path", alice, Provider.PROVIDER_CLAUDE, { cliPath: traps.cliPath }, denied("options.defaults.cli_path", "client_cli_paths")],
       ["cwd outside the root", alice, Provider.PROVIDER_CLAUDE, { cwd: "/etc" }, denied("options.defaults.cwd", "workspace_root")],
       ["cwd outside the root through a symlink inside it", alice, Provider.PROVIDER_CLAUDE, { cwd: traps.symlinkOutside }, denied("options.defaults.cwd", "workspace_root")],
-      ["a provider the role may not use", alice, Provider.PROVIDER_CODEX, {}, denied("provider", "providers")],
+      ["a provider the role may not use", alice, Provider.PROVIDER_GEMINI, {}, denied("provider", "providers")],
+      ["a codex -c override (it could name an MCP server command)", alice, Provider.PROVIDER_CODEX, { providerOptions: { config: { "mcp_servers.evil.command": join(traps.pathDir, "sh") } } }, denied("options.defaults.provider_options.config", "client_provider_options")],
       ["an execution mode the role may not use", alice, Provider.PROVIDER_CLAUDE, { executionMode: ExecutionMode.EXECUTION_MODE_REMOTE_NODE, driverOpts: { remote_node: "executor-a" } }, denied("options.defaults.execution_mode", "execution_modes")],
       ["an executor the role may not use", rita, Provider.PROVIDER_CLAUDE, { executionMode: ExecutionMode.EXECUTION_MODE_REMOTE_NODE, driverOpts: { remote_node: "executor-b" } }, denied("options.defaults.driver_opts.remote_node", "executors")],
       ["bypass", alice, Provider.PROVIDER_CLAUDE, { permissionMode: PermissionMode.PERMISSION_MODE_BYPASS }, denied("options.defaults.permission_mode", "permission_modes")],
@@ -179,7 +180,7 @@ describe("operator policy at the executor: it does not trust the controller beyo
   beforeAll(async () => {
     traps = setTraps();
     pki = createTestPki(mkdtempSync(join(tmpdir(), "asm-pki-")));
-    const policy = writePolicy(mkdtempSync(join(tmpdir(), "asm-exec-policy-")), { client_env: ["FAKE_CLI_*"], roles: { user: { providers: ["claude"] } } });
+    const policy = writePolicy(mkdtempSync(join(tmpdir(), "asm-exec-policy-")), { client_env: ["FAKE_CLI_*"], roles: { user: { providers: ["claude", "codex"] } } });
     executor = await startExecutorProcess({ pki, workspace: traps.root, env: { ASM_CLAUDE_CLI_PATH: inject("fakeClaudePath") }, args: ["--policy", policy] });
     // The controller's own identity: what a compromised or misconfigured controller would send.
     const creds = credentials.createSsl(readFileSync(pki.ca.cert), readFileSync(pki.controllerClient.key), readFileSync(pki.controllerClient.cert));
@@ -219,16 +220,59 @@ describe("operator policy at the executor: it does not trust the controller beyo
       ["an env key off the executor's allow-list", Provider.PROVIDER_CLAUDE, { env: { ANTHROPIC_BASE_URL: "http://attacker.invalid" } }, "options.env.ANTHROPIC_BASE_URL", "client_env"],
       ["a cli_path", Provider.PROVIDER_CLAUDE, { cliPath: traps.cliPath }, "options.cli_path", "client_cli_paths"],
       ["bypass", Provider.PROVIDER_CLAUDE, { permissionMode: PermissionMode.PERMISSION_MODE_BYPASS }, "options.permission_mode", "permission_modes"],
-      ["a provider its policy does not allow", Provider.PROVIDER_CODEX, {}, "provider", "providers"],
+      ["a provider its policy does not allow", Provider.PROVIDER_GEMINI, {}, "provider", "providers"],
+      ["a codex -c override", Provider.PROVIDER_CODEX, { providerOptions: { config: { "mcp_servers.evil.command": join(traps.pathDir, "sh") } } }, "options.provider_options.config", "client_provider_options"],
     ];
     for (const [name, provider, options, field, rule] of cases) {
       const error = await execute(provider, options);
       expect({ name, kind: error?.kind, reason: error?.reasonCode, field: error?.field, rule: error?.details?.rule }).toEqual({ name, kind: "permission_denied", reason: "policy_denied", field, rule });
     }
     // The workspace confines remote_cwd, symlinks included.
-    for (const remoteCwd of ["/etc", "escape"]) expect((await execute(Provider.PROVIDER_CLAUDE, {}, remoteCwd))?.reasonCode).toBe("remote_cwd_outside_workspace");
+    for (const remoteCwd of ["/etc", "escape"]) {
+      const error = await execute(Provider.PROVIDER_CLAUDE, {}, remoteCwd);
+      expect({ kind: error?.kind, reason: error?.reasonCode, field: error?.field, rule: error?.details?.rule }).toEqual({ kind: "permission_denied", reason: "remote_cwd_outside_workspace", field: "driver_opts.remote_cwd", rule: "workspace_root" });
+    }
     expect(existsSync(traps.marker)).toBe(false);
     // What its policy allows runs.
     expect(await execute(Provider.PROVIDER_CLAUDE, { env: { FAKE_CLI_X: "1" } })).toBeUndefined();
+  });
+});
+
+describe("a local cwd swapped for a symlink between the check and the spawn", () => {
+  let t: TestController;
+  let root: string;
+  beforeAll(async () => {
+    root = realpathSync(mkdtempSync(join(tmpdir(), "asm-local-race-")));
+    mkdirSync(join(root, "ws"));
+    t = await startTestController({ policy: { workspace_root: join(root, "ws") } });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it("a run checked while its cwd was inside, started after it became a symlink out, never starts its CLI", async () => {
+    const ws = join(root, "ws");
+    mkdirSync(join(root, "outside", "x"), { recursive: true });
+    mkdirSync(join(ws, "race", "x"), { recursive: true });
+    const record = join(root, "race.jsonl");
+    const sessionId = await createFakeSession(t, { cwd: join(ws, "race", "x"), env: { FAKE_CLI_RECORD: record } }, { maxConcurrentRuns: 1 });
+    // The first run holds the session's one slot, so the second is checked now and started later.
+    const holder = t.client.streamRun({ sessionId, prompt: "[[scenario:silent]] [[ms:600000]]", runId: "race-holder", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
+    const holderDone = collectEvents(holder);
+    await waitForEvent(holder, (e) => e.payload?.$case === "runStarted");
+    const late = collectEvents(t.client.streamRun({ sessionId, prompt: "[[scenario:text]]", runId: "race-late", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+    await waitForRuns(t, sessionId, ["race-holder"], ["race-late"]);
+    // Between its check and its start, the directory becomes a symlink to one outside the root.
+    renameSync(join(ws, "race"), join(ws, "race.moved"));
+    symlinkSync(join(root, "outside"), join(ws, "race"));
+    await call(t.client, "interrupt", { runId: "race-holder" });
+    await holderDone;
+    const events = await late;
+    const last = events.at(-1)!;
+    const error = last.payload?.$case === "error" ? last.payload.value.error : undefined;
+    expect({ reason: error?.reasonCode, field: error?.field, rule: error?.details?.rule }).toEqual({ reason: "policy_denied", field: "cwd", rule: "workspace_root" });
+    // The CLI never started: the only start in the record is the holder's (its directory, renamed since, is inside the root).
+    const starts = readRecord(record).filter((x) => x.t === "start");
+    expect(starts.map((x) => x.cwd)).toEqual([join(ws, "race.moved", "x")]);
   });
 });

@@ -220,7 +220,7 @@ export interface RunOptions {
    *   remote_bootstrap_mode (require_prestarted | ensure_started).
    *   remote_cwd: CLI working directory on the executor, relative to or
    *     inside its workspace root (symlinks resolved); anything leading out
-   *     is config_invalid / remote_cwd_outside_workspace.
+   *     is permission_denied / remote_cwd_outside_workspace.
    *   remote_transport_call_timeout_ms (5000): delivery of an approval
    *     decision or an interrupt to the executor.
    * Remote failures end the run with a terminal ERROR event whose
@@ -241,7 +241,13 @@ export interface RunOptions {
   driverOpts:
     | { [key: string]: any }
     | undefined;
-  /** Provider-native options, validated against the provider's own schema. */
+  /**
+   * Provider-native options, validated against the provider's own schema.
+   * Only options the operator's policy lets clients set (policy
+   * `client_provider_options`; by default none that can name a command, an
+   * endpoint or an outside directory, e.g. not codex `config`); else
+   * policy_denied naming provider_options.<name>.
+   */
   providerOptions:
     | { [key: string]: any }
     | undefined;

@@ -103,7 +103,9 @@ export interface StartRun {
   /**
    * Resolved options for this run (session defaults < overrides <
    * driver_opts applied by the controller). `cwd` is ignored; `remote_cwd`
-   * is used, relative to the executor's workspace root.
+   * is used, relative to the executor's workspace root. The executor checks
+   * `env`, `cli_path`, `permission_mode` and the provider against its own
+   * policy, whatever the controller allowed.
    */
   options:
     | RunOptions
@@ -1937,7 +1939,10 @@ export const RunExit: MessageFns<RunExit> = {
  * Errors: unary calls fail with the status of the typed error (asm-error-bin
  * trailer), e.g. PERMISSION_DENIED / identity_not_allowed or cookie_rejected.
  * A run that cannot start ends its stream with `exit.error`, e.g.
- * config_invalid / remote_cwd_outside_workspace, cli_not_found /
+ * permission_denied / remote_cwd_outside_workspace, permission_denied /
+ * policy_denied (the executor's own policy refuses an env key, a cli_path, a
+ * permission mode or the provider for the calling controller's identity:
+ * `field` and `details.rule` say which), cli_not_found /
  * backend_start_failed, failed_precondition / capability_mismatch or
  * executor_not_ready.
  */
