@@ -8,6 +8,7 @@ import type { RunSettings } from "../../options/run-settings.js";
 import { userContentEvents } from "../claude/user-content-events.js";
 import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
 import * as L from "./amp-lines.js";
+import { rawLine } from "../protocol/line-events.js";
 
 const AmpOptions = z.strictObject({
   /** Amp's agent mode (`--mode`), e.g. "smart" or "rush"; Amp's own default when unset. */
@@ -42,9 +43,6 @@ function errorEvent(init: { reason: ProviderFailureReason | "max_turns_reached";
   return { payload: payload("error", { error: error.toMessage() }) };
 }
 
-function raw(content: string): ParsedLine {
-  return { events: [{ payload: payload("raw", { stream: "stdout", content }) }] };
-}
 
 /** A prompt Amp's option parser would read as a flag gets a leading space. */
 function promptArg(prompt: string): string {
@@ -65,16 +63,16 @@ class AmpRun implements AdapterRun {
     try {
       json = JSON.parse(text);
     } catch {
-      return raw(text);
+      return rawLine(text);
     }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) return raw(text);
+    if (typeof json !== "object" || json === null || Array.isArray(json)) return rawLine(text);
     try {
       const parsed = this.dispatch(json as Record<string, unknown>, text);
       const ids = L.SessionIds.safeParse(json);
       const sessionId = ids.success ? (ids.data.session_id ?? ids.data.thread_id ?? ids.data.sessionId) : undefined;
       return sessionId ? { ...parsed, providerSessionId: sessionId } : parsed;
     } catch {
-      return raw(text);
+      return rawLine(text);
     }
   }
 
@@ -83,8 +81,8 @@ class AmpRun implements AdapterRun {
     switch (type) {
       case "system": {
         const parsed = L.SystemLine.safeParse(json);
-        if (!parsed.success) return raw(text);
-        return parsed.data.subtype === "init" ? { events: [] } : raw(text);
+        if (!parsed.success) return rawLine(text);
+        return parsed.data.subtype === "init" ? { events: [] } : rawLine(text);
       }
       case "assistant":
       case "message_received":
@@ -97,27 +95,27 @@ class AmpRun implements AdapterRun {
       case "assistant_delta": {
         const parsed = L.MessageStreamed.safeParse(json);
         const content = parsed.success ? (parsed.data.delta ?? parsed.data.text ?? parsed.data.content) : undefined;
-        if (content === undefined) return raw(text);
+        if (content === undefined) return rawLine(text);
         return { events: [{ payload: payload("assistantDelta", { content, index: 0 }) }] };
       }
       case "tool_call_started":
       case "tool_use": {
         const parsed = L.ToolCallStarted.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         const d = parsed.data;
         const id = d.tool_call_id ?? d.tool_id ?? d.id;
         const name = d.tool_name ?? d.name;
-        if (id === undefined || name === undefined) return raw(text);
+        if (id === undefined || name === undefined) return rawLine(text);
         return { events: [{ payload: payload("toolUse", { toolName: name, toolCallId: id, input: d.input ?? d.arguments ?? d.args ?? {} }) }] };
       }
       case "tool_call_completed":
       case "tool_call_failed":
       case "tool_result": {
         const parsed = L.ToolCallFinished.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         const d = parsed.data;
         const id = d.tool_call_id ?? d.tool_id ?? d.id;
-        if (id === undefined) return raw(text);
+        if (id === undefined) return rawLine(text);
         const isError = type === "tool_call_failed" || d.is_error === true;
         const content = d.result ?? d.output ?? d.content ?? (isError ? messageOf(d.error ?? d.message) : undefined);
         return { events: [{ payload: payload("toolResult", { toolCallId: id, content: contentText(content), isError }) }] };
@@ -125,9 +123,9 @@ class AmpRun implements AdapterRun {
       case "token_usage_updated":
       case "cost_update": {
         const parsed = L.TokenUsageUpdated.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         const usage = parsed.data.token_usage ?? parsed.data.usage ?? parsed.data.stats;
-        if (usage === undefined && parsed.data.cost_usd === undefined) return raw(text);
+        if (usage === undefined && parsed.data.cost_usd === undefined) return rawLine(text);
         this.costReported = true;
         return { events: [costUpdate(usage ? tokensOf(usage) : { input: 0, output: 0 }, parsed.data.cost_usd ?? 0)] };
       }
@@ -135,7 +133,7 @@ class AmpRun implements AdapterRun {
         return this.runCompleted(json, text);
       case "run_cancelled": {
         const parsed = L.ErrorEvent.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         const message = messageOf(parsed.data.reason ?? parsed.data.message ?? parsed.data.error) || "amp run cancelled";
         return this.terminal(text, [errorEvent({ reason: "turn_interrupted", message, providerCode: "run_cancelled" })]);
       }
@@ -143,19 +141,19 @@ class AmpRun implements AdapterRun {
       case "error_occurred":
       case "run_failed": {
         const parsed = L.ErrorEvent.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         const message = messageOf(parsed.data.message ?? parsed.data.error ?? parsed.data.reason) || `amp reported ${type}`;
         const reason = failureReason({ text: message, code: parsed.data.code ?? parsed.data.kind });
         return this.terminal(text, [errorEvent({ reason, message, providerCode: parsed.data.code ?? type, details: { event: type } })]);
       }
       default:
-        return raw(text);
+        return rawLine(text);
     }
   }
 
   /** The run's one terminal line: `turnEnded` so stdin closes; any later terminal line is raw. */
   private terminal(text: string, events: EventDraft[]): ParsedLine {
-    if (this.ended) return raw(text);
+    if (this.ended) return rawLine(text);
     this.ended = true;
     return { events, turnEnded: true };
   }
@@ -171,7 +169,7 @@ class AmpRun implements AdapterRun {
 
   private assistant(json: unknown, text: string): ParsedLine {
     const parsed = L.AssistantLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const { message } = parsed.data;
     if (message.usage) {
       const t = tokensOf(message.usage);
@@ -202,15 +200,15 @@ class AmpRun implements AdapterRun {
 
   private user(json: unknown, text: string): ParsedLine {
     const parsed = L.UserLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     return { events: userContentEvents(parsed.data.message.content) };
   }
 
   private result(json: unknown, text: string): ParsedLine {
     const parsed = L.ResultLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const line = parsed.data;
-    if (this.ended) return raw(text);
+    if (this.ended) return rawLine(text);
     const events = this.finalCost(line.usage, line.total_cost_usd);
     const failed = line.is_error === true || (line.subtype !== undefined && line.subtype !== "success");
     if (failed) {
@@ -230,9 +228,9 @@ class AmpRun implements AdapterRun {
 
   private runCompleted(json: unknown, text: string): ParsedLine {
     const parsed = L.RunCompleted.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const line = parsed.data;
-    if (this.ended) return raw(text);
+    if (this.ended) return rawLine(text);
     const status = line.status ?? line.subtype ?? "completed";
     const events = this.finalCost(line.usage, undefined);
     if (CANCELLED.test(status)) {

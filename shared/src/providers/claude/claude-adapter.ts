@@ -8,6 +8,7 @@ import type { PermissionModeName, RunSettings } from "../../options/run-settings
 import { userContentEvents } from "./user-content-events.js";
 import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
 import * as L from "./claude-lines.js";
+import { rawLine } from "../protocol/line-events.js";
 
 const PERMISSION_FLAG: Record<PermissionModeName, string> = {
   default: "default",
@@ -58,9 +59,9 @@ class ClaudeRun implements AdapterRun {
     try {
       json = JSON.parse(text);
     } catch {
-      return raw(text);
+      return rawLine(text);
     }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) return raw(text);
+    if (typeof json !== "object" || json === null || Array.isArray(json)) return rawLine(text);
     const type = (json as { type?: unknown }).type;
     switch (type) {
       case "assistant":
@@ -75,7 +76,7 @@ class ClaudeRun implements AdapterRun {
         return this.controlRequest(json, text);
       case "control_cancel_request": {
         const parsed = L.ControlCancelRequest.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         const id = parsed.data.request_id;
         if (!this.pendingInputs.delete(id)) return { events: [] };
         return { events: [{ payload: payload("approvalResolved", { approvalId: id, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" }) }] };
@@ -85,13 +86,13 @@ class ClaudeRun implements AdapterRun {
       case "stream_event":
         return this.streamEvent(json, text);
       default:
-        return raw(text);
+        return rawLine(text);
     }
   }
 
   private assistant(json: unknown, text: string): ParsedLine {
     const parsed = L.AssistantLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const line = parsed.data;
     const events: EventDraft[] = [];
     const textParts: string[] = [];
@@ -135,7 +136,7 @@ class ClaudeRun implements AdapterRun {
     const delta = L.textDeltaOf(json);
     if (delta) return { events: [{ payload: payload("assistantDelta", { content: delta.text, index: delta.index }) }], providerSessionId: delta.sessionId };
     const parsed = L.StreamEventLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const { event } = parsed.data;
     if (event.type === "content_block_delta" && event.delta?.type === "text_delta" && event.delta.text !== undefined) {
       return { events: [{ payload: payload("assistantDelta", { content: event.delta.text, index: event.index ?? 0 }) }], providerSessionId: parsed.data.session_id };
@@ -145,21 +146,21 @@ class ClaudeRun implements AdapterRun {
 
   private user(json: unknown, text: string): ParsedLine {
     const parsed = L.UserLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     return { events: userContentEvents(parsed.data.message.content), providerSessionId: parsed.data.session_id };
   }
 
   private system(json: unknown, text: string): ParsedLine {
     const parsed = L.SystemLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     // init and status lines carry the session id; anything else is kept verbatim.
     if (parsed.data.subtype === "init" || parsed.data.subtype === "status") return { events: [], providerSessionId: parsed.data.session_id };
-    return { ...raw(text), providerSessionId: parsed.data.session_id };
+    return { ...rawLine(text), providerSessionId: parsed.data.session_id };
   }
 
   private result(json: unknown, text: string): ParsedLine {
     const parsed = L.ResultLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const line = parsed.data;
     const events: EventDraft[] = [];
     if (line.usage || line.total_cost_usd !== undefined) {
@@ -186,7 +187,7 @@ class ClaudeRun implements AdapterRun {
 
   private controlRequest(json: unknown, text: string): ParsedLine {
     const parsed = L.CanUseToolRequest.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const { request_id: id, request } = parsed.data;
     this.pendingInputs.set(id, request.input);
     return {
@@ -226,9 +227,6 @@ function userMessage(prompt: string): string {
   return JSON.stringify({ type: "user", session_id: "", message: { role: "user", content: [{ type: "text", text: prompt }] }, parent_tool_use_id: null });
 }
 
-function raw(content: string): ParsedLine {
-  return { events: [{ payload: payload("raw", { stream: "stdout", content }) }] };
-}
 
 /** Claude Code driven through its stream-json protocol (the Agent SDK's own wire protocol). */
 export const claudeAdapter: ProviderAdapter = {

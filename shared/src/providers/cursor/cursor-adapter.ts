@@ -6,6 +6,7 @@ import { parseOrThrow } from "../../options/parse-options.js";
 import type { RunSettings } from "../../options/run-settings.js";
 import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, RunSpec } from "../provider-adapter.js";
 import * as L from "./cursor-lines.js";
+import { rawLine } from "../protocol/line-events.js";
 
 const CursorOptions = z.strictObject({
   /** `--sandbox enabled|disabled`; Cursor's own setting when unset. */
@@ -34,9 +35,6 @@ function errorEvent(init: { reason: ProviderFailureReason | "max_turns_reached";
   return { payload: payload("error", { error: error.toMessage() }) };
 }
 
-function raw(content: string): ParsedLine {
-  return { events: [{ payload: payload("raw", { stream: "stdout", content }) }] };
-}
 
 function delta(content: string): EventDraft {
   return { payload: payload("assistantDelta", { content, index: 0 }) };
@@ -127,16 +125,16 @@ class CursorRun implements AdapterRun {
     try {
       json = JSON.parse(text);
     } catch {
-      return raw(text);
+      return rawLine(text);
     }
-    if (!isRecord(json)) return raw(text);
+    if (!isRecord(json)) return rawLine(text);
     try {
       const parsed = this.dispatch(json, text);
       const ids = L.SessionIds.safeParse(json);
       const sessionId = ids.success ? ids.data.session_id : undefined;
       return sessionId ? { ...parsed, providerSessionId: sessionId } : parsed;
     } catch {
-      return raw(text);
+      return rawLine(text);
     }
   }
 
@@ -144,7 +142,7 @@ class CursorRun implements AdapterRun {
     switch (json.type) {
       case "system": {
         const parsed = L.SystemLine.safeParse(json);
-        if (!parsed.success || parsed.data.subtype !== "init") return raw(text);
+        if (!parsed.success || parsed.data.subtype !== "init") return rawLine(text);
         this.model = parsed.data.model ?? "";
         return { events: [] };
       }
@@ -154,46 +152,46 @@ class CursorRun implements AdapterRun {
         return this.assistant(json, text);
       case "thinking": {
         const parsed = L.ThinkingLine.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         if (parsed.data.subtype === "completed") return { events: [] };
-        if (parsed.data.subtype !== "delta" || parsed.data.text === undefined) return raw(text);
+        if (parsed.data.subtype !== "delta" || parsed.data.text === undefined) return rawLine(text);
         return { events: parsed.data.text === "" ? [] : [{ payload: payload("thinking", { content: parsed.data.text, signature: "" }) }] };
       }
       case "tool_call":
         return this.toolCall(json, text);
       case "connection": {
         const parsed = L.ConnectionLine.safeParse(json);
-        if (!parsed.success || parsed.data.subtype !== "reconnecting") return raw(text);
+        if (!parsed.success || parsed.data.subtype !== "reconnecting") return rawLine(text);
         // The stream broke: calls in flight will not complete; close them as failed, keep the line.
         const events: EventDraft[] = [...this.pending].map((id) => ({
           payload: payload("toolResult", { toolCallId: id, content: "cursor lost its connection while the tool was running (reconnecting)", isError: true }),
         }));
         this.pending.clear();
-        return { events: [...events, ...raw(text).events] };
+        return { events: [...events, ...rawLine(text).events] };
       }
       case "result":
         return this.result(json, text);
       case "error": {
         const parsed = L.ErrorLine.safeParse(json);
-        if (!parsed.success) return raw(text);
+        if (!parsed.success) return rawLine(text);
         const message = messageOf(parsed.data.message ?? parsed.data.error) || "cursor reported an error";
         return this.terminal(text, [errorEvent({ reason: failureReason({ text: message, code: parsed.data.code }), message, providerCode: parsed.data.code ?? "error" })]);
       }
       default:
         // retry, connection/* other than reconnecting, and anything new.
-        return raw(text);
+        return rawLine(text);
     }
   }
 
   private terminal(text: string, events: EventDraft[]): ParsedLine {
-    if (this.ended) return raw(text);
+    if (this.ended) return rawLine(text);
     this.ended = true;
     return { events, turnEnded: true };
   }
 
   private user(json: unknown, text: string): ParsedLine {
     const parsed = L.UserLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const content = parsed.data.message.content;
     if (typeof content === "string") return { events: [{ payload: payload("userMessage", { text: content, content: [content] }) }] };
     return { events: [{ payload: payload("userMessage", { text: textOf(content), content }) }] };
@@ -207,7 +205,7 @@ class CursorRun implements AdapterRun {
    */
   private assistant(json: unknown, text: string): ParsedLine {
     const parsed = L.AssistantLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const line = parsed.data;
     const body = textOf(line.message.content);
     if (line.timestamp_ms !== undefined) {
@@ -236,10 +234,10 @@ class CursorRun implements AdapterRun {
 
   private toolCall(json: unknown, text: string): ParsedLine {
     const parsed = L.ToolCallLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const id = parsed.data.call_id ?? parsed.data.tool_call_id;
     const call = toolCallOf(parsed.data.tool_call);
-    if (id === undefined || call === undefined) return raw(text);
+    if (id === undefined || call === undefined) return rawLine(text);
     switch (parsed.data.subtype) {
       case "started":
         this.pending.add(id);
@@ -252,15 +250,15 @@ class CursorRun implements AdapterRun {
         return { events: [{ payload: payload("toolResult", { toolCallId: id, content, isError }) }] };
       }
       default:
-        return raw(text);
+        return rawLine(text);
     }
   }
 
   private result(json: unknown, text: string): ParsedLine {
     const parsed = L.ResultLine.safeParse(json);
-    if (!parsed.success) return raw(text);
+    if (!parsed.success) return rawLine(text);
     const line = parsed.data;
-    if (this.ended) return raw(text);
+    if (this.ended) return rawLine(text);
     const events: EventDraft[] = [];
     if (line.usage) {
       const input = line.usage.inputTokens ?? 0;
