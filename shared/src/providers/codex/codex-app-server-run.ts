@@ -3,14 +3,14 @@ import { z } from "zod";
 import { ApprovalDecision } from "../../../gen/asm/v1/common_pb.js";
 import { AsmError } from "../../errors/asm-error.js";
 import { payload } from "../../events/event-payload.js";
-import { newId } from "../../ids/ulid.js";
 import type { PermissionModeName } from "../../options/run-settings.js";
 import type { AdapterRun, EventDraft, ParsedLine, RunSpec } from "../provider-adapter.js";
 import * as L from "./codex-lines.js";
 import { errorDraft, parseJsonObject, rawLine } from "../protocol/line-events.js";
-import { JsonRpcPeer, rpcMessageKind, RPC_INVALID_PARAMS, RPC_METHOD_NOT_FOUND, rpcIdKey } from "../protocol/json-rpc.js";
+import { JsonRpcPeer, rpcMessageKind, RPC_INVALID_PARAMS, RPC_METHOD_NOT_FOUND } from "../protocol/json-rpc.js";
 import { asInput, changeSummary, cwdOf, FAILED_STATUSES, mcpToolName, PATCH_TOOL, SHELL_TOOL, textOf } from "./codex-items.js";
 import { classify, turnError } from "./codex-failures.js";
+import { approvalDecision, OpenApprovals, readApprovalRequest } from "./codex-approvals.js";
 
 const INITIALIZE_ID = 1;
 const THREAD_REQUEST_ID = 2;
@@ -44,12 +44,6 @@ const QUIET_NOTIFICATIONS = new Set([
 ]);
 
 type OwnMethod = "initialize" | "thread/start" | "thread/resume" | "turn/start" | "turn/interrupt";
-type ApprovalMethod = "item/commandExecution/requestApproval" | "item/fileChange/requestApproval" | "execCommandApproval" | "applyPatchApproval";
-
-interface PendingApproval {
-  rpcId: number | string;
-  method: ApprovalMethod;
-}
 
 /** codex app-server's framing: no "jsonrpc" field, `method` first. */
 const CODEX_FRAMING = { jsonrpc: false } as const;
@@ -97,8 +91,7 @@ interface TurnUsage {
 /** Drives one turn of `codex app-server`: handshake, thread, one `turn/start`, approvals, interrupt. */
 export class CodexAppServerRun implements AdapterRun {
   private readonly rpc = new JsonRpcPeer<OwnMethod>(CODEX_FRAMING);
-  private readonly approvals = new Map<string, PendingApproval>();
-  private readonly approvalByRpc = new Map<string, string>();
+  private readonly approvals = new OpenApprovals();
   private readonly announcedTools = new Set<string>();
   private readonly fileChanges = new Map<string, z.infer<typeof L.FileUpdateChange>[]>();
   private nextRpcId = FIRST_TURN_REQUEST_ID;
@@ -238,10 +231,10 @@ export class CodexAppServerRun implements AdapterRun {
       case "serverRequest/resolved": {
         const p = L.ServerRequestResolved.safeParse(params);
         if (!p.success) return rawLine(text);
-        const approvalId = this.approvalByRpc.get(rpcIdKey(p.data.requestId));
+        const approvalId = this.approvals.ofRequest(p.data.requestId);
         if (approvalId === undefined) return { events: [] };
         // The CLI withdrew a question asm had not answered (e.g. the turn was interrupted).
-        this.forgetApproval(approvalId);
+        this.approvals.close(approvalId);
         return { events: [{ payload: payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" }) }] };
       }
       default:
@@ -397,10 +390,9 @@ export class CodexAppServerRun implements AdapterRun {
     this.lastError = undefined;
     // Questions the turn leaves open are withdrawn now: Codex reports them resolved only after
     // turn/completed, and nothing may follow the terminal event.
-    const withdrawn = [...this.approvals.keys()].map((approvalId): EventDraft => {
-      this.forgetApproval(approvalId);
-      return { payload: payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" }) };
-    });
+    const withdrawn = this.approvals.closeAll().map((approvalId): EventDraft => ({
+      payload: payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "cancelled_by_cli" }),
+    }));
     const done = (event: EventDraft): ParsedLine => ({ events: [...withdrawn, event], providerSessionId: this.threadId ?? p.data.threadId, turnEnded: true });
     if (turn.status === "completed") {
       return done({
@@ -429,83 +421,20 @@ export class CodexAppServerRun implements AdapterRun {
     const parsed = L.ServerRequest.safeParse(json);
     if (!parsed.success) return rawLine(text);
     const { id, method, params } = parsed.data;
-    switch (method) {
-      case "item/commandExecution/requestApproval": {
-        const p = L.CommandApprovalParams.safeParse(params);
-        if (!p.success) break;
-        const { itemId, command, cwd, reason, commandActions, kind } = p.data;
-        return this.approval(id, method, "command", itemId, {
-          command: command ?? "",
-          cwd: cwd ?? "",
-          reason: reason ?? "",
-          kind: kind ?? "command",
-          command_actions: commandActions ?? [],
-          tool_input: { command: command ?? "", cwd: cwd ?? "" },
-        });
-      }
-      case "item/fileChange/requestApproval": {
-        const p = L.FileChangeApprovalParams.safeParse(params);
-        if (!p.success) break;
-        const changes = this.fileChanges.get(p.data.itemId) ?? [];
-        return this.approval(id, method, "file_change", p.data.itemId, {
-          changes,
-          reason: p.data.reason ?? "",
-          grant_root: p.data.grantRoot ?? "",
-          tool_input: { changes },
-        });
-      }
-      case "execCommandApproval": {
-        const p = L.ExecCommandApprovalParams.safeParse(params);
-        if (!p.success) break;
-        const command = p.data.command.join(" ");
-        return this.approval(id, method, "command", p.data.callId, {
-          command,
-          argv: p.data.command,
-          cwd: p.data.cwd ?? "",
-          reason: p.data.reason ?? "",
-          tool_input: { command, cwd: p.data.cwd ?? "" },
-        });
-      }
-      case "applyPatchApproval": {
-        const p = L.ApplyPatchApprovalParams.safeParse(params);
-        if (!p.success) break;
-        return this.approval(id, method, "file_change", p.data.callId, {
-          file_changes: p.data.fileChanges ?? {},
-          reason: p.data.reason ?? "",
-          grant_root: p.data.grantRoot ?? "",
-          tool_input: { file_changes: p.data.fileChanges ?? {} },
-        });
-      }
-      default:
-        // User input, elicitations, dynamic tool calls, permission grants, auth refresh…: asm has
-        // no one to ask. An error answer lets the CLI go on instead of waiting forever.
-        return { ...rawLine(text), reply: [this.rpc.errorReply(id, RPC_METHOD_NOT_FOUND, `asm cannot answer ${method}`)] };
+    const asked = readApprovalRequest(method, params, this.fileChanges);
+    if (asked === undefined) {
+      // User input, elicitations, dynamic tool calls, permission grants, auth refresh…: asm has
+      // no one to ask. An error answer lets the CLI go on instead of waiting forever.
+      return { ...rawLine(text), reply: [this.rpc.errorReply(id, RPC_METHOD_NOT_FOUND, `asm cannot answer ${method}`)] };
     }
-    return { ...rawLine(text), reply: [this.rpc.errorReply(id, RPC_INVALID_PARAMS, `asm could not read this ${method}`)] };
-  }
-
-  private approval(rpcId: number | string, method: ApprovalMethod, subject: string, toolCallId: string, details: Record<string, unknown>): ParsedLine {
-    const approvalId = newId("apr");
-    this.approvals.set(approvalId, { rpcId, method });
-    this.approvalByRpc.set(rpcIdKey(rpcId), approvalId);
-    return { events: [{ payload: payload("approvalRequested", { approvalId, subject, toolCallId, details }) }], providerSessionId: this.threadId };
-  }
-
-  private forgetApproval(approvalId: string): PendingApproval | undefined {
-    const pending = this.approvals.get(approvalId);
-    if (!pending) return undefined;
-    this.approvals.delete(approvalId);
-    this.approvalByRpc.delete(rpcIdKey(pending.rpcId));
-    return pending;
+    if (asked === "unreadable") return { ...rawLine(text), reply: [this.rpc.errorReply(id, RPC_INVALID_PARAMS, `asm could not read this ${method}`)] };
+    const approvalId = this.approvals.open(id, asked.method);
+    return { events: [{ payload: payload("approvalRequested", { approvalId, subject: asked.subject, toolCallId: asked.toolCallId, details: asked.details }) }], providerSessionId: this.threadId };
   }
 
   answerApproval(approvalId: string, allow: boolean, reason: string): string[] {
-    const pending = this.forgetApproval(approvalId);
-    if (!pending) return [];
-    const legacy = pending.method === "execCommandApproval" || pending.method === "applyPatchApproval";
-    // v2 decline lets the turn go on (the model sees the rejection); v1 has its own vocabulary.
-    const decision = legacy ? (allow ? "approved" : { denied: { rejection: reason || "denied by user" } }) : allow ? "accept" : "decline";
-    return [this.rpc.result(pending.rpcId, { decision })];
+    const open = this.approvals.close(approvalId);
+    return open ? [this.rpc.result(open.rpcId, approvalDecision(open.method, allow, reason))] : [];
   }
 
   interrupt(): string[] | undefined {
