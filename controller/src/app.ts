@@ -2,7 +2,7 @@ import { realpathSync } from "node:fs";
 import { baseCliEnv, killAllCliProcesses, loadPolicyFile, loadTlsMaterial, LocalCoreBackend, RunPolicy, startOrphanReaper, type Clock, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
-import { executorEntries, list, type ControllerConfig } from "./config/controller-config.js";
+import { clientTlsFiles, executorEntries, list, type ControllerConfig } from "./config/controller-config.js";
 import { Controller } from "./core/controller.js";
 import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";
 import { ExecutorLinks } from "./remote/executor-links.js";
@@ -86,10 +86,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     clock: opts.clock,
   });
   const server = new ControllerServer(controllerService(controller, directory, logger), async (call, method) => policy.withRoles(await authenticator.authenticate(call, method)), logger);
-  const tls = config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY
-    ? { caFile: config.ASM_TLS_CA, certFile: config.ASM_TLS_CERT, keyFile: config.ASM_TLS_KEY, requireClientCert: config.ASM_TLS_REQUIRE_CLIENT_CERT }
-    : undefined;
-  const port = await server.listen({ address: config.ASM_LISTEN, tls, insecure: config.ASM_INSECURE_LOOPBACK });
+  const port = await server.listen({ address: config.ASM_LISTEN, tls: clientTlsFiles(config), insecure: config.ASM_INSECURE_LOOPBACK });
   let stopping: Promise<void> | undefined;
   let forced!: () => void;
   const force = new Promise<void>((resolve) => (forced = resolve));

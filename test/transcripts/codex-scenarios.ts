@@ -8,7 +8,7 @@
  *   with `exec … resume <id> -`, interrupted by SIGINT.
  */
 import type { CliRecording } from "./cli-recording.js";
-import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, scenarioFamily } from "./transcript-scenario.js";
+import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, once, scenarioFamily } from "./transcript-scenario.js";
 
 const MODEL = "gpt-5.5";
 
@@ -131,12 +131,6 @@ const exec = (prompt: string, flags: string[] = [], resume?: string): { args: st
   args: ["exec", "--json", "--skip-git-repo-check", ...flags, "-m", MODEL, ...(resume ? ["resume", resume] : []), "-"],
   prompt,
 });
-function once(ctx: ScenarioContext, command: { args: string[]; prompt: string }): CliRecording {
-  const cli = ctx.start(command.args);
-  cli.sendText(command.prompt);
-  cli.closeStdin();
-  return cli;
-}
 
 const execScenario = scenarioFamily("exec", "exec");
 

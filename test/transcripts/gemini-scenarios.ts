@@ -11,7 +11,7 @@
  *   closed; interrupted by SIGINT, resumed with `--resume <id>`.
  */
 import type { CliRecording } from "./cli-recording.js";
-import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, scenarioFamily } from "./transcript-scenario.js";
+import { MODEL_API_ERRORS, type ProviderRecordings, type ScenarioContext, type TranscriptScenario, isResponse, noteFile, once, scenarioFamily } from "./transcript-scenario.js";
 
 const COMMON = (mode: "default" | "yolo"): string[] => ["--skip-trust", "--approval-mode", mode, "-m", "gemini-2.5-flash"];
 
@@ -121,12 +121,6 @@ const P = (prompt: string, mode: "default" | "yolo" = "default", resume?: string
   args: ["--output-format", "stream-json", ...COMMON(mode), ...(resume ? ["--resume", resume] : [])],
   prompt,
 });
-function once(ctx: ScenarioContext, command: { args: string[]; prompt: string }): CliRecording {
-  const cli = ctx.start(command.args);
-  cli.sendText(command.prompt);
-  cli.closeStdin();
-  return cli;
-}
 const isAssistantDelta = (j: any): boolean => j?.type === "message" && j.role === "assistant";
 
 const pScenario = scenarioFamily("p", "one-shot");

@@ -48,6 +48,14 @@ export function scenarioFamily(prefix: string, mode: string) {
   return (name: string, shows: string, run: (ctx: ScenarioContext) => Promise<void>): TranscriptScenario => ({ name: `${prefix}-${name}`, shows: `${mode}: ${shows}`, run });
 }
 
+/** A one-shot CLI as asm drives it: started, the prompt on stdin, stdin closed. */
+export function once(ctx: ScenarioContext, command: { args: string[]; prompt: string }): CliRecording {
+  const cli = ctx.start(command.args);
+  cli.sendText(command.prompt);
+  cli.closeStdin();
+  return cli;
+}
+
 /** Notes in the transcript whether the run left `file` in the working directory. */
 export function noteFile(ctx: ScenarioContext, file: string): void {
   ctx.note(`${file} exists after the run: ${existsSync(join(ctx.work, file)) ? "yes" : "no"}`);

@@ -19,7 +19,6 @@ describe("JsonRpcPeer", () => {
     const peer = new JsonRpcPeer<"a" | "b">({ jsonrpc: true });
     peer.request("a", 1, {});
     peer.expect("1", "b");
-    expect(peer.isPending(1)).toBe(true);
     expect(peer.settle(1)).toBe("a");
     expect(peer.settle(1)).toBeUndefined();
     expect(peer.settle("1")).toBe("b");

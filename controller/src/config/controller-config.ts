@@ -93,6 +93,13 @@ export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;
 /** Asymmetric JWS algorithms only: never `none`, never HMAC (a shared secret is not a public key). */
 const JWT_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
 
+/** The client port's TLS files (ASM_TLS_*, validated to come together), or undefined for plaintext. */
+export function clientTlsFiles(config: Readonly<ControllerConfig>): { caFile: string; certFile: string; keyFile: string; requireClientCert: boolean } | undefined {
+  return config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY
+    ? { caFile: config.ASM_TLS_CA, certFile: config.ASM_TLS_CERT, keyFile: config.ASM_TLS_KEY, requireClientCert: config.ASM_TLS_REQUIRE_CLIENT_CERT }
+    : undefined;
+}
+
 /** The items of a comma-separated setting. */
 export function list(value: string): string[] {
   return value.split(",").map((s) => s.trim()).filter(Boolean);

@@ -80,6 +80,8 @@ function checkClientId(id: string, field: string): void {
   }
 }
 
+const NONE: ReadonlySet<Session> = new Set();
+
 /**
  * The aggregate root: sessions, runs, admission, approvals routing, interrupts. Transport-free:
  * the gRPC service translates to and from it.
@@ -87,6 +89,8 @@ function checkClientId(id: string, field: string): void {
 export class Controller {
   private readonly sessions = new Map<string, Session>();
   private readonly runs = new Map<string, Run>();
+  /** Open sessions by owner, for the per-principal quotas. */
+  private readonly openByOwner = new Map<string, Set<Session>>();
   private readonly discovery: SdkDiscovery;
   private readonly admission: RunAdmission;
   private readonly retention: Retention;
@@ -123,7 +127,7 @@ export class Controller {
     const id = sessionId || newId("ses");
     if (this.sessions.has(id)) throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${id} already exists` });
     this.validateRunOptions(caller, provider, options.defaults, {}, "options.defaults");
-    this.opts.policy.checkLiveSessions(caller, this.count((s) => s.owner === caller.id && s.state === "open", () => 1));
+    this.opts.policy.checkLiveSessions(caller, this.openSessionsOf(caller).size);
     if (this.openSessions >= this.opts.maxSessions) {
       throw new AsmError({
         reasonCode: "too_many_sessions",
@@ -142,6 +146,9 @@ export class Controller {
     );
     this.sessions.set(id, session);
     this.openSessions += 1;
+    const owned = this.openByOwner.get(caller.id);
+    if (owned) owned.add(session);
+    else this.openByOwner.set(caller.id, new Set([session]));
     this.opts.logger.info({ sessionId: id, provider, owner: caller.id }, "session created");
     return session;
   }
@@ -182,7 +189,9 @@ export class Controller {
     const adapter = adapterFor(session.provider);
     checkPrompt(adapter, prompt);
     const { settings, resolution } = this.validateRunOptions(caller, session.provider, session.defaults, overrides, "overrides");
-    this.opts.policy.checkConcurrentRuns(caller, this.count((s) => s.owner === caller.id, (s) => s.activeRunIds.length + s.queuedRunIds.length));
+    let liveRuns = 0;
+    for (const s of this.openSessionsOf(caller)) liveRuns += s.liveRunCount;
+    this.opts.policy.checkConcurrentRuns(caller, liveRuns);
     session.checkAdmission();
     this.admission.check();
     const remote = settings.executionMode === "remote_node";
@@ -254,6 +263,7 @@ export class Controller {
     const error = (): AsmError => reason ?? AsmError.cancelled(`session ${sessionId} closed`, "session_closed");
     const wasOpen = session.state === "open";
     const { active, queued } = session.close();
+    if (wasOpen) this.forgetOpen(session);
     for (const run of queued) run.endQueued(error());
     await Promise.all(active.map((run) => run.stop(error())));
     await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId)]);
@@ -276,11 +286,15 @@ export class Controller {
     this.retention.stop();
   }
 
-  /** The sum of `measure` over the sessions that match. */
-  private count(match: (s: Session) => boolean, measure: (s: Session) => number): number {
-    let total = 0;
-    for (const s of this.sessions.values()) if (match(s)) total += measure(s);
-    return total;
+  /** The open sessions `principal` owns: its quotas count them and their runs. */
+  private openSessionsOf(principal: Principal): ReadonlySet<Session> {
+    return this.openByOwner.get(principal.id) ?? NONE;
+  }
+
+  private forgetOpen(session: Session): void {
+    const owned = this.openByOwner.get(session.owner);
+    owned?.delete(session);
+    if (owned?.size === 0) this.openByOwner.delete(session.owner);
   }
 
   resolveLaneFor(provider: ProviderName, lane: string, executionMode: string): LaneResolution {

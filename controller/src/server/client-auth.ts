@@ -1,5 +1,5 @@
 import { Authenticator, JwtVerifier, LOOPBACK_PRINCIPAL, StaticTokens, type Logger } from "@asm/shared";
-import { list, type ControllerConfig } from "../config/controller-config.js";
+import { clientTlsFiles, list, type ControllerConfig } from "../config/controller-config.js";
 
 /**
  * The controller's authenticator, from its configuration: client certificates when TLS is on,
@@ -7,7 +7,7 @@ import { list, type ControllerConfig } from "../config/controller-config.js";
  * method, every caller is the `local` principal (admin), as the single-user development setup.
  */
 export function clientAuthenticator(config: Readonly<ControllerConfig>, logger: Logger): Authenticator {
-  const tls = Boolean(config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY);
+  const tls = clientTlsFiles(config) !== undefined;
   const tokens = config.ASM_AUTH_TOKEN_FILE ? StaticTokens.load(config.ASM_AUTH_TOKEN_FILE) : undefined;
   const jwtKeys = config.ASM_AUTH_JWT_JWKS_FILE || config.ASM_AUTH_JWT_PUBLIC_KEY_FILE;
   const jwt = jwtKeys

@@ -10,8 +10,6 @@ export interface TlsFiles {
   keyFile: string;
   /** Require and verify a client certificate from the CA (else one is optional, and tokens name callers). */
   requireClientCert: boolean;
-  /** How often the certificate files are checked for a rotation. */
-  reloadIntervalMs?: number;
 }
 
 export interface ListenOptions {
@@ -24,6 +22,8 @@ export interface ListenOptions {
 }
 
 const SERVICE_NAME = "asm.v1.ControllerService";
+/** How often the client port's certificate files are checked for a rotation (as on the executor). */
+const CERTIFICATE_POLL_MS = 2000;
 
 export function isLoopbackAddress(address: string): boolean {
   const host = address.startsWith("[") ? address.slice(1, address.indexOf("]")) : address.slice(0, address.lastIndexOf(":"));
@@ -120,7 +120,7 @@ export class ControllerServer {
     if (opts.tls) {
       // TLS 1.3 only; certificate files are watched and reloaded without a restart.
       this.credentials = new TlsServerCredentials(opts.tls, this.logger, opts.tls.requireClientCert);
-      this.credentials.watch(opts.tls.reloadIntervalMs ?? 2000);
+      this.credentials.watch(CERTIFICATE_POLL_MS);
       credentials = this.credentials;
     } else if (opts.insecure && isLoopbackAddress(opts.address)) {
       credentials = ServerCredentials.createInsecure();

@@ -53,6 +53,11 @@ export class Session {
     return this.options.defaults;
   }
 
+  /** Runs holding a slot or waiting in the queue. */
+  get liveRunCount(): number {
+    return this.active.size + this.queue.length;
+  }
+
   get activeRunIds(): string[] {
     return [...this.active.keys()];
   }

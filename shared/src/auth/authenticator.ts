@@ -46,11 +46,6 @@ export const LOOPBACK_PRINCIPAL: Principal = Object.freeze({ id: "local", roles:
 export class Authenticator {
   constructor(private readonly opts: AuthenticatorOptions) {}
 
-  /** Whether any method can authenticate a caller. */
-  get hasMethod(): boolean {
-    return Boolean(this.opts.certificates || this.opts.tokens || this.opts.jwt || this.opts.loopbackPrincipal);
-  }
-
   async authenticate(call: CallCredentials, method: string): Promise<Principal> {
     try {
       return await this.identify(call);

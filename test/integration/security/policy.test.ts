@@ -157,6 +157,12 @@ describe("operator policy at the controller", () => {
     for (let i = open; i < 3; i++) ids.push((await call(alice, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults: runOptions({}) } })).session!.sessionId);
     const over = await call(alice, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults: runOptions({}) } }).catch((e: ServiceError) => e);
     expect([Status[(over as ServiceError).code], fromGrpcError(over as ServiceError).reasonCode, fromGrpcError(over as ServiceError).details?.rule]).toEqual(["PERMISSION_DENIED", "quota_exceeded", "max_live_sessions"]);
+    // Closing one gives the quota back.
+    const spare = (await call(alice, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults: runOptions({}) } }).catch(() => undefined)) === undefined;
+    expect(spare).toBe(true);
+    const openNow = (await call(alice, "listSessions", { includeClosed: false, pageSize: 0, pageToken: "" })).sessions;
+    await call(alice, "closeSession", { sessionId: openNow.at(-1)!.sessionId });
+    await call(alice, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults: runOptions({}) } });
     // One run at a time: while a silent run holds the quota, a second (in another session) is refused.
     const sessions = (await call(alice, "listSessions", { includeClosed: false, pageSize: 0, pageToken: "" })).sessions.map((s) => s.sessionId);
     const first = alice.streamRun({ sessionId: sessions[0]!, prompt: "[[scenario:silent]] [[ms:600000]]", runId: "quota-holder", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });

@@ -40,11 +40,6 @@ export class JsonRpcPeer<Method extends string> {
     return method;
   }
 
-  /** Whether a request of ours with this id is still waiting. */
-  isPending(id: RpcId): boolean {
-    return this.pending.has(key(id));
-  }
-
   notification(method: string, params?: unknown): string {
     const body = params === undefined ? { method } : { method, params };
     return JSON.stringify(this.framing.jsonrpc ? { jsonrpc: "2.0", ...body } : body);
