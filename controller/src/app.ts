@@ -7,6 +7,7 @@ import { Controller } from "./core/controller.js";
 import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";
 import { ExecutorLinks } from "./remote/executor-links.js";
 import { RemoteCoreBackend } from "./remote/remote-core-backend.js";
+import { SdkBackend } from "./sdk-lane/sdk-backend.js";
 import { clientAuthenticator } from "./server/client-auth.js";
 import { ControllerServer } from "./server/grpc-server.js";
 
@@ -69,6 +70,14 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
       // Every local CLI starts through the cwd guard: its directory is re-checked at the spawn.
       confinedTo: () => policy.workspaceRoot ?? defaultCwd,
       controllerSide: true,
+    }),
+    sdkBackend: new SdkBackend({
+      logger,
+      killGraceMs: config.ASM_KILL_GRACE_MS,
+      maxLineBytes: config.ASM_MAX_LINE_BYTES,
+      stderrTailBytes: config.ASM_STDERR_TAIL_BYTES,
+      hostEnv,
+      confinedTo: () => policy.workspaceRoot ?? defaultCwd,
     }),
     remoteBackend: new RemoteCoreBackend({ links, logger, heartbeatIntervalMs: config.ASM_REMOTE_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: config.ASM_REMOTE_HEARTBEAT_TIMEOUT_MS }),
     resolveExecutor: (node, field) => directory.resolve(node, field),

@@ -22,6 +22,7 @@ const metadata = {
   capabilities: ["streaming", "approvals", "interrupt", "resume"],
   executor: "",
   provider: "claude",
+  sdkVersion: "",
 };
 
 function deltaEvent(runId: string, sessionId: string, sequence: number): Event {

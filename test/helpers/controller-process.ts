@@ -13,9 +13,12 @@ export interface ControllerProcess {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the compiled controller (`node controller/dist/main.js`) on plaintext loopback port 0. */
-export async function startControllerProcess(env: Record<string, string>, cwd: string): Promise<ControllerProcess> {
-  const proc = spawn(process.execPath, [inject("controllerMainPath")], {
+/**
+ * Starts the compiled controller (`node controller/dist/main.js`, or `mainPath`: another install's)
+ * on plaintext loopback port 0.
+ */
+export async function startControllerProcess(env: Record<string, string>, cwd: string, mainPath: string = inject("controllerMainPath")): Promise<ControllerProcess> {
+  const proc = spawn(process.execPath, [mainPath], {
     cwd,
     env: {
       ...testRunMarker(),

@@ -23,7 +23,8 @@ export interface TestController {
 /** Starts a real controller on 127.0.0.1:0 (plaintext loopback) and a client for it. */
 export interface TestControllerOptions {
   env?: Record<string, string>;
-  sdkDiscovery?: SdkDiscovery;
+  /** SDK discovery: injected, or "installed" for the controller's own (the optional SDK packages). Default: none found. */
+  sdkDiscovery?: SdkDiscovery | "installed";
   clock?: Clock;
   /** Changes to the suite's operator policy (test-policy.ts); ignored when env sets ASM_POLICY_FILE. */
   policy?: Partial<PolicyFile>;
@@ -58,7 +59,7 @@ export async function startTestController(opts: TestControllerOptions = {}): Pro
     logger: opts.logger ?? silentLogger(),
     // npx puts node_modules/.bin (with the real provider CLIs) on PATH; runs name their CLI explicitly.
     hostEnv: { PATH: systemPath(), HOME: dir, ...opts.hostEnv },
-    sdkDiscovery: opts.sdkDiscovery ?? (() => false),
+    sdkDiscovery: opts.sdkDiscovery === "installed" ? undefined : (opts.sdkDiscovery ?? (() => false)),
     clock: opts.clock,
   });
   const client = auth.connect(app.port);

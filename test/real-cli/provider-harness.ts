@@ -34,6 +34,8 @@ export interface ProviderHarness {
    * denial produces (an allowed tool's result is its output).
    */
   deniedToolOutput(reason: string): RegExp;
+  /** Whether the provider's SDK streams text deltas (default true; the Codex SDK gives text whole). */
+  sdkTextDeltas?: boolean;
 }
 
 function freshHome(prefix: string): string {
@@ -71,6 +73,7 @@ export const codexHarness: ProviderHarness = {
   cliPath: bin("codex"),
   autoAllowMode: PermissionMode.PERMISSION_MODE_BYPASS,
   model: "gpt-5.5",
+  sdkTextDeltas: false,
   // exec_command failed: CreateProcess { message: "Rejected(\"rejected by user\")" } (codex/as-approval-deny.log)
   deniedToolOutput: () => /Rejected\(\\?"rejected by user\\?"\)/,
   environment(mock, home = freshHome("codex")) {

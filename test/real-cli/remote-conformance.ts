@@ -50,7 +50,7 @@ export function defineRemoteConformance(h: ProviderHarness): void {
     const session = (defaults: Partial<RunOptions> = {}) =>
       createSession(t, h.provider, { ...remoteOptions("sandbox", { remote_cwd: "work" }), model: h.model, providerOptions: h.providerOptions, ...defaults });
     const stream = (sessionId: string, prompt: string, runId = `${h.name}-remote-${++n}`) => t.client.streamRun({ sessionId, prompt, runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
-    const ctx: ScenarioContext = { h, client: () => t.client, mock: () => mock, work: () => work, session, stream: (sessionId, prompt) => stream(sessionId, prompt) };
+    const ctx: ScenarioContext = { h, lane: "core", textDeltas: true, client: () => t.client, mock: () => mock, work: () => work, session, stream: (sessionId, prompt) => stream(sessionId, prompt) };
 
     it("a text turn runs on the executor", async () => {
       const sessionId = await session();

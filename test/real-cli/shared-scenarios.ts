@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { expect } from "vitest";
-import { ApprovalDecision, PermissionMode, type Event, type RunOptions, type StreamRunResponse } from "@asm/shared";
+import { ApprovalDecision, PermissionMode, type Event, type LaneName, type RunOptions, type StreamRunResponse } from "@asm/shared";
 import type { AnyModelMock } from "../mock-models/index.js";
 import { call, collectEvents, waitForEvent, type Client } from "../helpers/grpc-client.js";
 import { allGone } from "../helpers/test-controller.js";
@@ -22,6 +22,10 @@ export const approvalIdOf = (e: Event) => (e.payload?.$case === "approvalRequest
 /** What a scenario needs from its suite (read when the scenario runs, after beforeAll). */
 export interface ScenarioContext {
   h: ProviderHarness;
+  /** The lane the suite runs on. */
+  lane: LaneName;
+  /** Whether its runs stream text deltas (not `codex exec`, on either lane: agent text comes whole). */
+  textDeltas: boolean;
   client(): Client;
   mock(): AnyModelMock;
   /** The CLI's working directory, as the test process sees it. */
@@ -68,11 +72,23 @@ export async function interruptWhileStreaming(ctx: ScenarioContext): Promise<voi
   const from = ctx.mock().requests.length;
   const s = ctx.stream(sessionId, "stream slowly [[reply:slow:50:100]]");
   const all = collectEvents(s);
-  const delta = await waitForEvent(s, (e) => e.payload?.$case === "assistantDelta");
-  const res = await call(ctx.client(), "interrupt", { runId: delta.runId });
+  const during = await midStream(ctx, s, from);
+  const res = await call(ctx.client(), "interrupt", { runId: during.runId });
   expect(res.outcome).toBe(2);
   const events = await all;
   expect(terminalError(events)?.kind).toBe("user_cancelled");
   expect(await allGone([pidOf(events)])).toBe(true);
   await expect.poll(() => ctx.mock().requests.slice(from)[0]?.clientClosedEarly, { timeout: 5000 }).toBe(true);
+}
+
+/**
+ * Waits until the model is streaming its answer: the first text delta; where the lane streams no
+ * text deltas (the Codex SDK gives agent text whole, at the item's end), its run_started and the
+ * model request in flight. Returns that event.
+ */
+export async function midStream(ctx: ScenarioContext, s: ClientReadableStream<StreamRunResponse>, requestsBefore: number, runStarted?: Event): Promise<Event> {
+  if (ctx.textDeltas) return waitForEvent(s, (e) => e.payload?.$case === "assistantDelta");
+  const started = runStarted ?? (await waitForEvent(s, (e) => e.payload?.$case === "runStarted"));
+  await expect.poll(() => ctx.mock().requests.length > requestsBefore, { timeout: 10_000 }).toBe(true);
+  return started;
 }

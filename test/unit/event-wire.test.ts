@@ -29,6 +29,7 @@ const metadata: Observability = {
   capabilities: ["streaming", "approvals", "interrupt", "resume"],
   executor: "sandbox-a",
   provider: "claude",
+  sdkVersion: "",
 };
 
 function ev(sequence: number, p: EventPayload, meta: Observability | undefined = metadata): Event {

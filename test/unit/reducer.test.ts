@@ -29,6 +29,7 @@ function metadata(lane: string): Observability {
     capabilities: ["approvals", "interrupt"],
     executor: "",
     provider: "claude",
+    sdkVersion: "",
   };
 }
 

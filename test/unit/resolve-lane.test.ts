@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { AsmError } from "../../shared/src/errors/asm-error.js";
 import {
@@ -21,7 +23,8 @@ const SDK_PACKAGES: Record<ProviderName, string | null> = {
   claude: "@anthropic-ai/claude-agent-sdk",
   codex: "@openai/codex-sdk",
   gemini: "@agentclientprotocol/sdk",
-  amp: "@sourcegraph/amp-sdk",
+  // Amp has no sdk lane: its inference is server-side, so an Amp SDK backend cannot run offline.
+  amp: null,
   cursor: null,
 };
 const WITH_SDK = PROVIDERS.filter((p) => SDK_PACKAGES[p] !== null);
@@ -54,7 +57,7 @@ describe("provider catalog", () => {
       "approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost", "warm_process",
     ]);
     expect(providerCatalog("codex").coreCapabilities).toEqual([
-      "approvals", "interrupt", "resume", "streaming", "tools", "structured_output", "warm_process",
+      "approvals", "interrupt", "resume", "streaming", "tools", "structured_output", "warm_process", "profiles",
     ]);
     expect(providerCatalog("gemini").coreCapabilities).toEqual(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process"]);
     expect(providerCatalog("amp").coreCapabilities).toEqual(["interrupt", "resume", "streaming", "tools", "thinking"]);
@@ -91,6 +94,7 @@ describe("providerInfo", () => {
       provider: p,
       displayName: providerCatalog(p).displayName,
       sdkRuntime: SDK_PACKAGES[p],
+      sdkVersion: "",
       sdkAvailable: true,
       availableLanes: ["core", "sdk"],
       defaultLane: "auto",
@@ -109,14 +113,14 @@ describe("providerInfo", () => {
     expect(info.sdkRuntime).toBe(SDK_PACKAGES[p] ?? "");
   });
 
-  it("cursor has no sdk lane: discovery is not asked and sdk is never available", () => {
+  it.each(["cursor", "amp"] as const)("%s has no sdk lane: discovery is not asked and sdk is never available", (p) => {
     const discovery = vi.fn<SdkDiscovery>(() => true);
-    const info = providerInfo("cursor", discovery);
+    const info = providerInfo(p, discovery);
     expect(discovery).not.toHaveBeenCalled();
     expect(info.sdkAvailable).toBe(false);
     expect(info.availableLanes).toEqual(["core"]);
     expect(info.sdkRuntime).toBe("");
-    expect(sdkAvailable("cursor", discovery)).toBe(false);
+    expect(sdkAvailable(p, discovery)).toBe(false);
   });
 
   it("unknown provider is config_invalid on field provider", () => {
@@ -142,6 +146,7 @@ describe("laneInfo", () => {
         availableLanes: ["core", "sdk"],
         capabilities: [...cat.sdkCapabilities],
         sdkRuntime: pkg,
+        sdkVersion: "",
       });
     });
 
@@ -155,6 +160,7 @@ describe("laneInfo", () => {
         availableLanes: ["core"],
         capabilities: [...cat.coreCapabilities],
         sdkRuntime: pkg,
+        sdkVersion: "",
       });
     });
 
@@ -169,6 +175,7 @@ describe("laneInfo", () => {
         availableLanes: ["core"],
         capabilities: [...cat.coreCapabilities],
         sdkRuntime: pkg,
+        sdkVersion: "",
       });
       expect(discovery).not.toHaveBeenCalled();
     });
@@ -256,6 +263,7 @@ describe("resolveLane", () => {
       laneReason: "sdk_available",
       laneFallbackReason: "sdk_remote_unsupported",
       sdkRuntime: "@openai/codex-sdk",
+      sdkVersion: "",
       sdkAvailable: true,
       capabilities: [...providerCatalog("codex").coreCapabilities],
     });
@@ -331,6 +339,7 @@ describe("resolveLane", () => {
           laneFallbackReason: "",
           sdkAvailable: true,
           sdkRuntime: SDK_PACKAGES[p],
+          sdkVersion: "",
         });
         expect(r.capabilities).toEqual([...cat.sdkCapabilities]);
       });
@@ -381,8 +390,11 @@ describe("resolveLane", () => {
 });
 
 describe("discoverSdkPackage (default discovery)", () => {
-  it("finds a package that is installed (zod, a dependency of shared)", () => {
-    expect(discoverSdkPackage("claude", "zod")).toBe(true);
+  it("finds a package that is installed (zod, a dependency of shared) and reports its version", () => {
+    const zodVersion = (JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "node_modules", "zod", "package.json"), "utf8")) as { version: string }).version;
+    expect(discoverSdkPackage("claude", "zod")).toEqual({ version: zodVersion });
+    expect(providerInfo("claude", () => ({ version: "9.9.9" })).sdkVersion).toBe("9.9.9");
+    expect(resolveLane("claude", "auto", "local", () => ({ version: "9.9.9" }))).toMatchObject({ lane: "sdk", sdkVersion: "9.9.9" });
   });
 
   it("does not find a package that is not installed", () => {
@@ -397,14 +409,16 @@ describe("discoverSdkPackage (default discovery)", () => {
   });
 
   it("is the default of every function", () => {
-    // None of the vendor SDKs is a dependency of the repo, so the default discovery reports them
-    // according to what is installed right now; the answer must agree with discoverSdkPackage.
+    // The default discovery reports the vendor SDKs as installed right now (they are optional
+    // dependencies of the controller); every function must agree with discoverSdkPackage.
     for (const p of PROVIDERS) {
       const pkg = SDK_PACKAGES[p];
-      const expected = pkg === null ? false : discoverSdkPackage(p, pkg);
-      expect(providerInfo(p).sdkAvailable).toBe(expected);
-      expect(laneInfo(p).sdkAvailable).toBe(expected);
-      expect(resolveLane(p).sdkAvailable).toBe(expected);
+      const found = pkg === null ? false : discoverSdkPackage(p, pkg);
+      const expected = found !== false;
+      const version = typeof found === "object" ? found.version : "";
+      expect(providerInfo(p)).toMatchObject({ sdkAvailable: expected, sdkVersion: version });
+      expect(laneInfo(p)).toMatchObject({ sdkAvailable: expected, sdkVersion: version });
+      expect(resolveLane(p)).toMatchObject({ sdkAvailable: expected, sdkVersion: version });
     }
   });
 });

@@ -136,6 +136,7 @@ export function controllerService(controller: Controller, executors: ExecutorDir
         defaultLane: info.defaultLane,
         coreCapabilities: [...info.coreCapabilities],
         sdkCapabilities: [...info.sdkCapabilities],
+        sdkVersion: info.sdkVersion,
       };
     }),
 
@@ -163,6 +164,7 @@ export function controllerService(controller: Controller, executors: ExecutorDir
           capabilities: [...info.capabilities],
           executor: "",
           provider,
+          sdkVersion: info.sdkVersion,
         },
       };
     }),

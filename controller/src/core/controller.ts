@@ -3,10 +3,11 @@ import {
   AsmError,
   checkPrompt,
   checkRunSettings,
-  discoverSdkPackage,
   mergeRunOptions,
   newId,
+  requireLaneCapabilities,
   resolveLane,
+  runNeeds,
   SESSION_DEFAULTS,
   type LaneResolution,
   type Logger,
@@ -25,6 +26,7 @@ import {
   type RunPolicy,
 } from "@asm/shared";
 import type { Backend } from "@asm/shared";
+import { controllerSdkDiscovery } from "../sdk-lane/sdk-modules.js";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
 import { Run } from "../runs/run.js";
 import { Session } from "../sessions/session.js";
@@ -36,6 +38,8 @@ export interface ControllerOptions {
   localBackend: Backend;
   /** The core lane on executor agents (`execution_mode: remote_node`). */
   remoteBackend: Backend;
+  /** The sdk lane on this host (runs whose lane resolves to `sdk`). */
+  sdkBackend: Backend;
   /** Resolves `driver_opts.remote_node` (directory name or host:port); throws config_invalid. */
   resolveExecutor: (node: string, field: string) => { node: string };
   /** SDK discovery, injectable so every lane branch can be tested. */
@@ -98,7 +102,7 @@ export class Controller {
   private nextOrdinal = 1;
 
   constructor(private readonly opts: ControllerOptions) {
-    this.discovery = opts.sdkDiscovery ?? discoverSdkPackage;
+    this.discovery = opts.sdkDiscovery ?? controllerSdkDiscovery;
     this.admission = new RunAdmission(opts.admission);
     this.retention = new Retention(opts.retention, opts.clock ?? realClock, {
       run: (runId) => this.runs.delete(runId),
@@ -126,7 +130,7 @@ export class Controller {
     if (sessionId) checkClientId(sessionId, "session_id");
     const id = sessionId || newId("ses");
     if (this.sessions.has(id)) throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${id} already exists` });
-    this.validateRunOptions(caller, provider, options.defaults, {}, "options.defaults");
+    this.validateRunOptions(caller, provider, options.defaults, {}, "options.defaults", options.keepCliWarm ?? SESSION_DEFAULTS.keepCliWarm);
     this.opts.policy.checkLiveSessions(caller, this.openSessionsOf(caller).size);
     if (this.openSessions >= this.opts.maxSessions) {
       throw new AsmError({
@@ -188,7 +192,7 @@ export class Controller {
     if (this.runs.has(id)) throw new AsmError({ reasonCode: "run_exists", field: "run_id", message: `run ${id} already exists` });
     const adapter = adapterFor(session.provider);
     checkPrompt(adapter, prompt);
-    const { settings, resolution } = this.validateRunOptions(caller, session.provider, session.defaults, overrides, "overrides");
+    const { settings, resolution } = this.validateRunOptions(caller, session.provider, session.defaults, overrides, "overrides", session.keepCliWarm);
     let liveRuns = 0;
     for (const s of this.openSessionsOf(caller)) liveRuns += s.liveRunCount;
     this.opts.policy.checkConcurrentRuns(caller, liveRuns);
@@ -203,13 +207,13 @@ export class Controller {
       prompt,
       settings,
       resolution,
-      backend: remote ? this.opts.remoteBackend : this.opts.localBackend,
+      backend: remote ? this.opts.remoteBackend : resolution.lane === "sdk" ? this.opts.sdkBackend : this.opts.localBackend,
       executor: remote ? settings.driverOpts.remote_node : undefined,
       request: {
         adapter,
         // A remote CLI gets only the run's allowlisted env on top of the executor's own base env.
         spec: { prompt, settings, resumeProviderSessionId: undefined, baseEnv: remote ? {} : this.opts.baseEnv, defaultCwd: this.opts.defaultCwd },
-        warm: session.keepCliWarm && !remote ? { idleTimeoutMs: session.warmIdleTimeoutMs } : undefined,
+        warm: session.keepCliWarm && !remote && resolution.lane === "core" ? { idleTimeoutMs: session.warmIdleTimeoutMs } : undefined,
       },
       logger: this.opts.logger,
       clock: this.opts.clock ?? realClock,
@@ -266,7 +270,7 @@ export class Controller {
     if (wasOpen) this.forgetOpen(session);
     for (const run of queued) run.endQueued(error());
     await Promise.all(active.map((run) => run.stop(error())));
-    await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId)]);
+    await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId), this.opts.sdkBackend.releaseSession(sessionId)]);
     if (wasOpen) {
       this.openSessions -= 1;
       this.retention.sessionClosed(sessionId);
@@ -282,7 +286,7 @@ export class Controller {
   async shutdown(): Promise<void> {
     const reason = new AsmError({ reasonCode: "controller_shutdown", message: "the controller is shutting down; the run was stopped" });
     await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, SYSTEM_PRINCIPAL, reason)));
-    await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll()]);
+    await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll(), this.opts.sdkBackend.releaseAll()]);
     this.retention.stop();
   }
 
@@ -305,8 +309,11 @@ export class Controller {
     return this.discovery;
   }
 
-  /** Merges defaults and overrides and checks the result as a whole for the provider. */
-  private validateRunOptions(caller: Principal, provider: ProviderName, defaults: RunOptionsInput, overrides: RunOptionsInput, prefix: string): { settings: RunSettings; resolution: LaneResolution } {
+  /**
+   * Merges defaults and overrides, checks the result for the provider and the operator's policy,
+   * and resolves the lane, including what the run needs of it (`requireLaneCapabilities`).
+   */
+  private validateRunOptions(caller: Principal, provider: ProviderName, defaults: RunOptionsInput, overrides: RunOptionsInput, prefix: string, keepCliWarm: boolean): { settings: RunSettings; resolution: LaneResolution } {
     const adapter = adapterFor(provider);
     const merged = mergeRunOptions(defaults, overrides);
     checkRunSettings(adapter, merged, prefix);
@@ -314,17 +321,9 @@ export class Controller {
     const settings = this.opts.policy.checkRun(caller, merged, { provider, prefix, side: "controller" });
     let resolution: LaneResolution;
     try {
-      resolution = resolveLane(provider, settings.lane, settings.executionMode, this.discovery);
+      resolution = requireLaneCapabilities(resolveLane(provider, settings.lane, settings.executionMode, this.discovery), runNeeds(adapter, settings, keepCliWarm));
     } catch (err) {
       throw relabel(err, prefix);
-    }
-    if (resolution.lane === "sdk") {
-      throw new AsmError({
-        field: `${prefix}.lane`,
-        provider,
-        reasonCode: "sdk_backend_unavailable",
-        message: `${resolution.sdkRuntime} is installed but this controller has no sdk-lane backend yet; use lane core`,
-      });
     }
     if (settings.executionMode === "remote_node") {
       // Only what this controller can know: the executor's side is checked when the run starts.

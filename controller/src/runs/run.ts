@@ -444,5 +444,6 @@ export function observabilityOf(r: LaneResolution, provider: string, executor = 
     capabilities: [...r.capabilities],
     executor,
     provider,
+    sdkVersion: r.sdkVersion,
   };
 }

@@ -25,6 +25,8 @@ export const CAPABILITIES = [
   "cost",
   "structured_output",
   "warm_process",
+  // Named configuration profiles (codex `exec -p`).
+  "profiles",
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
@@ -54,6 +56,7 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
       "warm_process",
     ]),
     // canUseTool (allow/deny), interrupt(), options.resume, includePartialMessages, cost on results.
+    // No warm process: one query (one CLI process) per run.
     sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost"]),
   }),
   codex: Object.freeze({
@@ -68,9 +71,11 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
       "tools",
       "structured_output",
       "warm_process",
+      "profiles",
     ]),
     // The Codex SDK closes stdin after the prompt and has no approval API; abort via AbortSignal,
-    // resumeThread(id), runStreamed events, outputSchema. One process per turn (no warm process).
+    // resumeThread(id), runStreamed events, outputSchema. One process per turn (no warm process),
+    // no profiles (no flag passthrough).
     sdkCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "structured_output"]),
   }),
   gemini: Object.freeze({
@@ -81,16 +86,17 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
     // resume_one_shot: ACP session/load cannot load a stored session in 0.61 (see RunStarted.not_continued_reason).
     coreCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process"]),
     // session/request_permission, session/cancel, session/update streaming. No resume: gemini's
-    // session/load is broken.
+    // session/load is broken. No warm process: one ACP connection (one CLI process) per run.
     sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "streaming", "tools"]),
   }),
   amp: Object.freeze({
     provider: "amp",
     displayName: "Amp CLI",
-    sdkPackage: "@sourcegraph/amp-sdk",
+    // No sdk lane: Amp's inference is server-side, so an Amp SDK backend could not be run or
+    // tested offline; asm does not claim a lane it cannot show working.
+    sdkPackage: null,
     coreCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "thinking"]),
-    // The Amp SDK can continue a thread (ASM's `continue_thread`), hence resume.
-    sdkCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "thinking"]),
+    sdkCapabilities: Object.freeze<Capability[]>([]),
   }),
   cursor: Object.freeze({
     provider: "cursor",

@@ -11,7 +11,7 @@
  */
 import { AsmError } from "../errors/asm-error.js";
 import { PROVIDERS, providerCatalog, type Capability, type ProviderName } from "./provider-catalog.js";
-import { discoverSdkPackage, type SdkDiscovery } from "./sdk-discovery.js";
+import { discoverSdkPackage, isSdkFound, sdkVersionOf, type SdkDiscovery, type SdkDiscoveryResult } from "./sdk-discovery.js";
 
 export const REQUESTED_LANES = ["auto", "core", "sdk"] as const;
 export type RequestedLane = (typeof REQUESTED_LANES)[number];
@@ -21,7 +21,11 @@ export const EXECUTION_MODES = ["local", "remote_node"] as const;
 export type ExecutionModeName = (typeof EXECUTION_MODES)[number];
 
 export type LaneReason = "sdk_available" | "sdk_unavailable" | "explicit_core" | "explicit_sdk";
-export type LaneFallbackReason = "" | "sdk_remote_unsupported";
+/**
+ * Why the executed lane differs from the preferred one: remote_node runs only the core lane, or
+ * the run needs a capability the sdk lane lacks (`sdk_lacks_<capability>`).
+ */
+export type LaneFallbackReason = "" | "sdk_remote_unsupported" | `sdk_lacks_${Capability}`;
 
 export interface ProviderInfo {
   provider: ProviderName;
@@ -29,6 +33,8 @@ export interface ProviderInfo {
   /** The npm package that backs the sdk lane; "" when the provider has none. */
   sdkRuntime: string;
   sdkAvailable: boolean;
+  /** The version of the sdk package found; "" when absent or unknown. */
+  sdkVersion: string;
   availableLanes: LaneName[];
   defaultLane: "auto";
   coreCapabilities: Capability[];
@@ -46,6 +52,8 @@ export interface LaneInfo {
   /** Capabilities of the preferred lane. */
   capabilities: Capability[];
   sdkRuntime: string;
+  /** The version of the sdk package found; "" when absent, unknown or not looked for. */
+  sdkVersion: string;
 }
 
 export interface LaneResolution {
@@ -62,6 +70,8 @@ export interface LaneResolution {
   laneFallbackReason: LaneFallbackReason;
   sdkRuntime: string;
   sdkAvailable: boolean;
+  /** The version of the sdk package found; "" when absent, unknown or not looked for. */
+  sdkVersion: string;
   /** Capabilities of the executed lane. */
   capabilities: Capability[];
 }
@@ -109,24 +119,31 @@ export function parseExecutionMode(value: string): ExecutionModeName {
   });
 }
 
-/** Whether the provider's sdk package is installed (always false for providers without an sdk lane). */
-export function sdkAvailable(provider: string, discovery: SdkDiscovery = discoverSdkPackage): boolean {
-  const name = parseProviderName(provider);
+/** What discovery says of the provider's sdk package (always false for providers without an sdk lane). */
+function discover(name: ProviderName, discovery: SdkDiscovery): SdkDiscoveryResult {
   const pkg = providerCatalog(name).sdkPackage;
   if (pkg === null) return false;
-  return discovery(name, pkg) === true;
+  const found = discovery(name, pkg);
+  return found === true || (typeof found === "object" && found !== null) ? found : false;
+}
+
+/** Whether the provider's sdk package is installed (always false for providers without an sdk lane). */
+export function sdkAvailable(provider: string, discovery: SdkDiscovery = discoverSdkPackage): boolean {
+  return isSdkFound(discover(parseProviderName(provider), discovery));
 }
 
 /** Provider facts (ASM's `provider_info/1`). */
 export function providerInfo(provider: string, discovery: SdkDiscovery = discoverSdkPackage): ProviderInfo {
   const name = parseProviderName(provider);
   const entry = providerCatalog(name);
-  const available = sdkAvailable(name, discovery);
+  const found = discover(name, discovery);
+  const available = isSdkFound(found);
   return {
     provider: name,
     displayName: entry.displayName,
     sdkRuntime: entry.sdkPackage ?? "",
     sdkAvailable: available,
+    sdkVersion: sdkVersionOf(found),
     availableLanes: available ? ["core", "sdk"] : ["core"],
     defaultLane: "auto",
     coreCapabilities: [...entry.coreCapabilities],
@@ -155,10 +172,12 @@ export function laneInfo(provider: string, lane: string = "auto", discovery: Sdk
       availableLanes: ["core"],
       capabilities: [...entry.coreCapabilities],
       sdkRuntime,
+      sdkVersion: "",
     };
   }
 
-  const available = sdkAvailable(name, discovery);
+  const found = discover(name, discovery);
+  const available = isSdkFound(found);
   const availableLanes: LaneName[] = available ? ["core", "sdk"] : ["core"];
 
   if (requestedLane === "sdk" && !available) {
@@ -197,6 +216,7 @@ export function laneInfo(provider: string, lane: string = "auto", discovery: Sdk
     availableLanes,
     capabilities: [...(preferredLane === "sdk" ? entry.sdkCapabilities : entry.coreCapabilities)],
     sdkRuntime,
+    sdkVersion: sdkVersionOf(found),
   };
 }
 
@@ -251,8 +271,32 @@ export function resolveLane(
     laneFallbackReason,
     sdkRuntime: info.sdkRuntime,
     sdkAvailable: info.sdkAvailable,
+    sdkVersion: info.sdkVersion,
     capabilities: [...(effective === "sdk" ? entry.sdkCapabilities : entry.coreCapabilities)],
   };
+}
+
+/**
+ * A run's resolution once its needs are known: when the sdk lane would execute but lacks a
+ * capability the run needs, an explicit `sdk` request is `config_invalid`
+ * (`sdk_capability_missing`, naming the capability) and `auto` executes `core` with
+ * `laneFallbackReason: "sdk_lacks_<capability>"`. Never a silent difference.
+ */
+export function requireLaneCapabilities(resolution: LaneResolution, needs: readonly Capability[]): LaneResolution {
+  if (resolution.lane !== "sdk") return resolution;
+  const entry = providerCatalog(resolution.provider);
+  const missing = needs.find((c) => !entry.sdkCapabilities.includes(c));
+  if (missing === undefined) return resolution;
+  if (resolution.requestedLane === "sdk") {
+    throw new AsmError({
+      field: "lane",
+      reasonCode: "sdk_capability_missing",
+      provider: resolution.provider,
+      message: `the sdk lane of ${resolution.provider} (${resolution.sdkRuntime}) has no ${missing} capability, which this run needs; use lane core or auto`,
+      details: { provider: resolution.provider, lane: "sdk", capability: missing, sdk_runtime: resolution.sdkRuntime },
+    });
+  }
+  return { ...resolution, lane: "core", backend: "core", laneFallbackReason: `sdk_lacks_${missing}`, capabilities: [...entry.coreCapabilities] };
 }
 
 function describe(value: unknown): string {

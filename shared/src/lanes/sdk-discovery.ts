@@ -1,50 +1,72 @@
-import { existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { ProviderName } from "./provider-catalog.js";
 
 /**
- * Answers whether the sdk package of a provider is installed where this code runs. Injected into
- * every lane-resolution function (ASM's configurable `runtime_loader`).
+ * What discovery found for a provider's sdk package: `false` when it is absent, the installed
+ * package's version when it is present, or `true` when it is present and its version is unknown
+ * (an injected discovery, e.g. in tests).
  */
-export type SdkDiscovery = (provider: ProviderName, sdkPackage: string) => boolean;
+export type SdkDiscoveryResult = boolean | { version: string };
 
 /**
- * Default discovery: resolves the package at run time from this module's location. Nothing is
- * cached, so a package installed after start-up is seen by the next call.
- *
- * Tries, in order: `require.resolve(pkg)`, `require.resolve(pkg/package.json)`,
- * `import.meta.resolve(pkg)` (ESM-only packages whose `exports` have no `require` condition), and
- * finally a `package.json` in one of Node's lookup directories (packages whose `exports` expose
- * neither of the above).
+ * Answers whether the sdk package of a provider is installed where this code runs, and which
+ * version. Injected into every lane-resolution function (ASM's configurable `runtime_loader`).
  */
-export const discoverSdkPackage: SdkDiscovery = (_provider, sdkPackage) => {
-  if (!isBarePackageName(sdkPackage)) return false;
-  const require = createRequire(import.meta.url);
-  for (const specifier of [sdkPackage, `${sdkPackage}/package.json`]) {
+export type SdkDiscovery = (provider: ProviderName, sdkPackage: string) => SdkDiscoveryResult;
+
+/**
+ * A discovery that resolves packages the way a bare `import(pkg)` from the module at `baseUrl`
+ * does: the first `node_modules/<pkg>/package.json` on Node's lookup path from there. Nothing is
+ * cached, so a package installed (or removed) after start-up is seen by the next call. Reports
+ * the `version` of that package.json.
+ */
+export function sdkDiscoveryFrom(baseUrl: string): SdkDiscovery {
+  return (_provider, sdkPackage) => {
+    const dir = sdkPackageDir(baseUrl, sdkPackage);
+    if (dir === undefined) return false;
     try {
-      require.resolve(specifier);
-      return true;
+      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version?: unknown };
+      return { version: typeof manifest.version === "string" ? manifest.version : "" };
     } catch {
-      // try the next way
+      return false;
     }
-  }
-  const metaResolve = (import.meta as { resolve?: (specifier: string) => string }).resolve;
-  if (typeof metaResolve === "function") {
-    try {
-      metaResolve(sdkPackage);
-      return true;
-    } catch {
-      // try the next way
-    }
-  }
+  };
+}
+
+/** The directory of `sdkPackage` as seen from the module at `baseUrl`, or undefined when it is not installed. */
+export function sdkPackageDir(baseUrl: string, sdkPackage: string): string | undefined {
+  if (!isBarePackageName(sdkPackage)) return undefined;
+  let dirs: string[];
   try {
-    const dirs = require.resolve.paths(sdkPackage) ?? [];
-    return dirs.some((dir) => existsSync(join(dir, sdkPackage, "package.json")));
+    dirs = createRequire(baseUrl).resolve.paths(sdkPackage) ?? [];
   } catch {
-    return false;
+    return undefined;
   }
-};
+  for (const dir of dirs) {
+    try {
+      readFileSync(join(dir, sdkPackage, "package.json"));
+      return join(dir, sdkPackage);
+    } catch {
+      // not here; the next directory up
+    }
+  }
+  return undefined;
+}
+
+/** Default discovery: packages as this module (the shared package) sees them. */
+export const discoverSdkPackage: SdkDiscovery = sdkDiscoveryFrom(import.meta.url);
+
+/** Whether a discovery result means "installed". */
+export function isSdkFound(result: SdkDiscoveryResult): boolean {
+  return result !== false;
+}
+
+/** The version a discovery result reports; "" when absent or unknown. */
+export function sdkVersionOf(result: SdkDiscoveryResult): string {
+  return typeof result === "object" && result !== null ? result.version : "";
+}
 
 /** `name` or `@scope/name`, no relative or absolute paths, no sub-paths. */
 function isBarePackageName(s: string): boolean {

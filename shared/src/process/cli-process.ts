@@ -79,15 +79,62 @@ const groupObservers = new Set<ProcessGroupObserver>();
 export function observeProcessGroups(observer: ProcessGroupObserver): () => void {
   groupObservers.add(observer);
   for (const p of live) observer.added(p.pid);
+  for (const pgid of adopted.keys()) observer.added(pgid);
   return () => groupObservers.delete(observer);
 }
 
-/** Pids of every CliProcess whose `exited` has not resolved yet (for tests and diagnostics). */
-export function liveCliProcesses(): number[] {
-  return [...live].map((p) => p.pid);
+/**
+ * A CLI's process group that was started outside CliProcess (by a vendor SDK's own spawn, see the
+ * controller's sdk lane) and that asm owns all the same: the orphan reaper lists it, and
+ * `killAllCliProcesses` kills it. Its owner calls `release()` once the group is gone.
+ */
+export interface AdoptedProcessGroup {
+  readonly pgid: number;
+  /** Sends `sig` to the whole group; false when it is gone (or released). */
+  signal(sig: NodeJS.Signals): boolean;
+  /** SIGKILLs what is left of the group and stops owning it (idempotent). */
+  release(): void;
 }
 
-/** SIGKILLs the process group of every live CliProcess right away (for shutdown); marks them killedByUs. */
+const adopted = new Map<number, AdoptedProcessGroup>();
+
+/** Takes ownership of the process group `pgid` (a positive pid that leads its own group). */
+export function adoptProcessGroup(pgid: number): AdoptedProcessGroup {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new Error(`adoptProcessGroup: not a process group id: ${pgid}`);
+  let released = false;
+  const signal = (sig: NodeJS.Signals): boolean => {
+    if (released) return false;
+    try {
+      process.kill(-pgid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const group: AdoptedProcessGroup = {
+    pgid,
+    signal,
+    release: () => {
+      if (released) return;
+      signal("SIGKILL");
+      released = true;
+      if (adopted.get(pgid) === group) {
+        adopted.delete(pgid);
+        for (const o of groupObservers) o.removed(pgid);
+      }
+    },
+  };
+  adopted.set(pgid, group);
+  for (const o of groupObservers) o.added(pgid);
+  return group;
+}
+
+/** Pids of every CliProcess whose `exited` has not resolved yet, and of every adopted group (for tests and diagnostics). */
+export function liveCliProcesses(): number[] {
+  return [...[...live].map((p) => p.pid), ...adopted.keys()];
+}
+
+/** SIGKILLs the process group of every live CliProcess and adopted group right away (for shutdown); marks them killedByUs. */
 export function killAllCliProcesses(): void {
   for (const p of live) {
     // Marks killedByUs (and signals synchronously) unless a terminate() is already under way ...
@@ -95,6 +142,7 @@ export function killAllCliProcesses(): void {
     // ... in which case its escalation may still be waiting: kill now regardless.
     p.signalGroup("SIGKILL");
   }
+  for (const group of adopted.values()) group.signal("SIGKILL");
 }
 
 function errnoCode(err: unknown): string | undefined {

@@ -4,6 +4,8 @@ export {
   liveCliProcesses,
   killAllCliProcesses,
   observeProcessGroups,
+  adoptProcessGroup,
+  type AdoptedProcessGroup,
   type ProcessGroupObserver,
   type CliProcessOptions,
   type CliOutput,

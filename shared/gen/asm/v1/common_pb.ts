@@ -403,8 +403,10 @@ export interface Observability {
    */
   laneReason: string;
   /**
-   * Why the executed lane differs from the preferred one, e.g.
-   * sdk_remote_unsupported. Empty when it does not.
+   * Why the executed lane differs from the preferred one: sdk_remote_unsupported
+   * (remote_node runs only the core lane), or sdk_lacks_<capability> (the run
+   * needs a capability the sdk lane does not have, e.g. sdk_lacks_approvals
+   * for codex with interactive approvals). Empty when it does not.
    */
   laneFallbackReason: string;
   /** The SDK package that backs the sdk lane for this provider. */
@@ -417,6 +419,11 @@ export interface Observability {
   executor: string;
   /** Provider name. */
   provider: string;
+  /**
+   * The version of the SDK package found (e.g. "0.3.329"); empty when it is
+   * not installed or its version could not be read.
+   */
+  sdkVersion: string;
 }
 
 function createBaseAsmError(): AsmError {
@@ -686,6 +693,7 @@ function createBaseObservability(): Observability {
     capabilities: [],
     executor: "",
     provider: "",
+    sdkVersion: "",
   };
 }
 
@@ -726,6 +734,9 @@ export const Observability: MessageFns<Observability> = {
     }
     if (message.provider !== "") {
       writer.uint32(98).string(message.provider);
+    }
+    if (message.sdkVersion !== "") {
+      writer.uint32(106).string(message.sdkVersion);
     }
     return writer;
   },
@@ -839,6 +850,14 @@ export const Observability: MessageFns<Observability> = {
             message.provider = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.sdkVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -895,6 +914,11 @@ export const Observability: MessageFns<Observability> = {
         : [],
       executor: isSet(object.executor) ? globalThis.String(object.executor) : "",
       provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      sdkVersion: isSet(object.sdkVersion)
+        ? globalThis.String(object.sdkVersion)
+        : isSet(object.sdk_version)
+        ? globalThis.String(object.sdk_version)
+        : "",
     };
   },
 
@@ -936,6 +960,9 @@ export const Observability: MessageFns<Observability> = {
     if (message.provider !== "") {
       obj.provider = message.provider;
     }
+    if (message.sdkVersion !== "") {
+      obj.sdkVersion = message.sdkVersion;
+    }
     return obj;
   },
 
@@ -956,6 +983,7 @@ export const Observability: MessageFns<Observability> = {
     message.capabilities = object.capabilities?.map((e) => e) || [];
     message.executor = object.executor ?? "";
     message.provider = object.provider ?? "";
+    message.sdkVersion = object.sdkVersion ?? "";
     return message;
   },
 };

@@ -538,7 +538,10 @@ export interface GetProviderInfoResponse {
   availableLanes: string[];
   defaultLane: string;
   coreCapabilities: string[];
+  /** Capabilities of the sdk lane; empty when it is unavailable. */
   sdkCapabilities: string[];
+  /** The version of the SDK package found; empty when it is not installed. */
+  sdkVersion: string;
 }
 
 export interface GetLaneInfoRequest {
@@ -3802,6 +3805,7 @@ function createBaseGetProviderInfoResponse(): GetProviderInfoResponse {
     defaultLane: "",
     coreCapabilities: [],
     sdkCapabilities: [],
+    sdkVersion: "",
   };
 }
 
@@ -3830,6 +3834,9 @@ export const GetProviderInfoResponse: MessageFns<GetProviderInfoResponse> = {
     }
     for (const v of message.sdkCapabilities) {
       writer.uint32(66).string(v!);
+    }
+    if (message.sdkVersion !== "") {
+      writer.uint32(74).string(message.sdkVersion);
     }
     return writer;
   },
@@ -3911,6 +3918,14 @@ export const GetProviderInfoResponse: MessageFns<GetProviderInfoResponse> = {
             message.sdkCapabilities.push(reader.string());
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.sdkVersion = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3961,6 +3976,11 @@ export const GetProviderInfoResponse: MessageFns<GetProviderInfoResponse> = {
         : globalThis.Array.isArray(object?.sdk_capabilities)
         ? object.sdk_capabilities.map((e: any) => globalThis.String(e))
         : [],
+      sdkVersion: isSet(object.sdkVersion)
+        ? globalThis.String(object.sdkVersion)
+        : isSet(object.sdk_version)
+        ? globalThis.String(object.sdk_version)
+        : "",
     };
   },
 
@@ -3990,6 +4010,9 @@ export const GetProviderInfoResponse: MessageFns<GetProviderInfoResponse> = {
     if (message.sdkCapabilities?.length) {
       obj.sdkCapabilities = message.sdkCapabilities;
     }
+    if (message.sdkVersion !== "") {
+      obj.sdkVersion = message.sdkVersion;
+    }
     return obj;
   },
 
@@ -4006,6 +4029,7 @@ export const GetProviderInfoResponse: MessageFns<GetProviderInfoResponse> = {
     message.defaultLane = object.defaultLane ?? "";
     message.coreCapabilities = object.coreCapabilities?.map((e) => e) || [];
     message.sdkCapabilities = object.sdkCapabilities?.map((e) => e) || [];
+    message.sdkVersion = object.sdkVersion ?? "";
     return message;
   },
 };

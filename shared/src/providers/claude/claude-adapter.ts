@@ -10,21 +10,22 @@ import type { AdapterRun, CommandSpec, EventDraft, ParsedLine, ProviderAdapter, 
 import * as L from "./claude-lines.js";
 import { rawLine } from "../protocol/line-events.js";
 
-const PERMISSION_FLAG: Record<PermissionModeName, string> = {
+/** Claude's name of each permission mode (`--permission-mode`, the SDK's `permissionMode`). */
+export const PERMISSION_FLAG: Record<PermissionModeName, string> = {
   default: "default",
   auto: "acceptEdits",
   bypass: "bypassPermissions",
   plan: "plan",
 };
 
-const ClaudeOptions = z.strictObject({
+export const ClaudeOptions = z.strictObject({
   max_turns: z.number().int().min(1).max(1000).optional(),
   system_prompt: z.string().max(200_000).optional(),
   append_system_prompt: z.string().max(200_000).optional(),
 });
 
 /** Whether tool permission prompts go to asm approvals (`--permission-prompt-tool stdio`). */
-function wantsInteractiveApprovals(settings: RunSettings): boolean {
+export function wantsInteractiveApprovals(settings: RunSettings): boolean {
   return settings.interactiveApprovals ?? settings.permissionMode === "default";
 }
 
@@ -190,18 +191,7 @@ class ClaudeRun implements AdapterRun {
     if (!parsed.success) return rawLine(text);
     const { request_id: id, request } = parsed.data;
     this.pendingInputs.set(id, request.input);
-    return {
-      events: [
-        {
-          payload: payload("approvalRequested", {
-            approvalId: id,
-            subject: request.tool_name,
-            toolCallId: request.tool_use_id ?? "",
-            details: { tool_input: request.input, description: request.description ?? "" },
-          }),
-        },
-      ],
-    };
+    return { events: [claudeApprovalRequested(id, request.tool_name, request.tool_use_id ?? "", request.input, request.description ?? "")] };
   }
 
   answerApproval(approvalId: string, allow: boolean, reason: string): string[] {
@@ -222,9 +212,22 @@ class ClaudeRun implements AdapterRun {
   }
 }
 
+/**
+ * The approval_requested of a claude tool permission request, in both lanes: a `can_use_tool`
+ * control request (core) or a `canUseTool` call of the Agent SDK (sdk).
+ */
+export function claudeApprovalRequested(approvalId: string, toolName: string, toolUseId: string, input: Record<string, unknown>, description: string): EventDraft {
+  return { payload: payload("approvalRequested", { approvalId, subject: toolName, toolCallId: toolUseId, details: { tool_input: input, description } }) };
+}
+
+/** One stream-json user message (starts a turn), as an object. */
+export function claudeUserMessage(prompt: string): Record<string, unknown> {
+  return { type: "user", session_id: "", message: { role: "user", content: [{ type: "text", text: prompt }] }, parent_tool_use_id: null };
+}
+
 /** One stream-json user message: starts a turn. */
 function userMessage(prompt: string): string {
-  return JSON.stringify({ type: "user", session_id: "", message: { role: "user", content: [{ type: "text", text: prompt }] }, parent_tool_use_id: null });
+  return JSON.stringify(claudeUserMessage(prompt));
 }
 
 

@@ -1,0 +1,14 @@
+import type { RunSettings } from "../options/run-settings.js";
+import type { Capability } from "./provider-catalog.js";
+
+/**
+ * The capabilities a run with these settings needs of the lane that executes it, beyond what every
+ * lane has (see `requireLaneCapabilities`): interactive approvals, a warm process, a named profile.
+ */
+export function runNeeds(provider: { supportsApprovals: boolean }, settings: RunSettings, keepCliWarm: boolean): Capability[] {
+  const needs: Capability[] = [];
+  if (provider.supportsApprovals && (settings.interactiveApprovals ?? settings.permissionMode === "default")) needs.push("approvals");
+  if (keepCliWarm) needs.push("warm_process");
+  if ((settings.providerOptions as { profile?: unknown }).profile !== undefined) needs.push("profiles");
+  return needs;
+}
