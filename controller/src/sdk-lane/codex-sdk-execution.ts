@@ -9,7 +9,7 @@
 import { AsmError, CodexExecRun, CodexOptions, adoptProcessGroup, CWD_GUARD_REFUSED, cwdMovedError, type AdoptedProcessGroup, type ExecutionRequest, type PermissionModeName } from "@asm/shared";
 import { loadSdk, type CodexThreadOptions } from "./sdk-modules.js";
 import { SdkExecution, type SdkExecutionContext } from "./sdk-execution.js";
-import { exitError, type SdkLauncher } from "./sdk-process.js";
+import { exitedWithin, exitError, type SdkLauncher } from "./sdk-process.js";
 
 /** The thread options of each permission mode, as `codex exec`'s flags in the core lane. */
 const THREAD_PERMISSIONS: Record<PermissionModeName, CodexThreadOptions> = {
@@ -120,11 +120,16 @@ export class CodexSdkExecution extends SdkExecution {
     // The codex SDK never asks (no approvals capability): nothing can be waiting.
   }
 
-  /** Aborts the SDK's turn: it kills the CLI; then the group, as the core lane escalates. */
+  /**
+   * Aborts the SDK's turn (the SDK kills its child) and interrupts the group; resolves when the
+   * CLI is gone, killing the group if it has not gone within the grace.
+   */
   async interrupt(): Promise<void> {
     this.interrupted = true;
     this.abort.abort();
     this.group?.signal("SIGINT");
+    if (!(await exitedWithin(this.driven, this.ctx.killGraceMs))) this.group?.signal("SIGKILL");
+    await exitedWithin(this.driven, this.ctx.killGraceMs);
   }
 
   protected async shutdown(): Promise<void> {

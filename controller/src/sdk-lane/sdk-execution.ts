@@ -97,6 +97,11 @@ export abstract class SdkExecution implements RunExecution {
     });
   }
 
+  /** Resolves once `drive()` has returned or thrown (immediately when it never started). */
+  protected get driven(): Promise<void> {
+    return this.driving ?? Promise.resolve();
+  }
+
   protected get hasStarted(): boolean {
     return this.started;
   }
