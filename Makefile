@@ -73,6 +73,7 @@ demo: build
 
 bench: build
 	test/run-isolated.sh npx tsx test/bench/warm-start.ts
+	test/run-isolated.sh npx tsx test/bench/lanes.ts
 	test/run-isolated.sh npx tsx test/bench/streaming.ts
 	test/run-isolated.sh node --expose-gc --import tsx test/bench/memory.ts
 
