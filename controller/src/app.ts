@@ -59,26 +59,20 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     logger,
     settings: { keepaliveTimeMs: config.ASM_REMOTE_KEEPALIVE_TIME_MS, keepaliveTimeoutMs: config.ASM_REMOTE_KEEPALIVE_TIMEOUT_MS, maxMessageBytes: config.ASM_REMOTE_MAX_MESSAGE_BYTES, flowControlWindowBytes: config.ASM_REMOTE_FLOW_CONTROL_WINDOW_BYTES },
   });
+  // How every local CLI is held, on either lane.
+  const localCli = {
+    logger,
+    killGraceMs: config.ASM_KILL_GRACE_MS,
+    maxLineBytes: config.ASM_MAX_LINE_BYTES,
+    stderrTailBytes: config.ASM_STDERR_TAIL_BYTES,
+    hostEnv,
+    // Every local CLI starts through the cwd guard: its directory is re-checked at the spawn.
+    confinedTo: () => policy.workspaceRoot ?? defaultCwd,
+  };
   const controller = new Controller({
     logger,
-    localBackend: new LocalCoreBackend({
-      logger,
-      killGraceMs: config.ASM_KILL_GRACE_MS,
-      maxLineBytes: config.ASM_MAX_LINE_BYTES,
-      stderrTailBytes: config.ASM_STDERR_TAIL_BYTES,
-      hostEnv,
-      // Every local CLI starts through the cwd guard: its directory is re-checked at the spawn.
-      confinedTo: () => policy.workspaceRoot ?? defaultCwd,
-      controllerSide: true,
-    }),
-    sdkBackend: new SdkBackend({
-      logger,
-      killGraceMs: config.ASM_KILL_GRACE_MS,
-      maxLineBytes: config.ASM_MAX_LINE_BYTES,
-      stderrTailBytes: config.ASM_STDERR_TAIL_BYTES,
-      hostEnv,
-      confinedTo: () => policy.workspaceRoot ?? defaultCwd,
-    }),
+    localBackend: new LocalCoreBackend({ ...localCli, controllerSide: true }),
+    sdkBackend: new SdkBackend(localCli),
     remoteBackend: new RemoteCoreBackend({ links, logger, heartbeatIntervalMs: config.ASM_REMOTE_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: config.ASM_REMOTE_HEARTBEAT_TIMEOUT_MS }),
     resolveExecutor: (node, field) => directory.resolve(node, field),
     sdkDiscovery: opts.sdkDiscovery,

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ApprovalDecision, ExecutionMode, PermissionMode, Provider, type Event, type StreamRunResponse } from "@asm/shared";
+import { ApprovalDecision, ExecutionMode, Lane, PermissionMode, Provider, type Event, type StreamRunResponse } from "@asm/shared";
 import { call, type Client } from "../helpers/grpc-client.js";
 import { runOptions } from "../helpers/sessions.js";
 import { wallClockMs } from "./bench-stats.js";
@@ -15,6 +15,8 @@ export type Mode = "local" | "remote";
 
 export async function createBenchSession(stack: BenchStack, mode: Mode, env: Record<string, string> = {}): Promise<string> {
   const defaults = runOptions({
+    // The core lane on both paths: local and remote measure the same adapter (lanes.ts compares the sdk lane).
+    lane: Lane.LANE_CORE,
     permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT,
     env,
     ...(mode === "remote"

@@ -5,15 +5,16 @@
  * an optional dependency, drives the same CLI). Every difference between the lanes is a declared
  * capability difference, and is asserted as such.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ApprovalDecision, Lane, PermissionMode, providerCatalog, providerFromProto, type Capability, type Event, type LaneName, type RunOptions } from "@asm/shared";
-import { startMockModel, type AnyModelMock, type RecordedRequest } from "../mock-models/index.js";
+import type { AnyModelMock, RecordedRequest } from "../mock-models/index.js";
 import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
 import { createSession } from "../helpers/sessions.js";
-import { allGone, startTestController, type TestController } from "../helpers/test-controller.js";
-import { operatorSetup, type ProviderHarness } from "./provider-harness.js";
+import { allGone, type TestController } from "../helpers/test-controller.js";
+import type { ProviderHarness } from "./provider-harness.js";
+import { startProviderController, type ProviderController } from "./provider-controller.js";
 import { approvalAllowed, approvalDenied, interruptWhileStreaming, midStream, pidOf, terminalError, type ScenarioContext } from "./shared-scenarios.js";
 
 /** What a lane can do for a provider, as the catalog declares it (and GetProviderInfo reports). */
@@ -40,26 +41,17 @@ export function defineConformance(h: ProviderHarness, lane: LaneName = "core"): 
     let work: string;
     let n = 0;
 
+    let setup: ProviderController | undefined;
+
     beforeAll(async () => {
-      mock = await startMockModel(h.mock);
-      const e = h.environment(mock);
-      work = join(e.home, "work");
-      mkdirSync(work, { recursive: true });
-      // The operator configures the CLI's path and environment; clients send neither.
-      const operator = operatorSetup(h, e.env);
-      // With authentication on: the client is a plain user with a bearer JWT over TLS.
-      t = await startTestController({
-        env: { ASM_KILL_GRACE_MS: "1000", ASM_PASS_ENV: operator.passEnv.join(",") },
-        hostEnv: operator.hostEnv,
-        auth: "jwt",
-        // The sdk suite uses what is installed (the SDKs are optional dependencies); the core suite none.
-        sdkDiscovery: lane === "sdk" ? "installed" : undefined,
-      });
+      // With authentication on: the client is a plain user with a bearer JWT over TLS. The sdk
+      // suite uses what is installed (the SDKs are optional dependencies); the core suite none.
+      setup = await startProviderController(h, { auth: "jwt", sdkDiscovery: lane === "sdk" ? "installed" : undefined });
+      ({ t, mock, work } = setup);
     });
 
     afterAll(async () => {
-      await t?.stop();
-      await mock?.stop();
+      await setup?.stop();
     });
 
     const session = (defaults: Partial<RunOptions> = {}, limits = {}) =>

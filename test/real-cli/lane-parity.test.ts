@@ -5,15 +5,14 @@
  * order with repeats collapsed (how many text deltas arrive before the stop is timing); `raw` and
  * `stderr` are the CLI's own words and are left out. No CLI is left behind on either lane.
  */
-import { mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lane, PermissionMode, providerCatalog, providerFromProto, type Event, type RunOptions } from "@asm/shared";
-import { startMockModel, type AnyModelMock } from "../mock-models/index.js";
+import type { AnyModelMock } from "../mock-models/index.js";
 import { call, collectEvents } from "../helpers/grpc-client.js";
 import { createSession } from "../helpers/sessions.js";
-import { allGone, startTestController, type TestController } from "../helpers/test-controller.js";
-import { claudeHarness, codexHarness, geminiHarness, operatorSetup, type ProviderHarness } from "./provider-harness.js";
+import { allGone, type TestController } from "../helpers/test-controller.js";
+import { claudeHarness, codexHarness, geminiHarness, type ProviderHarness } from "./provider-harness.js";
+import { startProviderController, type ProviderController } from "./provider-controller.js";
 import { midStream, pidOf, type ScenarioContext } from "./shared-scenarios.js";
 
 type LaneName = "core" | "sdk";
@@ -41,18 +40,15 @@ describe.each([claudeHarness, codexHarness, geminiHarness])("$name: the same sce
   // codex's sdk lane cannot ask: both lanes then run codex without interactive approvals.
   const common: Partial<RunOptions> = sdkHasApprovals ? {} : { interactiveApprovals: false };
 
+  let setup: ProviderController | undefined;
+
   beforeAll(async () => {
-    mock = await startMockModel(h.mock);
-    const e = h.environment(mock);
-    work = join(e.home, "work");
-    mkdirSync(work, { recursive: true });
-    const operator = operatorSetup(h, e.env);
-    t = await startTestController({ env: { ASM_KILL_GRACE_MS: "1000", ASM_PASS_ENV: operator.passEnv.join(",") }, hostEnv: operator.hostEnv, sdkDiscovery: "installed" });
+    setup = await startProviderController(h, { sdkDiscovery: "installed" });
+    ({ t, mock, work } = setup);
   });
 
   afterAll(async () => {
-    await t?.stop();
-    await mock?.stop();
+    await setup?.stop();
   });
 
   const onLane = (lane: LaneName, defaults: Partial<RunOptions> = {}) =>

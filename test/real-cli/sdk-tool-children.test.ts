@@ -4,15 +4,14 @@
  * started and whatever session the CLI put the tool in. Processes are found by the test run's
  * marker in their environment, which every CLI and tool inherits.
  */
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lane, type RunOptions } from "@asm/shared";
-import { startMockModel, type AnyModelMock } from "../mock-models/index.js";
 import { call, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
 import { createSession } from "../helpers/sessions.js";
-import { eventually, startTestController, type TestController } from "../helpers/test-controller.js";
-import { claudeHarness, codexHarness, geminiHarness, operatorSetup, type ProviderHarness } from "./provider-harness.js";
+import { eventually, type TestController } from "../helpers/test-controller.js";
+import { claudeHarness, codexHarness, geminiHarness, type ProviderHarness } from "./provider-harness.js";
+import { startProviderController, type ProviderController } from "./provider-controller.js";
 
 /** Pids of live processes whose command line contains `needle` and that carry this test run's marker. */
 function markedProcesses(needle: string): number[] {
@@ -33,22 +32,18 @@ function markedProcesses(needle: string): number[] {
 
 describe.each([claudeHarness, codexHarness, geminiHarness])("$name on the sdk lane: interrupted during a tool", (h: ProviderHarness) => {
   let t: TestController;
-  let mock: AnyModelMock;
   let work: string;
   let n = 0;
 
+  let setup: ProviderController | undefined;
+
   beforeAll(async () => {
-    mock = await startMockModel(h.mock);
-    const e = h.environment(mock);
-    work = join(e.home, "work");
-    mkdirSync(work, { recursive: true });
-    const operator = operatorSetup(h, e.env);
-    t = await startTestController({ env: { ASM_KILL_GRACE_MS: "1000", ASM_PASS_ENV: operator.passEnv.join(",") }, hostEnv: operator.hostEnv, sdkDiscovery: "installed" });
+    setup = await startProviderController(h, { sdkDiscovery: "installed" });
+    ({ t, work } = setup);
   });
 
   afterAll(async () => {
-    await t?.stop();
-    await mock?.stop();
+    await setup?.stop();
   });
 
   it("the CLI, the tool's shell and the tool are all gone after the interrupt", async () => {

@@ -6,7 +6,7 @@
  * `codexPathOverride` itself; asm points it at a launcher (sdk-process.ts) so that the CLI still
  * starts through the cwd guard, in a process group asm adopts.
  */
-import { AsmError, CodexExecRun, CodexOptions, adoptProcessGroup, CWD_GUARD_REFUSED, cwdMovedError, type AdoptedProcessGroup, type ExecutionRequest, type PermissionModeName } from "@asm/shared";
+import { AsmError, CodexExecRun, CodexOptions, codexConfigOverrides, adoptProcessGroup, CWD_GUARD_REFUSED, cwdMovedError, type AdoptedProcessGroup, type ExecutionRequest, type PermissionModeName } from "@asm/shared";
 import { loadSdk, type CodexThreadOptions } from "./sdk-modules.js";
 import { SdkExecution, type SdkExecutionContext } from "./sdk-execution.js";
 import { exitedWithin, exitError, type SdkLauncher } from "./sdk-process.js";
@@ -29,11 +29,6 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** TOML value of one `--config` override (JSON string syntax is valid TOML basic-string syntax). */
-function tomlValue(value: string | number | boolean): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
 export class CodexSdkExecution extends SdkExecution {
@@ -65,7 +60,7 @@ export class CodexSdkExecution extends SdkExecution {
     const codex = new sdk.Codex({
       codexPathOverride: this.launcher.path,
       env,
-      configOverrides: Object.entries(opts.config ?? {}).map(([key, value]) => `${key}=${tomlValue(value)}`),
+      configOverrides: codexConfigOverrides(opts),
     });
     const threadOptions: CodexThreadOptions = { ...THREAD_PERMISSIONS[settings.permissionMode], skipGitRepoCheck: opts.skip_git_repo_check, ...(settings.model ? { model: settings.model } : {}) };
     const resume = spec.resumeProviderSessionId;

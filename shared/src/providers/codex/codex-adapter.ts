@@ -63,8 +63,13 @@ function tomlValue(value: string | number | boolean): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
+/** The `key=value` overrides of `provider_options.config` (what `-c` / the SDK's `configOverrides` take). */
+export function configOverrides(opts: CodexOptions): string[] {
+  return Object.entries(opts.config ?? {}).map(([key, value]) => `${key}=${tomlValue(value)}`);
+}
+
 export function configArgs(opts: CodexOptions): string[] {
-  return Object.entries(opts.config ?? {}).flatMap(([key, value]) => ["-c", `${key}=${tomlValue(value)}`]);
+  return configOverrides(opts).flatMap((override) => ["-c", override]);
 }
 
 function execArgs(spec: RunSpec, opts: CodexOptions): string[] {
