@@ -2,7 +2,7 @@ import { realpathSync } from "node:fs";
 import { baseCliEnv, killAllCliProcesses, loadPolicyFile, loadTlsMaterial, LocalCoreBackend, RunPolicy, startOrphanReaper, type Clock, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
-import { clientTlsFiles, executorEntries, list, type ControllerConfig } from "./config/controller-config.js";
+import { clientTlsFiles, executorEntries, list, surfaceConfig, type ControllerConfig } from "./config/controller-config.js";
 import { Controller } from "./core/controller.js";
 import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";
 import { ExecutorLinks } from "./remote/executor-links.js";
@@ -71,8 +71,9 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
   };
   const controller = new Controller({
     logger,
-    localBackend: new LocalCoreBackend({ ...localCli, controllerSide: true }),
+    localBackend: new LocalCoreBackend({ ...localCli, controllerSide: true, surfaces: surfaceConfig(config) }),
     sdkBackend: new SdkBackend(localCli),
+    surfaces: surfaceConfig(config),
     remoteBackend: new RemoteCoreBackend({ links, logger, heartbeatIntervalMs: config.ASM_REMOTE_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: config.ASM_REMOTE_HEARTBEAT_TIMEOUT_MS }),
     resolveExecutor: (node, field) => directory.resolve(node, field),
     sdkDiscovery: opts.sdkDiscovery,

@@ -36,3 +36,6 @@ export * from "./options/run-options-proto.js";
 export * from "./tls/index.js";
 export * from "./auth/index.js";
 export * from "./policy/index.js";
+export * from "./surfaces/execution-surface.js";
+export * from "./surfaces/surface-registry.js";
+export { sshExecSurface, SshExecOptionsSchema, type SshExecOptions } from "./surfaces/ssh-exec-surface.js";

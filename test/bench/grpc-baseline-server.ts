@@ -23,6 +23,8 @@ const metadata = {
   executor: "",
   provider: "claude",
   sdkVersion: "",
+  executionSurface: "local_subprocess",
+  surfaceTarget: "",
 };
 
 function deltaEvent(runId: string, sessionId: string, sequence: number): Event {

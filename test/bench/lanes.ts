@@ -71,6 +71,7 @@ async function measure(h: ProviderHarness): Promise<Record<"core" | "sdk", Sampl
           model: h.model,
           providerOptions: h.providerOptions,
           driverOpts: undefined,
+          executionSurface: undefined,
         };
         const { session } = await call(client, "createSession", { provider: h.provider, sessionId: "", options: { defaults } });
         samples[lane].push(await timedRun(client, session!.sessionId, "hi [[reply:text:pong]]", lane));

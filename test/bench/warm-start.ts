@@ -51,7 +51,7 @@ async function measure(h: ProviderHarness): Promise<{ cold: Sample[]; warm: Samp
   try {
     const work = join(home, "work");
     mkdirSync(work, { recursive: true });
-    const defaults = { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, env: {}, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined };
+    const defaults = { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, env: {}, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined, executionSurface: undefined };
     const cold: Sample[] = [];
     for (let i = 0; i < RUNS; i++) {
       const { session } = await call(client, "createSession", { provider: h.provider, sessionId: "", options: { defaults } });

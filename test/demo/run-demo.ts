@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   process.stdout.write(`controller pid ${controller.pid} listening on 127.0.0.1:${port}\n`);
   const client = new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
   try {
-    const defaults = { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cwd: workdir, driverOpts: undefined, providerOptions: undefined };
+    const defaults = { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cwd: workdir, driverOpts: undefined, providerOptions: undefined, executionSurface: undefined };
     const { session } = await call(client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults } });
     const sessionId = session!.sessionId;
     process.stdout.write(`\nsession ${sessionId} (claude, max_concurrent_runs ${session!.options!.maxConcurrentRuns})\n\n1. StreamRun: the CLI asks to run a command; the demo approves it\n`);
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
       sessionId,
       prompt: "create a file remotely [[scenario:tool]] [[cmd:touch remote.txt && echo created remote.txt in $PWD]]",
       runId: "",
-      overrides: { lane: 0, permissionMode: 0, env: {}, executionMode: ExecutionMode.EXECUTION_MODE_REMOTE_NODE, driverOpts: { remote_node: "sandbox-a", remote_cwd: "." }, providerOptions: undefined },
+      overrides: { lane: 0, permissionMode: 0, env: {}, executionMode: ExecutionMode.EXECUTION_MODE_REMOTE_NODE, driverOpts: { remote_node: "sandbox-a", remote_cwd: "." }, providerOptions: undefined, executionSurface: undefined },
       keepRunning: false,
       maxBatchEvents: 0,
     });

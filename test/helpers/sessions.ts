@@ -4,7 +4,7 @@ import type { TestController } from "./test-controller.js";
 
 /** RunOptions with every field unset (the generated type wants them all present). */
 export function runOptions(partial: Partial<RunOptions> = {}): RunOptions {
-  return { lane: 0, executionMode: 0, permissionMode: 0, env: {}, driverOpts: undefined, providerOptions: undefined, ...partial };
+  return { lane: 0, executionMode: 0, permissionMode: 0, env: {}, driverOpts: undefined, providerOptions: undefined, executionSurface: undefined, ...partial };
 }
 
 /** Creates a claude session driven by the fake CLI; `defaults` and limits override. */

@@ -129,7 +129,7 @@ describe("the lane table with the sdk packages really installed and really absen
         runOptions({ lane: LANES[row.lane], executionMode: MODES[row.mode], cwd: row.mode === "local" ? work : undefined, driverOpts: row.mode === "remote_node" ? { remote_node: "sandbox", remote_cwd: "work" } : undefined });
 
       it("ResolveLane and GetLaneInfo give the seed's answer", async () => {
-        const request = { provider: Provider.PROVIDER_CLAUDE, lane: LANES[row.lane], executionMode: MODES[row.mode] };
+        const request = { provider: Provider.PROVIDER_CLAUDE, lane: LANES[row.lane], executionMode: MODES[row.mode], executionSurface: undefined };
         if ("error" in expected) {
           const refused = await callError(client(), "resolveLane", request);
           expect({ code: refused.code, kind: refused.error.kind, reasonCode: refused.error.reasonCode }).toEqual({ code: 3, kind: "config_invalid", reasonCode: expected.error });
@@ -138,7 +138,7 @@ describe("the lane table with the sdk packages really installed and really absen
         const o = (await call(client(), "resolveLane", request)).observability!;
         expect({ preferred: o.preferredLane, lane: o.lane, reason: o.laneReason, fallback: o.laneFallbackReason }).toEqual(expected);
         expect(o).toMatchObject({ requestedLane: row.lane, backend: o.lane, executionMode: row.mode, sdkAvailable: install === "installed" && row.lane !== "core" });
-        const info = await call(client(), "getLaneInfo", { provider: Provider.PROVIDER_CLAUDE, lane: LANES[row.lane] });
+        const info = await call(client(), "getLaneInfo", { provider: Provider.PROVIDER_CLAUDE, lane: LANES[row.lane], executionSurface: undefined });
         expect({ preferred: info.preferredLane, reason: info.laneReason }).toEqual({ preferred: expected.preferred, reason: expected.reason });
       });
 
@@ -150,7 +150,7 @@ describe("the lane table with the sdk packages really installed and really absen
           return;
         }
         const sessionId = (await call(client(), "createSession", request)).session!.sessionId;
-        const resolved = (await call(client(), "resolveLane", { provider: Provider.PROVIDER_CLAUDE, lane: LANES[row.lane], executionMode: MODES[row.mode] })).observability!;
+        const resolved = (await call(client(), "resolveLane", { provider: Provider.PROVIDER_CLAUDE, lane: LANES[row.lane], executionMode: MODES[row.mode], executionSurface: undefined })).observability!;
         const s = client().streamRun({ sessionId, prompt: "say hello [[reply:text:Hello from the table]]", runId: `table-${install}-${++n}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
         const events: Event[] = await collectEvents(s);
         expect(events.at(-1)!.payload?.$case).toBe("result");

@@ -58,9 +58,9 @@ describe("plaintext loopback server", () => {
   it("lane discovery RPCs answer the seed's table", async () => {
     const info = await call(t.client, "getProviderInfo", { provider: 1 });
     expect(info).toMatchObject({ displayName: "Claude Code", sdkRuntime: "@anthropic-ai/claude-agent-sdk", sdkAvailable: false, availableLanes: ["core"], defaultLane: "auto" });
-    const lane = await call(t.client, "getLaneInfo", { provider: 2, lane: 1 });
+    const lane = await call(t.client, "getLaneInfo", { provider: 2, lane: 1, executionSurface: undefined });
     expect(lane).toMatchObject({ requestedLane: "auto", preferredLane: "core", laneReason: "sdk_unavailable" });
-    const resolved = await call(t.client, "resolveLane", { provider: 2, lane: 1, executionMode: 2 });
+    const resolved = await call(t.client, "resolveLane", { provider: 2, lane: 1, executionMode: 2, executionSurface: undefined });
     expect(resolved.observability).toMatchObject({ requestedLane: "auto", preferredLane: "core", lane: "core", executionMode: "remote_node", laneFallbackReason: "" });
     expect((await call(t.client, "listExecutors", {})).executors).toEqual([]);
   });
@@ -82,7 +82,7 @@ describe("sdk discovery injected as available", () => {
   });
 
   it("ResolveLane reports the seed's remote fallback exactly", async () => {
-    const resolved = await call(t.client, "resolveLane", { provider: 2, lane: 1, executionMode: 2 });
+    const resolved = await call(t.client, "resolveLane", { provider: 2, lane: 1, executionMode: 2, executionSurface: undefined });
     expect(resolved.observability).toMatchObject({
       requestedLane: "auto",
       preferredLane: "sdk",
@@ -91,7 +91,7 @@ describe("sdk discovery injected as available", () => {
       executionMode: "remote_node",
       laneFallbackReason: "sdk_remote_unsupported",
     });
-    const err = await new Promise<ServiceError>((resolve) => t.client.resolveLane({ provider: 2, lane: 3, executionMode: 2 }, (e) => resolve(e!)));
+    const err = await new Promise<ServiceError>((resolve) => t.client.resolveLane({ provider: 2, lane: 3, executionMode: 2, executionSurface: undefined }, (e) => resolve(e!)));
     expect(err.code).toBe(Status.INVALID_ARGUMENT);
   });
 });

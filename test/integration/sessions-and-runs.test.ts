@@ -17,7 +17,7 @@ async function newSession(extra: Record<string, unknown> = {}): Promise<string> 
   const res = await call(t.client, "createSession", {
     provider: Provider.PROVIDER_CLAUDE,
     sessionId: "",
-    options: { defaults: { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cliPath: t.fakeClaude, driverOpts: undefined, providerOptions: undefined }, ...extra },
+    options: { defaults: { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cliPath: t.fakeClaude, driverOpts: undefined, providerOptions: undefined, executionSurface: undefined }, ...extra },
   });
   return res.session!.sessionId;
 }
@@ -110,7 +110,7 @@ describe("StreamRun and Query", () => {
       runId: "",
       overrides: undefined,
       provider: Provider.PROVIDER_CLAUDE,
-      sessionOptions: { defaults: { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cliPath: t.fakeClaude, driverOpts: undefined, providerOptions: undefined } },
+      sessionOptions: { defaults: { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cliPath: t.fakeClaude, driverOpts: undefined, providerOptions: undefined, executionSurface: undefined } },
     });
     expect(res.result!.text).toBe("echo:hello");
     const sessions = (await call(t.client, "listSessions", { includeClosed: true, pageSize: 0, pageToken: "" })).sessions;

@@ -234,7 +234,7 @@ export function defineConformance(h: ProviderHarness, lane: LaneName = "core"): 
         provider: h.provider,
         sessionId: "",
         options: {
-          defaults: { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, env: {}, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined, ...defaults },
+          defaults: { lane: 0, executionMode: 0, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT, env: {}, cwd: work, model: h.model, providerOptions: h.providerOptions, driverOpts: undefined, executionSurface: undefined, ...defaults },
           keepCliWarm: true,
         },
       });

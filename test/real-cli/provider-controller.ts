@@ -18,13 +18,13 @@ export interface ProviderController {
  * whose operator supplies the CLI's path and environment (ASM_<P>_CLI_PATH, ASM_PASS_ENV): clients
  * send neither.
  */
-export async function startProviderController(h: ProviderHarness, opts: Pick<TestControllerOptions, "auth" | "sdkDiscovery"> = {}): Promise<ProviderController> {
+export async function startProviderController(h: ProviderHarness, opts: Pick<TestControllerOptions, "auth" | "sdkDiscovery" | "policy" | "env"> = {}): Promise<ProviderController> {
   const mock = await startMockModel(h.mock);
   const e = h.environment(mock);
   const work = join(e.home, "work");
   mkdirSync(work, { recursive: true });
   const operator = operatorSetup(h, e.env);
-  const t = await startTestController({ env: { ASM_KILL_GRACE_MS: "1000", ASM_PASS_ENV: operator.passEnv.join(",") }, hostEnv: operator.hostEnv, ...opts });
+  const t = await startTestController({ ...opts, env: { ASM_KILL_GRACE_MS: "1000", ASM_PASS_ENV: operator.passEnv.join(","), ...opts.env }, hostEnv: operator.hostEnv });
   return {
     t,
     mock,

@@ -30,6 +30,8 @@ const metadata: Observability = {
   executor: "sandbox-a",
   provider: "claude",
   sdkVersion: "",
+  executionSurface: "local_subprocess",
+  surfaceTarget: "",
 };
 
 function ev(sequence: number, p: EventPayload, meta: Observability | undefined = metadata): Event {

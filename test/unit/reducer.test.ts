@@ -30,6 +30,8 @@ function metadata(lane: string): Observability {
     executor: "",
     provider: "claude",
     sdkVersion: "",
+    executionSurface: "local_subprocess",
+    surfaceTarget: "",
   };
 }
 

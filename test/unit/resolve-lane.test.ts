@@ -54,14 +54,14 @@ describe("provider catalog", () => {
 
   it("has the core capabilities per provider", () => {
     expect(providerCatalog("claude").coreCapabilities).toEqual([
-      "approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost", "warm_process",
+      "approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost", "warm_process", "ssh_exec",
     ]);
     expect(providerCatalog("codex").coreCapabilities).toEqual([
-      "approvals", "interrupt", "resume", "streaming", "tools", "structured_output", "warm_process", "profiles",
+      "approvals", "interrupt", "resume", "streaming", "tools", "structured_output", "warm_process", "profiles", "ssh_exec",
     ]);
-    expect(providerCatalog("gemini").coreCapabilities).toEqual(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process"]);
-    expect(providerCatalog("amp").coreCapabilities).toEqual(["interrupt", "resume", "streaming", "tools", "thinking"]);
-    expect(providerCatalog("cursor").coreCapabilities).toEqual(["interrupt", "resume", "streaming", "tools"]);
+    expect(providerCatalog("gemini").coreCapabilities).toEqual(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process", "ssh_exec"]);
+    expect(providerCatalog("amp").coreCapabilities).toEqual(["interrupt", "resume", "streaming", "tools", "thinking", "ssh_exec"]);
+    expect(providerCatalog("cursor").coreCapabilities).toEqual(["interrupt", "resume", "streaming", "tools", "ssh_exec"]);
   });
 
   it("sdk capabilities follow what each SDK can do", () => {

@@ -15,6 +15,9 @@ import {
   type WatchRunResponse,
   type ListSessionsResponse,
   Session as SessionMessage,
+  parseSurface,
+  type ExecutionSurface,
+  type SurfaceSpec,
 } from "@asm/shared";
 import type { Session } from "../sessions/session.js";
 import type { Controller } from "../core/controller.js";
@@ -143,6 +146,7 @@ export function controllerService(controller: Controller, executors: ExecutorDir
     getLaneInfo: unary(log, "GetLaneInfo", async (req) => {
       const provider = providerFromProto(req.provider);
       const info = laneInfo(provider, laneFromProto(req.lane) ?? "auto", controller.sdkDiscovery);
+      const surface = controller.surfaceShown(surfaceFromProto(req.executionSurface), false);
       return {
         provider: providerToProto(provider),
         requestedLane: info.requestedLane,
@@ -165,14 +169,18 @@ export function controllerService(controller: Controller, executors: ExecutorDir
           executor: "",
           provider,
           sdkVersion: info.sdkVersion,
+          executionSurface: surface.kind,
+          surfaceTarget: surface.target,
         },
       };
     }),
 
     resolveLane: unary(log, "ResolveLane", async (req) => {
       const provider = providerFromProto(req.provider);
-      const resolution = controller.resolveLaneFor(provider, laneFromProto(req.lane) ?? "auto", executionModeFromProto(req.executionMode) ?? "local");
-      return { provider: providerToProto(provider), observability: observabilityOf(resolution, provider) };
+      const mode = executionModeFromProto(req.executionMode) ?? "local";
+      const resolution = controller.resolveLaneFor(provider, laneFromProto(req.lane) ?? "auto", mode);
+      const surface = controller.surfaceShown(surfaceFromProto(req.executionSurface), mode === "remote_node");
+      return { provider: providerToProto(provider), observability: observabilityOf(resolution, provider, "", surface) };
     }),
 
     // An operator's view (addresses, versions of every executor): admins only.
@@ -217,4 +225,9 @@ function callSignal(call: { on(event: "cancelled", cb: () => void): unknown; can
   if (call.cancelled) abort.abort();
   else call.on("cancelled", () => abort.abort());
   return abort.signal;
+}
+
+/** A request's execution_surface, validated as a run's would be. */
+function surfaceFromProto(surface: ExecutionSurface | undefined): SurfaceSpec | undefined {
+  return surface ? parseSurface({ kind: surface.kind, options: surface.options ?? {} }, "execution_surface") : undefined;
 }

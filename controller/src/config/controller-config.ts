@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { AsmError } from "@asm/shared";
+import { AsmError, type SurfaceOperatorConfig } from "@asm/shared";
 import type { ExecutorEntry } from "../executors/executor-directory.js";
 
 const bool = z.enum(["1", "0", "true", "false"]).transform((v) => v === "1" || v === "true");
@@ -27,6 +27,13 @@ export const ControllerConfigSchema = z
     // What runs (see README "Operator policy"), and what of the host's environment local CLIs get.
     ASM_POLICY_FILE: z.string().min(1).optional(),
     ASM_PASS_ENV: z.string().default(""),
+    // execution_surface ssh_exec: the operator's SSH client settings (host keys are always checked).
+    ASM_SSH_IDENTITY_FILE: z.string().min(1).optional(),
+    ASM_SSH_KNOWN_HOSTS_FILE: z.string().min(1).optional(),
+    ASM_SSH_USER: z.string().min(1).optional(),
+    ASM_SSH_CONNECT_TIMEOUT_S: int(1, 600).default(10),
+    ASM_SSH_ALIVE_INTERVAL_S: int(1, 600).default(5),
+    ASM_SSH_ALIVE_COUNT_MAX: int(1, 100).default(3),
     ASM_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     ASM_KILL_GRACE_MS: int(10, 60_000).default(2000),
     ASM_MAX_LINE_BYTES: int(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -124,4 +131,18 @@ export function executorEntries(config: Pick<ControllerConfig, "ASM_EXECUTORS">)
       const [address, serverName] = rest.split("@") as [string, string | undefined];
       return { name, address, serverName: serverName ?? name };
     });
+}
+
+/** The operator's settings of execution surfaces (ssh_exec), from the config. */
+export function surfaceConfig(config: Readonly<ControllerConfig>): SurfaceOperatorConfig {
+  return {
+    ssh: {
+      identityFile: config.ASM_SSH_IDENTITY_FILE,
+      knownHostsFile: config.ASM_SSH_KNOWN_HOSTS_FILE,
+      user: config.ASM_SSH_USER,
+      connectTimeoutS: config.ASM_SSH_CONNECT_TIMEOUT_S,
+      aliveIntervalS: config.ASM_SSH_ALIVE_INTERVAL_S,
+      aliveCountMax: config.ASM_SSH_ALIVE_COUNT_MAX,
+    },
+  };
 }

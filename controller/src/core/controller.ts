@@ -24,11 +24,13 @@ import {
   SYSTEM_PRINCIPAL,
   type Principal,
   type RunPolicy,
+  surfaceDriver,
+  type SurfaceOperatorConfig,
 } from "@asm/shared";
 import type { Backend } from "@asm/shared";
 import { controllerSdkDiscovery } from "../sdk-lane/sdk-modules.js";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
-import { Run } from "../runs/run.js";
+import { Run, type SurfaceShown } from "../runs/run.js";
 import { Session } from "../sessions/session.js";
 import { Retention, type RetentionLimits } from "./retention.js";
 
@@ -40,6 +42,8 @@ export interface ControllerOptions {
   remoteBackend: Backend;
   /** The sdk lane on this host (runs whose lane resolves to `sdk`). */
   sdkBackend: Backend;
+  /** The operator's settings of execution surfaces (for the targets shown in metadata). */
+  surfaces?: SurfaceOperatorConfig;
   /** Resolves `driver_opts.remote_node` (directory name or host:port); throws config_invalid. */
   resolveExecutor: (node: string, field: string) => { node: string };
   /** SDK discovery, injectable so every lane branch can be tested. */
@@ -209,6 +213,7 @@ export class Controller {
       resolution,
       backend: remote ? this.opts.remoteBackend : resolution.lane === "sdk" ? this.opts.sdkBackend : this.opts.localBackend,
       executor: remote ? settings.driverOpts.remote_node : undefined,
+      surface: this.surfaceShown(settings.executionSurface, remote),
       request: {
         adapter,
         // A remote CLI gets only the run's allowlisted env on top of the executor's own base env.
@@ -299,6 +304,15 @@ export class Controller {
     const owned = this.openByOwner.get(session.owner);
     owned?.delete(session);
     if (owned?.size === 0) this.openByOwner.delete(session.owner);
+  }
+
+  /**
+   * How a surface shows in metadata: its kind and target. A remote run's target names no default
+   * user (the executor's operator chooses it).
+   */
+  surfaceShown(surface: RunSettings["executionSurface"], remote: boolean): SurfaceShown {
+    const driver = surfaceDriver(surface);
+    return { kind: driver.kind, target: driver.target(surface?.options ?? {}, remote ? {} : (this.opts.surfaces ?? {})) };
   }
 
   resolveLaneFor(provider: ProviderName, lane: string, executionMode: string): LaneResolution {

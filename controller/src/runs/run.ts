@@ -40,6 +40,8 @@ export interface RunInit {
   backend: Backend;
   /** Executor the run executes on (remote runs), for the observability metadata. */
   executor?: string;
+  /** Where the CLI runs (execution_surface), as the metadata shows it. */
+  surface?: SurfaceShown;
   logger: Logger;
   /** The clock of the run's timeouts (queue, stream, deadline, approvals). */
   clock: Clock;
@@ -105,7 +107,7 @@ export class Run {
     this.projection = emptyProjection(init.maxResultTextBytes);
     this.log_ = init.logger.child({ runId: init.runId, sessionId: init.sessionId });
     // Frozen: every event shares it, and the log encodes it once (shared/src/events/event-wire.ts).
-    const metadata = observabilityOf(init.resolution, init.provider, init.executor);
+    const metadata = observabilityOf(init.resolution, init.provider, init.executor, init.surface);
     Object.freeze(metadata.capabilities);
     this.metadata = Object.freeze(metadata);
     this.log = new RunEventLog({ maxEvents: init.maxEvents, primaryWindow: init.primaryWindow, run: { runId: init.runId, sessionId: init.sessionId, provider: init.provider, metadata } });
@@ -430,7 +432,7 @@ export class Run {
 }
 
 /** The authoritative observability metadata of a run, from its lane resolution. */
-export function observabilityOf(r: LaneResolution, provider: string, executor = ""): Observability {
+export function observabilityOf(r: LaneResolution, provider: string, executor = "", surface: SurfaceShown = LOCAL_SURFACE_SHOWN): Observability {
   return {
     requestedLane: r.requestedLane,
     preferredLane: r.preferredLane,
@@ -445,5 +447,15 @@ export function observabilityOf(r: LaneResolution, provider: string, executor = 
     executor,
     provider,
     sdkVersion: r.sdkVersion,
+    executionSurface: surface.kind,
+    surfaceTarget: surface.target,
   };
 }
+
+/** How a run's execution surface shows in its metadata. */
+export interface SurfaceShown {
+  kind: string;
+  target: string;
+}
+
+export const LOCAL_SURFACE_SHOWN: SurfaceShown = Object.freeze({ kind: "local_subprocess", target: "" });

@@ -126,6 +126,12 @@ export const REASON_CODES = {
   executor_not_ready: { kind: "failed_precondition", retryable: false, summary: "a run reached an executor whose runtime is not ready" },
   backend_start_failed: { kind: "cli_not_found", retryable: false, summary: "the executor cannot start the provider's CLI (details.cause)" },
   executor_lost: { kind: "transport_error", retryable: true, summary: "the executor was killed, the link cut, or silent past the heartbeat bound" },
+  ssh_host_unreachable: { kind: "connection_failed", retryable: true, summary: "execution_surface ssh_exec: the SSH host could not be reached (refused, timed out, no route, unknown name)" },
+  ssh_auth_refused: { kind: "auth_error", retryable: false, summary: "execution_surface ssh_exec: the SSH host refused the operator's identity" },
+  ssh_host_key_mismatch: { kind: "connection_failed", retryable: false, summary: "execution_surface ssh_exec: the host's key is not the one in known_hosts (changed); refused" },
+  ssh_host_key_unknown: { kind: "connection_failed", retryable: false, summary: "execution_surface ssh_exec: the host has no key in known_hosts; refused (checking is never off)" },
+  ssh_cli_missing: { kind: "cli_not_found", retryable: false, summary: "execution_surface ssh_exec: the provider CLI is not on the SSH host" },
+  ssh_connection_lost: { kind: "transport_error", retryable: true, summary: "execution_surface ssh_exec: the SSH connection was lost while the CLI ran (its process group on the host is killed)" },
   transport_call_timeout: { kind: "timeout", retryable: false, summary: "an approval decision or interrupt not delivered within remote_transport_call_timeout_ms" },
 
   // --- A call that failed with a bare gRPC status (no asm error attached).

@@ -7,8 +7,10 @@ import type { Logger } from "../logging/logger.js";
 import { CliProcess, type CliExit, type CliOutput } from "../process/index.js";
 import type { EventDraft, ProviderAdapter } from "../providers/provider-adapter.js";
 import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "./backend.js";
-import { CWD_GUARD_REFUSED, cwdMovedError, guardedCommand, guardExecError, guardExecFailed } from "./cwd-guard.js";
+import { CWD_GUARD_REFUSED, cwdMovedError, guardExecError, guardExecFailed } from "./cwd-guard.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
+import type { SurfaceOperatorConfig } from "../surfaces/execution-surface.js";
+import { surfaceDriver } from "../surfaces/surface-registry.js";
 
 export interface LocalCoreBackendOptions {
   logger: Logger;
@@ -27,6 +29,8 @@ export interface LocalCoreBackendOptions {
   confinedTo?: () => string;
   /** Whether the runs are the controller's own (a moved cwd is then a `cwd` policy refusal, not a `remote_cwd` one). */
   controllerSide?: boolean;
+  /** The operator's settings of execution surfaces (ssh identity, known_hosts, keepalive). */
+  surfaces?: SurfaceOperatorConfig;
 }
 
 function isExecutableFile(path: string): boolean {
@@ -47,6 +51,15 @@ export function findProviderCli(adapter: Pick<ProviderAdapter, "defaultBinary" |
   const override = explicit ?? env[adapter.cliPathEnv];
   const candidates = override ? [override] : (env.PATH ?? "").split(delimiter).filter(Boolean).map((dir) => join(dir, adapter.defaultBinary));
   return candidates.find(isExecutableFile);
+}
+
+/**
+ * The CLI a run names for a surface that is not this host (`ssh_exec`): its `cli_path`, the
+ * operator's `ASM_<PROVIDER>_CLI_PATH`, or the binary name, looked up there, not here.
+ */
+export function surfaceCliName(request: ExecutionRequest, hostEnv: NodeJS.ProcessEnv): string {
+  const { adapter, spec } = request;
+  return spec.settings.cliPath ?? hostEnv[adapter.cliPathEnv] ?? adapter.defaultBinary;
 }
 
 /** Finds the CLI of a run (see `findProviderCli`) or throws cli_not_found. */
@@ -136,9 +149,15 @@ class LocalCoreExecution implements RunExecution {
   async *[Symbol.asyncIterator](): AsyncIterator<EventDraft[]> {
     const { adapter, spec } = this.request;
     if (this.closing || this.abandoned) return;
-    const cliPath = resolveCliPath(this.request, this.opts.hostEnv);
+    const surface = surfaceDriver(spec.settings.executionSurface);
+    const cliPath = surface.onBackendHost ? resolveCliPath(this.request, this.opts.hostEnv) : surfaceCliName(this.request, this.opts.hostEnv);
     const command = adapter.buildCommand(spec, cliPath);
-    const fingerprint = JSON.stringify({ ...adapter.buildCommand({ ...spec, prompt: "", resumeProviderSessionId: undefined }, cliPath), initialInput: undefined, stdinText: undefined });
+    const fingerprint = JSON.stringify({
+      ...adapter.buildCommand({ ...spec, prompt: "", resumeProviderSessionId: undefined }, cliPath),
+      initialInput: undefined,
+      stdinText: undefined,
+      surface: spec.settings.executionSurface ?? null,
+    });
     let startLines = command.initialInput;
     let reused = false;
     let warm = this.keepsWarm ? this.pool.take(this.request.sessionId, fingerprint) : undefined;
@@ -152,13 +171,15 @@ class LocalCoreExecution implements RunExecution {
         warm = undefined;
       }
     }
+    let preamble: string[] = [];
     if (!warm) {
-      const spawned = this.opts.confinedTo ? { ...guardedCommand(command.cwd, command.command, command.args), cwd: this.opts.confinedTo() } : command;
+      const spawned = surface.place({ command, cli: cliPath, confinedTo: this.opts.confinedTo, operator: this.opts.surfaces ?? {} }, spec.settings.executionSurface?.options ?? {});
+      preamble = spawned.preamble;
       const proc = CliProcess.spawn({
         command: spawned.command,
         args: spawned.args,
         cwd: spawned.cwd,
-        env: command.env,
+        env: spawned.env,
         maxLineBytes: this.opts.maxLineBytes,
         stderrTailBytes: this.opts.stderrTailBytes,
         stdin: "pipe",
@@ -188,7 +209,7 @@ class LocalCoreExecution implements RunExecution {
         },
       ];
       try {
-        for (const line of startLines) await proc.write(line);
+        for (const line of [...preamble, ...startLines]) await proc.write(line);
         if (!reused && command.stdinText !== undefined) await proc.writeText(command.stdinText);
       } catch (err) {
         // A CLI that is gone before it read its input: why it is gone says more than the broken pipe.
@@ -263,6 +284,8 @@ class LocalCoreExecution implements RunExecution {
   private async startFailure(proc: CliProcess): Promise<AsmError | undefined> {
     const exit = await Promise.race([proc.exited, delay(this.opts.killGraceMs).then(() => undefined)]);
     if (!exit) return undefined;
+    const placed = this.surfaceFailure(exit);
+    if (placed) return placed;
     if (this.refusedByGuard(exit)) return cwdMovedError(this.request.spec.settings.cwd ?? "", this.opts.controllerSide === true);
     if (this.opts.confinedTo !== undefined && guardExecFailed(exit)) return this.execError(exit);
     return exit.classification === "spawn_failed" ? exit.error : undefined;
@@ -273,10 +296,21 @@ class LocalCoreExecution implements RunExecution {
   }
 
   private refusedByGuard(exit: CliExit): boolean {
-    return this.opts.confinedTo !== undefined && exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:");
+    return this.opts.confinedTo !== undefined && surfaceDriver(this.request.spec.settings.executionSurface).onBackendHost && exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:");
+  }
+
+  /** The surface's own failure (ssh: unreachable, authentication, host key, CLI missing, connection lost). */
+  private surfaceFailure(exit: CliExit): AsmError | undefined {
+    const { spec, adapter } = this.request;
+    const surface = surfaceDriver(spec.settings.executionSurface);
+    if (surface.onBackendHost) return undefined;
+    const options = spec.settings.executionSurface?.options ?? {};
+    return surface.classifyExit(exit, { provider: adapter.provider, cli: surfaceCliName(this.request, this.opts.hostEnv), cwd: spec.settings.cwd ?? spec.defaultCwd, target: surface.target(options, this.opts.surfaces ?? {}) });
   }
 
   private async *exitEvents(exit: CliExit): AsyncGenerator<EventDraft[]> {
+    const placed = this.surfaceFailure(exit);
+    if (placed) throw placed;
     if (this.refusedByGuard(exit)) throw cwdMovedError(this.request.spec.settings.cwd ?? "", this.opts.controllerSide === true);
     if (this.opts.confinedTo !== undefined && guardExecFailed(exit)) throw this.execError(exit);
     if (exit.classification === "success") {

@@ -27,6 +27,8 @@ export const CAPABILITIES = [
   "warm_process",
   // Named configuration profiles (codex `exec -p`).
   "profiles",
+  // execution_surface ssh_exec: the CLI started on another host over SSH.
+  "ssh_exec",
 ] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
@@ -53,8 +55,7 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
       "tools",
       "thinking",
       "cost",
-      "warm_process",
-    ]),
+      "warm_process", "ssh_exec"]),
     // canUseTool (allow/deny), interrupt(), options.resume, includePartialMessages, cost on results.
     // No warm process: one query (one CLI process) per run.
     sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost"]),
@@ -71,8 +72,7 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
       "tools",
       "structured_output",
       "warm_process",
-      "profiles",
-    ]),
+      "profiles", "ssh_exec"]),
     // The Codex SDK closes stdin after the prompt and has no approval API; abort via AbortSignal,
     // resumeThread(id), runStreamed events, outputSchema. One process per turn (no warm process),
     // no profiles (no flag passthrough).
@@ -84,7 +84,7 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
     // The ACP client SDK drives `gemini --acp`.
     sdkPackage: "@agentclientprotocol/sdk",
     // resume_one_shot: ACP session/load cannot load a stored session in 0.61 (see RunStarted.not_continued_reason).
-    coreCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process"]),
+    coreCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process", "ssh_exec"]),
     // session/request_permission, session/cancel, session/update streaming. No resume: gemini's
     // session/load is broken. No warm process: one ACP connection (one CLI process) per run.
     sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "streaming", "tools"]),
@@ -95,14 +95,14 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
     // No sdk lane: Amp's inference is server-side, so an Amp SDK backend could not be run or
     // tested offline; asm does not claim a lane it cannot show working.
     sdkPackage: null,
-    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "thinking"]),
+    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "thinking", "ssh_exec"]),
     sdkCapabilities: Object.freeze<Capability[]>([]),
   }),
   cursor: Object.freeze({
     provider: "cursor",
     displayName: "Cursor Agent CLI",
     sdkPackage: null,
-    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools"]),
+    coreCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "ssh_exec"]),
     sdkCapabilities: Object.freeze<Capability[]>([]),
   }),
 });

@@ -66,6 +66,7 @@ function runOptionsShape(o: RunOptions | undefined): Record<string, unknown> {
     driverOpts: o.driverOpts,
     providerOptions: o.providerOptions,
     interactiveApprovals: o.interactiveApprovals,
+    executionSurface: o.executionSurface ? { kind: o.executionSurface.kind, options: o.executionSurface.options ?? {} } : undefined,
   };
   return Object.fromEntries(Object.entries(shape).filter(([, v]) => v !== undefined));
 }
@@ -99,6 +100,7 @@ export function runOptionsToProto(o: RunOptionsInput): RunOptions {
     driverOpts: o.driverOpts ? redactDriverOpts(o.driverOpts) : undefined,
     providerOptions: o.providerOptions,
     interactiveApprovals: o.interactiveApprovals,
+    executionSurface: o.executionSurface,
   };
 }
 

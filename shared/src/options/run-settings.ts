@@ -49,6 +49,8 @@ export const RunOptionsSchema = z.strictObject({
   driverOpts: DriverOptsSchema.optional(),
   providerOptions: z.record(z.string(), z.unknown()).optional(),
   interactiveApprovals: z.boolean().optional(),
+  /** Where the CLI runs; its kind's options are checked by that surface (surfaces/surface-registry.ts). */
+  executionSurface: z.strictObject({ kind: z.string().max(64), options: z.record(z.string(), z.unknown()) }).optional(),
 });
 export type RunOptionsInput = z.infer<typeof RunOptionsSchema>;
 
@@ -77,6 +79,8 @@ export interface RunSettings {
   driverOpts: DriverOpts;
   providerOptions: Record<string, unknown>;
   interactiveApprovals: boolean | undefined;
+  /** Where the CLI runs (undefined: local_subprocess); validated with `parseSurface`. */
+  executionSurface: { kind: string; options: Record<string, unknown> } | undefined;
 }
 
 export const RUN_DEFAULTS = {
@@ -111,5 +115,7 @@ export function mergeRunOptions(defaults: RunOptionsInput, overrides: RunOptions
     driverOpts: { ...defaults.driverOpts, ...overrides.driverOpts },
     providerOptions: { ...defaults.providerOptions, ...overrides.providerOptions },
     interactiveApprovals: pick("interactiveApprovals"),
+    // A surface is one thing: an override replaces the session's as a whole.
+    executionSurface: pick("executionSurface"),
   };
 }

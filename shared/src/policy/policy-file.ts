@@ -42,6 +42,11 @@ export const PolicyFileSchema = z.strictObject({
    * that cannot choose a command, an endpoint or a directory outside the run.
    */
   client_provider_options: z.partialRecord(z.enum(PROVIDERS), z.array(z.string().min(1).max(64))).default({}),
+  /**
+   * SSH targets a run's `execution_surface` ssh_exec may name: `host`, `host:port` or
+   * `user@host:port` (no user: any user; no port: 22). Default: none (ssh_exec is refused).
+   */
+  ssh_targets: z.array(z.string().regex(/^(?:[a-z_][a-z0-9_.-]*@)?[^@:\s]+(?::\d{1,5})?$/i, "must be host, host:port or user@host:port")).default([]),
   /** Rules by role name; `user` and `admin` are built in and may be changed here. */
   roles: z.record(RoleNameSchema, RoleRulesSchema).default({}),
   /** Roles given to principals by id (certificate identity, token principal, JWT sub). */

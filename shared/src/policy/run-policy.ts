@@ -7,6 +7,8 @@ import { EXECUTION_MODES } from "../lanes/resolve-lane.js";
 import { PERMISSION_MODES, type RunSettings } from "../options/run-settings.js";
 import { isAlwaysRefusedEnvKey, isEnvKeyAllowed } from "./env-keys.js";
 import { parsePolicy, type PolicyFile, type RoleRulesInput } from "./policy-file.js";
+import { parseSurface, surfaceDriver } from "../surfaces/surface-registry.js";
+import { SshExecOptionsSchema, type SshExecOptions } from "../surfaces/ssh-exec-surface.js";
 
 type RoleRules = Required<Omit<RoleRulesInput, "max_live_sessions" | "max_concurrent_runs">> & Pick<RoleRulesInput, "max_live_sessions" | "max_concurrent_runs">;
 
@@ -164,10 +166,28 @@ export class RunPolicy {
         throw denied(`${prefix}.env.${key}`, "client_env", `${key} is not on the policy's client_env allow-list`);
       }
     }
-    if (check.side === "controller" && settings.executionMode === "local" && settings.cwd !== undefined) {
+    const surface = parseSurface(settings.executionSurface, `${prefix}.execution_surface`);
+    if (surface?.kind === "ssh_exec") this.checkSshTarget(SshExecOptionsSchema.parse(surface.options), `${prefix}.execution_surface.options.host`);
+    // A cwd on another host (ssh_exec) is checked there, by the wrapper that enters it.
+    const onThisHost = surfaceDriver(surface).onBackendHost;
+    if (check.side === "controller" && settings.executionMode === "local" && settings.cwd !== undefined && onThisHost) {
       return { ...settings, cwd: this.confineCwd(settings.cwd, `${prefix}.cwd`) };
     }
     return settings;
+  }
+
+  /** An ssh_exec target must be one the operator lists in `ssh_targets`. */
+  private checkSshTarget(target: SshExecOptions, field: string): void {
+    const allowed = this.file.ssh_targets.some((entry) => {
+      const m = /^(?:([^@]+)@)?([^:]+)(?::(\d+))?$/.exec(entry);
+      if (!m) return false;
+      const [, user, host, port] = m;
+      return host === target.host && Number(port ?? 22) === target.port && (user === undefined || user === target.user);
+    });
+    if (!allowed) {
+      const named = `${target.user ? `${target.user}@` : ""}${target.host}:${target.port}`;
+      throw denied(field, "ssh_targets", `ssh target ${named} is not one the operator's policy lists in ssh_targets (${this.file.ssh_targets.length ? this.file.ssh_targets.join(", ") : "none"})`);
+    }
   }
 
   /** The real path of a client's cwd, refused outside the workspace root (symlinks included). */

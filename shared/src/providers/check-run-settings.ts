@@ -2,6 +2,7 @@ import { AsmError } from "../errors/asm-error.js";
 import type { ReasonCode } from "../errors/reason-codes.js";
 import type { RunSettings } from "../options/run-settings.js";
 import type { ProviderAdapter } from "./provider-adapter.js";
+import { parseSurface } from "../surfaces/surface-registry.js";
 
 /**
  * Checks merged run settings for a provider: the rules every adapter shares (a CLI that cannot ask
@@ -18,6 +19,7 @@ export function checkRunSettings(adapter: ProviderAdapter, settings: RunSettings
     });
   }
   adapter.validate(settings, fieldPrefix);
+  parseSurface(settings.executionSurface, `${fieldPrefix}.execution_surface`);
 }
 
 /** Largest prompt asm takes (StreamRun, Query, an executor's StartRun). */

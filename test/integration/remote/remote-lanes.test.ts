@@ -38,7 +38,7 @@ describe("lanes in remote mode (seed 002 with seed 000)", () => {
     expect(run.metadata).toMatchObject(EXPECTED);
     // It really ran on the executor.
     expect(readRecord(record).some((x) => x.t === "start")).toBe(true);
-    const resolved = await call(r.t.client, "resolveLane", { provider: Provider.PROVIDER_CLAUDE, lane: Lane.LANE_AUTO, executionMode: 2 });
+    const resolved = await call(r.t.client, "resolveLane", { provider: Provider.PROVIDER_CLAUDE, lane: Lane.LANE_AUTO, executionMode: 2, executionSurface: undefined });
     expect(resolved.observability).toMatchObject(EXPECTED);
   });
 

@@ -52,7 +52,7 @@ describe("ownership: principal B cannot see or touch principal A's session", () 
 
   /** Every RPC that names the session, its run or its approval, as B; none may reach A's things. */
   async function bobTriesEverything(sessionId: string, runId: string, approvalId: string): Promise<Record<string, string>> {
-    const none = { lane: 0, executionMode: 0, permissionMode: 0, env: {}, driverOpts: undefined, providerOptions: undefined };
+    const none = { lane: 0, executionMode: 0, permissionMode: 0, env: {}, driverOpts: undefined, providerOptions: undefined, executionSurface: undefined };
     return {
       getSession: await outcome(call(bob, "getSession", { sessionId })),
       getRun: await outcome(call(bob, "getRun", { runId })),

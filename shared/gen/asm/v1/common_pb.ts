@@ -424,6 +424,16 @@ export interface Observability {
    * not installed or its version could not be read.
    */
   sdkVersion: string;
+  /**
+   * Where the CLI process runs (RunOptions.execution_surface): local_subprocess
+   * | ssh_exec | ...
+   */
+  executionSurface: string;
+  /**
+   * The surface's target, e.g. "user@host:22" for ssh_exec; empty for
+   * local_subprocess.
+   */
+  surfaceTarget: string;
 }
 
 function createBaseAsmError(): AsmError {
@@ -694,6 +704,8 @@ function createBaseObservability(): Observability {
     executor: "",
     provider: "",
     sdkVersion: "",
+    executionSurface: "",
+    surfaceTarget: "",
   };
 }
 
@@ -737,6 +749,12 @@ export const Observability: MessageFns<Observability> = {
     }
     if (message.sdkVersion !== "") {
       writer.uint32(106).string(message.sdkVersion);
+    }
+    if (message.executionSurface !== "") {
+      writer.uint32(114).string(message.executionSurface);
+    }
+    if (message.surfaceTarget !== "") {
+      writer.uint32(122).string(message.surfaceTarget);
     }
     return writer;
   },
@@ -858,6 +876,22 @@ export const Observability: MessageFns<Observability> = {
             message.sdkVersion = reader.string();
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.executionSurface = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.surfaceTarget = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -919,6 +953,16 @@ export const Observability: MessageFns<Observability> = {
         : isSet(object.sdk_version)
         ? globalThis.String(object.sdk_version)
         : "",
+      executionSurface: isSet(object.executionSurface)
+        ? globalThis.String(object.executionSurface)
+        : isSet(object.execution_surface)
+        ? globalThis.String(object.execution_surface)
+        : "",
+      surfaceTarget: isSet(object.surfaceTarget)
+        ? globalThis.String(object.surfaceTarget)
+        : isSet(object.surface_target)
+        ? globalThis.String(object.surface_target)
+        : "",
     };
   },
 
@@ -963,6 +1007,12 @@ export const Observability: MessageFns<Observability> = {
     if (message.sdkVersion !== "") {
       obj.sdkVersion = message.sdkVersion;
     }
+    if (message.executionSurface !== "") {
+      obj.executionSurface = message.executionSurface;
+    }
+    if (message.surfaceTarget !== "") {
+      obj.surfaceTarget = message.surfaceTarget;
+    }
     return obj;
   },
 
@@ -984,6 +1034,8 @@ export const Observability: MessageFns<Observability> = {
     message.executor = object.executor ?? "";
     message.provider = object.provider ?? "";
     message.sdkVersion = object.sdkVersion ?? "";
+    message.executionSurface = object.executionSurface ?? "";
+    message.surfaceTarget = object.surfaceTarget ?? "";
     return message;
   },
 };

@@ -255,12 +255,49 @@ export interface RunOptions {
    * Ask the CLI to route tool permission prompts to asm approvals (default:
    * true for providers that support it when permission_mode is default).
    */
-  interactiveApprovals?: boolean | undefined;
+  interactiveApprovals?:
+    | boolean
+    | undefined;
+  /**
+   * Where the backend places the CLI process (seed 000), orthogonal to
+   * execution_mode: execution_mode decides who runs the backend (this
+   * controller, or an executor agent); execution_surface decides where that
+   * backend starts the CLI. Unset: local_subprocess. Per-run overrides
+   * replace the session's surface as a whole.
+   */
+  executionSurface: ExecutionSurface | undefined;
 }
 
 export interface RunOptions_EnvEntry {
   key: string;
   value: string;
+}
+
+/**
+ * Where a run's CLI process runs. `kind` names a surface; `options` holds its
+ * own fields, validated by that surface (an unknown kind or field is
+ * config_invalid naming it).
+ *   local_subprocess: a child process of the backend (today's behaviour). No
+ *     options.
+ *   ssh_exec: the CLI is started on another host over SSH, its stdio carried
+ *     by the SSH session, so the same adapter drives it (line framing,
+ *     approvals, protocol interrupts). Options: host (required), port
+ *     (default 22), user (default: the operator's). The identity and the
+ *     known_hosts file are the operator's (ASM_SSH_IDENTITY_FILE,
+ *     ASM_SSH_KNOWN_HOSTS_FILE; the executor's --ssh-identity,
+ *     --ssh-known-hosts); host keys are always checked. The operator's policy
+ *     (`ssh_targets`) says which user@host:port a client may name; else
+ *     policy_denied. `cwd` is a directory on that host; the CLI is the run's
+ *     cli_path, the operator's path for the provider, or its binary name, all
+ *     looked up on that host; its environment is the run's, minus PATH (the
+ *     host's own). Interrupts, timeouts and a lost connection kill the CLI's
+ *     process group on that host. Failures: ssh_host_unreachable,
+ *     ssh_auth_refused, ssh_host_key_mismatch, ssh_cli_missing,
+ *     ssh_connection_lost (within the operator's keepalive bound).
+ */
+export interface ExecutionSurface {
+  kind: string;
+  options: { [key: string]: any } | undefined;
 }
 
 /** Session-wide options. */
@@ -547,6 +584,8 @@ export interface GetProviderInfoResponse {
 export interface GetLaneInfoRequest {
   provider: Provider;
   lane: Lane;
+  /** As in ResolveLaneRequest: shown in the observability, never a lane change. */
+  executionSurface: ExecutionSurface | undefined;
 }
 
 export interface GetLaneInfoResponse {
@@ -564,6 +603,12 @@ export interface ResolveLaneRequest {
   provider: Provider;
   lane: Lane;
   executionMode: ExecutionMode;
+  /**
+   * Where the CLI would run; it never changes the lane (seed 000), and shows
+   * in the observability (execution_surface, surface_target). Validated like
+   * RunOptions.execution_surface.
+   */
+  executionSurface: ExecutionSurface | undefined;
 }
 
 export interface ResolveLaneResponse {
@@ -621,6 +666,7 @@ function createBaseRunOptions(): RunOptions {
     driverOpts: undefined,
     providerOptions: undefined,
     interactiveApprovals: undefined,
+    executionSurface: undefined,
   };
 }
 
@@ -667,6 +713,9 @@ export const RunOptions: MessageFns<RunOptions> = {
     }
     if (message.interactiveApprovals !== undefined) {
       writer.uint32(112).bool(message.interactiveApprovals);
+    }
+    if (message.executionSurface !== undefined) {
+      ExecutionSurface.encode(message.executionSurface, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -799,6 +848,14 @@ export const RunOptions: MessageFns<RunOptions> = {
             message.interactiveApprovals = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.executionSurface = ExecutionSurface.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -880,6 +937,11 @@ export const RunOptions: MessageFns<RunOptions> = {
         : isSet(object.interactive_approvals)
         ? globalThis.Boolean(object.interactive_approvals)
         : undefined,
+      executionSurface: isSet(object.executionSurface)
+        ? ExecutionSurface.fromJSON(object.executionSurface)
+        : isSet(object.execution_surface)
+        ? ExecutionSurface.fromJSON(object.execution_surface)
+        : undefined,
     };
   },
 
@@ -933,6 +995,9 @@ export const RunOptions: MessageFns<RunOptions> = {
     if (message.interactiveApprovals !== undefined) {
       obj.interactiveApprovals = message.interactiveApprovals;
     }
+    if (message.executionSurface !== undefined) {
+      obj.executionSurface = ExecutionSurface.toJSON(message.executionSurface);
+    }
     return obj;
   },
 
@@ -963,6 +1028,9 @@ export const RunOptions: MessageFns<RunOptions> = {
     message.driverOpts = object.driverOpts ?? undefined;
     message.providerOptions = object.providerOptions ?? undefined;
     message.interactiveApprovals = object.interactiveApprovals ?? undefined;
+    message.executionSurface = (object.executionSurface !== undefined && object.executionSurface !== null)
+      ? ExecutionSurface.fromPartial(object.executionSurface)
+      : undefined;
     return message;
   },
 };
@@ -1048,6 +1116,91 @@ export const RunOptions_EnvEntry: MessageFns<RunOptions_EnvEntry> = {
     const message = createBaseRunOptions_EnvEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseExecutionSurface(): ExecutionSurface {
+  return { kind: "", options: undefined };
+}
+
+export const ExecutionSurface: MessageFns<ExecutionSurface> = {
+  encode(message: ExecutionSurface, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.options !== undefined) {
+      Struct.encode(Struct.wrap(message.options), writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ExecutionSurface {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseExecutionSurface();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.options = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ExecutionSurface {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      options: isObject(object.options) ? object.options : undefined,
+    };
+  },
+
+  toJSON(message: ExecutionSurface): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.options !== undefined) {
+      obj.options = message.options;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ExecutionSurface>, I>>(base?: I): ExecutionSurface {
+    return ExecutionSurface.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ExecutionSurface>, I>>(object: I): ExecutionSurface {
+    const message = createBaseExecutionSurface();
+    message.kind = object.kind ?? "";
+    message.options = object.options ?? undefined;
     return message;
   },
 };
@@ -4035,7 +4188,7 @@ export const GetProviderInfoResponse: MessageFns<GetProviderInfoResponse> = {
 };
 
 function createBaseGetLaneInfoRequest(): GetLaneInfoRequest {
-  return { provider: 0, lane: 0 };
+  return { provider: 0, lane: 0, executionSurface: undefined };
 }
 
 export const GetLaneInfoRequest: MessageFns<GetLaneInfoRequest> = {
@@ -4045,6 +4198,9 @@ export const GetLaneInfoRequest: MessageFns<GetLaneInfoRequest> = {
     }
     if (message.lane !== 0) {
       writer.uint32(16).int32(message.lane);
+    }
+    if (message.executionSurface !== undefined) {
+      ExecutionSurface.encode(message.executionSurface, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -4078,6 +4234,14 @@ export const GetLaneInfoRequest: MessageFns<GetLaneInfoRequest> = {
             message.lane = reader.int32() as any;
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.executionSurface = ExecutionSurface.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4094,6 +4258,11 @@ export const GetLaneInfoRequest: MessageFns<GetLaneInfoRequest> = {
     return {
       provider: isSet(object.provider) ? providerFromJSON(object.provider) : 0,
       lane: isSet(object.lane) ? laneFromJSON(object.lane) : 0,
+      executionSurface: isSet(object.executionSurface)
+        ? ExecutionSurface.fromJSON(object.executionSurface)
+        : isSet(object.execution_surface)
+        ? ExecutionSurface.fromJSON(object.execution_surface)
+        : undefined,
     };
   },
 
@@ -4105,6 +4274,9 @@ export const GetLaneInfoRequest: MessageFns<GetLaneInfoRequest> = {
     if (message.lane !== 0) {
       obj.lane = laneToJSON(message.lane);
     }
+    if (message.executionSurface !== undefined) {
+      obj.executionSurface = ExecutionSurface.toJSON(message.executionSurface);
+    }
     return obj;
   },
 
@@ -4115,6 +4287,9 @@ export const GetLaneInfoRequest: MessageFns<GetLaneInfoRequest> = {
     const message = createBaseGetLaneInfoRequest();
     message.provider = object.provider ?? 0;
     message.lane = object.lane ?? 0;
+    message.executionSurface = (object.executionSurface !== undefined && object.executionSurface !== null)
+      ? ExecutionSurface.fromPartial(object.executionSurface)
+      : undefined;
     return message;
   },
 };
@@ -4334,7 +4509,7 @@ export const GetLaneInfoResponse: MessageFns<GetLaneInfoResponse> = {
 };
 
 function createBaseResolveLaneRequest(): ResolveLaneRequest {
-  return { provider: 0, lane: 0, executionMode: 0 };
+  return { provider: 0, lane: 0, executionMode: 0, executionSurface: undefined };
 }
 
 export const ResolveLaneRequest: MessageFns<ResolveLaneRequest> = {
@@ -4347,6 +4522,9 @@ export const ResolveLaneRequest: MessageFns<ResolveLaneRequest> = {
     }
     if (message.executionMode !== 0) {
       writer.uint32(24).int32(message.executionMode);
+    }
+    if (message.executionSurface !== undefined) {
+      ExecutionSurface.encode(message.executionSurface, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -4388,6 +4566,14 @@ export const ResolveLaneRequest: MessageFns<ResolveLaneRequest> = {
             message.executionMode = reader.int32() as any;
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.executionSurface = ExecutionSurface.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4409,6 +4595,11 @@ export const ResolveLaneRequest: MessageFns<ResolveLaneRequest> = {
         : isSet(object.execution_mode)
         ? executionModeFromJSON(object.execution_mode)
         : 0,
+      executionSurface: isSet(object.executionSurface)
+        ? ExecutionSurface.fromJSON(object.executionSurface)
+        : isSet(object.execution_surface)
+        ? ExecutionSurface.fromJSON(object.execution_surface)
+        : undefined,
     };
   },
 
@@ -4423,6 +4614,9 @@ export const ResolveLaneRequest: MessageFns<ResolveLaneRequest> = {
     if (message.executionMode !== 0) {
       obj.executionMode = executionModeToJSON(message.executionMode);
     }
+    if (message.executionSurface !== undefined) {
+      obj.executionSurface = ExecutionSurface.toJSON(message.executionSurface);
+    }
     return obj;
   },
 
@@ -4434,6 +4628,9 @@ export const ResolveLaneRequest: MessageFns<ResolveLaneRequest> = {
     message.provider = object.provider ?? 0;
     message.lane = object.lane ?? 0;
     message.executionMode = object.executionMode ?? 0;
+    message.executionSurface = (object.executionSurface !== undefined && object.executionSurface !== null)
+      ? ExecutionSurface.fromPartial(object.executionSurface)
+      : undefined;
     return message;
   },
 };
