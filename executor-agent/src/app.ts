@@ -37,6 +37,16 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
     stderrTailBytes: config.stderrTailBytes,
     hostEnv: opts.env,
     confinedTo: () => runtime.workspaceRoot,
+    surfaces: {
+      ssh: {
+        identityFile: config.sshIdentity,
+        knownHostsFile: config.sshKnownHosts,
+        user: config.sshUser,
+        connectTimeoutS: config.sshConnectTimeoutS,
+        aliveIntervalS: config.sshAliveIntervalS,
+        aliveCountMax: config.sshAliveCountMax,
+      },
+    },
   });
   const streams = new Set<ExecuteStream>();
   const server = new Server({

@@ -5,15 +5,20 @@
  * left on the SSH side after an interrupt, a stream timeout or a killed connection; each failure
  * has its reason code, and a changed host key is refused.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Event, type ExecutionSurface, type RunOptions } from "@asm/shared";
-import type { AnyModelMock } from "../mock-models/index.js";
+import { startMockModel, type AnyModelMock } from "../mock-models/index.js";
+import { startExecutorProcess, type ExecutorProcess } from "../helpers/executor-process.js";
+import { createTestPki } from "../helpers/pki.js";
+import { FAST_LIVENESS, remoteIdentityEnv, remoteOptions } from "../helpers/remote-setup.js";
 import { call, callError, collectEvents, waitForEvent } from "../helpers/grpc-client.js";
 import { createSession } from "../helpers/sessions.js";
 import { startSshd, type TestSshd } from "../helpers/sshd.js";
-import { eventually, type TestController } from "../helpers/test-controller.js";
-import { claudeHarness as h } from "./provider-harness.js";
+import { eventually, startTestController, type TestController } from "../helpers/test-controller.js";
+import { claudeHarness as h, operatorSetup } from "./provider-harness.js";
 import { startProviderController, type ProviderController } from "./provider-controller.js";
 import { approvalAllowed, approvalDenied, interruptWhileStreaming, terminalError, type ScenarioContext } from "./shared-scenarios.js";
 
@@ -28,7 +33,7 @@ function sshSideProcesses(): string[] {
       if (!cmd || cmd.startsWith("ssh ") || cmd.startsWith("/usr/sbin/sshd")) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       if (stat.charAt(stat.lastIndexOf(")") + 2) === "Z") continue;
-      if (readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(marker) && /claude|tail -f|asm-ssh/.test(cmd)) found.push(`${entry} ${cmd.slice(0, 120)}`);
+      if (readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(marker) && /claude|tail -f| asm-ssh /.test(cmd) && !cmd.includes("asm-executor")) found.push(`${entry} ${cmd.slice(0, 120)}`);
     } catch {
       // gone while we looked
     }
@@ -191,5 +196,79 @@ describe("claude through execution_surface ssh_exec (a real sshd on loopback)", 
       expect(await failingRun({})).toMatchObject({ reasonCode: "ssh_host_key_mismatch", retryable: false });
       expect(mock.requests.length).toBe(from);
     });
+  });
+});
+
+describe("claude through an executor whose runs use execution_surface ssh_exec (remote_node + ssh_exec)", () => {
+  let sshd: TestSshd;
+  let executor: ExecutorProcess;
+  let t: TestController;
+  let mock: AnyModelMock;
+  let work: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    mock = await startMockModel(h.mock);
+    const e = h.environment(mock);
+    work = join(e.home, "work");
+    mkdirSync(work, { recursive: true });
+    const pki = createTestPki(mkdtempSync(join(tmpdir(), "asm-pki-")));
+    const operator = operatorSetup(h, e.env);
+    // The executor opens the SSH session from inside its sandbox, with its own operator's identity and policy.
+    executor = await startExecutorProcess({
+      pki,
+      workspace: e.home,
+      env: operator.hostEnv,
+      policy: { ssh_targets: [`root@127.0.0.1:${sshd.port}`] },
+      args: ["--kill-grace-ms", "1000", "--ssh-identity", sshd.identityFile, "--ssh-known-hosts", sshd.knownHostsFile, "--ssh-alive-interval-s", "1", "--ssh-alive-count-max", "2", ...(operator.passEnv.length ? ["--pass-env", operator.passEnv.join(",")] : [])],
+    });
+    t = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `sandbox=${executor.address}@executor-a` }, policy: { ssh_targets: [`root@127.0.0.1:${sshd.port}`] } });
+  });
+
+  afterAll(async () => {
+    await t?.stop();
+    await executor?.stop();
+    await mock?.stop();
+    await sshd?.stop();
+  });
+
+  const surface = (): ExecutionSurface => ({ kind: "ssh_exec", options: { host: "127.0.0.1", port: sshd.port, user: "root" } });
+  const session = (defaults: Partial<RunOptions> = {}) => createSession(t, h.provider, { ...remoteOptions("sandbox"), cwd: work, model: h.model, executionSurface: surface(), ...defaults });
+  const stream = (sessionId: string, prompt: string) => t.client.streamRun({ sessionId, prompt, runId: `ssh-remote-${++n}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
+  const ctx = (): ScenarioContext => ({ h, lane: "core", textDeltas: true, client: () => t.client, mock: () => mock, work: () => work, session, stream });
+
+  it("a text turn: the executor runs the backend, the CLI runs on the SSH host; the metadata says both", async () => {
+    const sessionId = await session();
+    const events = await collectEvents(stream(sessionId, "say hello [[reply:text:Hello via executor and SSH]]"));
+    expect(events.at(-1)!.payload?.$case).toBe("result");
+    for (const e of events) expect(e.metadata).toMatchObject({ executionMode: "remote_node", executor: "sandbox", executionSurface: "ssh_exec", surfaceTarget: `root@127.0.0.1:${sshd.port}` });
+    const started = events[0]!.payload?.$case === "runStarted" ? events[0]!.payload.value : undefined;
+    expect(started?.cwd).toBe(work);
+    expect(await eventually(() => sshSideProcesses().length === 0)).toBe(true);
+  });
+
+  it("approval allowed", () => approvalAllowed(ctx(), "ssh-remote-approved.txt"));
+
+  it("approval denied", () => approvalDenied(ctx(), "ssh-remote-denied.txt"));
+
+  it("interrupt mid-stream, and nothing left on the SSH side", async () => {
+    await interruptWhileStreaming(ctx());
+    expect(await eventually(() => sshSideProcesses().length === 0, 5000), sshSideProcesses().join("\n")).toBe(true);
+  });
+
+  it("a second run continues the conversation", async () => {
+    const sessionId = await session();
+    await collectEvents(stream(sessionId, "remember the word GUAVA-4 [[reply:text:noted]]"));
+    const from = mock.requests.length;
+    const events = await collectEvents(stream(sessionId, "what did I say? [[reply:echo-history]]"));
+    expect(events.at(-1)!.payload?.$case).toBe("result");
+    expect(mock.requests.slice(from).find((r) => r.rawBody.includes("what did I say?"))!.rawBody.includes("GUAVA-4")).toBe(true);
+  });
+
+  it("the executor's own policy decides the SSH targets too", async () => {
+    const sessionId = await session({ executionSurface: { kind: "ssh_exec", options: { host: "127.0.0.1", port: sshd.port, user: "nobody" } } }).catch((err: unknown) => err);
+    // The controller's policy already refuses a target it does not list.
+    expect(typeof sessionId === "string" ? "created" : "refused").toBe("refused");
   });
 });

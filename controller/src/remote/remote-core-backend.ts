@@ -15,6 +15,7 @@ import {
   type Logger,
   type CliExitStatus,
   type RunExecution,
+  surfaceDriver,
 } from "@asm/shared";
 import type { ExecutorLink } from "./executor-link.js";
 import { requireCapabilities } from "./executor-link.js";
@@ -102,7 +103,9 @@ class RemoteExecution implements RunExecution {
     const heartbeat = setInterval(() => {
       if (!this.exitSeen) call.write({ command: { $case: "heartbeat", value: { ackedSequence: this.lastSequence } } });
     }, this.opts.heartbeatIntervalMs);
-    const options = runOptionsToProto({ ...spec.settings, cwd: undefined, driverOpts: undefined, queueTimeoutMs: spec.settings.queueTimeoutMs, executionMode: "local", lane: "core" });
+    // `cwd` names a directory of the executor's host only through remote_cwd; on an ssh_exec host it is `cwd` itself.
+    const cwdOnSurfaceHost = surfaceDriver(spec.settings.executionSurface).onBackendHost ? undefined : spec.settings.cwd;
+    const options = runOptionsToProto({ ...spec.settings, cwd: cwdOnSurfaceHost, driverOpts: undefined, queueTimeoutMs: spec.settings.queueTimeoutMs, executionMode: "local", lane: "core" });
     call.write({
       command: {
         $case: "start",

@@ -41,6 +41,13 @@ export interface ExecutorConfig {
   /** Runs that may wait for a slot; past it a run is refused (at_capacity / executor_at_capacity). */
   readonly maxWaiting: number;
   readonly logLevel: LogLevel;
+  /** execution_surface ssh_exec from this executor: the SSH client's identity, known_hosts and bounds. */
+  readonly sshIdentity: string | undefined;
+  readonly sshKnownHosts: string | undefined;
+  readonly sshUser: string | undefined;
+  readonly sshConnectTimeoutS: number;
+  readonly sshAliveIntervalS: number;
+  readonly sshAliveCountMax: number;
 }
 
 export const START_MODES = ["prestarted", "deferred"] as const;
@@ -177,6 +184,39 @@ export const EXECUTOR_OPTIONS: { readonly [K in keyof ExecutorConfig]: ExecutorO
     value: "secret",
     description: "Optional shared secret the controller must present in addition to its certificate (never logged).",
     schema: nonEmpty,
+  }),
+  sshIdentity: option("sshIdentity", "--ssh-identity", "ASM_EXECUTOR_SSH_IDENTITY", {
+    value: "file",
+    description: "execution_surface ssh_exec: the private key the SSH client authenticates with (default: the client's own).",
+    schema: nonEmpty,
+  }),
+  sshKnownHosts: option("sshKnownHosts", "--ssh-known-hosts", "ASM_EXECUTOR_SSH_KNOWN_HOSTS", {
+    value: "file",
+    description: "execution_surface ssh_exec: the known_hosts file host keys are checked against (checking is always on; default ~/.ssh/known_hosts).",
+    schema: nonEmpty,
+  }),
+  sshUser: option("sshUser", "--ssh-user", "ASM_EXECUTOR_SSH_USER", {
+    value: "name",
+    description: "execution_surface ssh_exec: the login user when a run names none.",
+    schema: nonEmpty,
+  }),
+  sshConnectTimeoutS: option("sshConnectTimeoutS", "--ssh-connect-timeout-s", "ASM_EXECUTOR_SSH_CONNECT_TIMEOUT_S", {
+    value: "s",
+    default: "10",
+    description: "execution_surface ssh_exec: TCP connect bound.",
+    schema: int(1, 600),
+  }),
+  sshAliveIntervalS: option("sshAliveIntervalS", "--ssh-alive-interval-s", "ASM_EXECUTOR_SSH_ALIVE_INTERVAL_S", {
+    value: "s",
+    default: "5",
+    description: "execution_surface ssh_exec: keepalive probe interval; a silent connection is lost after interval × count.",
+    schema: int(1, 600),
+  }),
+  sshAliveCountMax: option("sshAliveCountMax", "--ssh-alive-count-max", "ASM_EXECUTOR_SSH_ALIVE_COUNT_MAX", {
+    value: "n",
+    default: "3",
+    description: "execution_surface ssh_exec: unanswered keepalive probes before the connection counts as lost.",
+    schema: int(1, 100),
   }),
   policyFile: option("policyFile", "--policy", "ASM_EXECUTOR_POLICY_FILE", {
     value: "file",

@@ -12,6 +12,7 @@ import {
   resolveCliPath,
   resolveLane,
   runOptionsFromProto,
+  surfaceDriver,
   type Backend,
   type ExecuteRequest,
   type ExecuteResponse,
@@ -188,7 +189,10 @@ export class ExecuteStream {
     const provider = providerFromProto(start.provider);
     runtime.requireProvider(provider);
     const input = runOptionsFromProto(start.options, "options");
-    const cwd = runtime.confineCwd(start.remoteCwd);
+    // On this host, the CLI's directory is remote_cwd inside the workspace; on another host
+    // (ssh_exec), it is `cwd` there, which the wrapper on that host enters.
+    const onThisHost = surfaceDriver(input.executionSurface).onBackendHost;
+    const cwd = onThisHost ? runtime.confineCwd(start.remoteCwd) : input.cwd;
     const merged = { ...mergeRunOptions({}, { ...input, driverOpts: undefined, executionMode: "local", lane: "core" }), cwd };
     const adapter = adapterFor(provider);
     checkPrompt(adapter, start.prompt);
@@ -203,7 +207,7 @@ export class ExecuteStream {
       resolution: resolveLane(provider, "core", "local"),
     };
     try {
-      resolveCliPath(request, runtime.hostEnv);
+      if (onThisHost) resolveCliPath(request, runtime.hostEnv);
     } catch (err) {
       const cause = AsmError.from(err);
       throw new AsmError({ provider, reasonCode: "backend_start_failed", message: `the executor cannot start the ${provider} backend: ${cause.message}`, details: { cause: cause.reasonCode } });

@@ -43,8 +43,13 @@ const WRAPPER = [
   `asm_pid=$!`,
   `exec 3<&-`,
   `printf 'asm-ssh: started %s\\n' "$asm_pid" >&2`,
-  `( while kill -0 "$asm_session" 2>/dev/null && kill -0 "$asm_pid" 2>/dev/null; do sleep ${WATCH_S}; done; kill -s KILL -- "-$asm_pid" 2>/dev/null ) </dev/null >/dev/null 2>&1 &`,
-  `wait "$asm_pid"`,
+  // The watch, in its own process group: when the SSH session is gone, so is the CLI's group.
+  `setsid /bin/sh -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep ${WATCH_S}; done; kill -s KILL -- "-$2" 2>/dev/null' asm-ssh-watch "$asm_session" "$asm_pid" </dev/null >/dev/null 2>&1 &`,
+  `asm_watch=$!`,
+  `wait "$asm_pid"; asm_code=$?`,
+  // What the CLI left in its group goes with it (as for a local CLI), and the watch ends.
+  `kill -s KILL -- "-$asm_pid" 2>/dev/null; kill -s KILL -- "-$asm_watch" 2>/dev/null`,
+  `exit $asm_code`,
 ].join("\n");
 
 /** POSIX single-quoting of one word. */
