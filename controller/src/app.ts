@@ -72,7 +72,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
   const controller = new Controller({
     logger,
     localBackend: new LocalCoreBackend({ ...localCli, controllerSide: true, surfaces: surfaceConfig(config) }),
-    sdkBackend: new SdkBackend(localCli),
+    sdkBackend: new SdkBackend({ ...localCli, surfaces: surfaceConfig(config) }),
     surfaces: surfaceConfig(config),
     remoteBackend: new RemoteCoreBackend({ links, logger, heartbeatIntervalMs: config.ASM_REMOTE_HEARTBEAT_INTERVAL_MS, heartbeatTimeoutMs: config.ASM_REMOTE_HEARTBEAT_TIMEOUT_MS }),
     resolveExecutor: (node, field) => directory.resolve(node, field),

@@ -5,11 +5,11 @@
  * left on the SSH side after an interrupt, a stream timeout or a killed connection; each failure
  * has its reason code, and a changed host key is refused.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Event, type ExecutionSurface, type RunOptions } from "@asm/shared";
+import { ApprovalDecision, ExecutionMode, Lane, type Event, type ExecutionSurface, type RunOptions } from "@asm/shared";
 import { startMockModel, type AnyModelMock } from "../mock-models/index.js";
 import { startExecutorProcess, type ExecutorProcess } from "../helpers/executor-process.js";
 import { createTestPki } from "../helpers/pki.js";
@@ -270,5 +270,66 @@ describe("claude through an executor whose runs use execution_surface ssh_exec (
     const sessionId = await session({ executionSurface: { kind: "ssh_exec", options: { host: "127.0.0.1", port: sshd.port, user: "nobody" } } }).catch((err: unknown) => err);
     // The controller's policy already refuses a target it does not list.
     expect(typeof sessionId === "string" ? "created" : "refused").toBe("refused");
+  });
+});
+
+describe("lanes with ssh_exec behave exactly as with local_subprocess (the SDK packages installed)", () => {
+  let sshd: TestSshd;
+  let setup: ProviderController | undefined;
+  let t: TestController;
+  let work: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    sshd = await startSshd();
+    setup = await startProviderController(h, {
+      sdkDiscovery: "installed",
+      policy: { ssh_targets: [`root@127.0.0.1:${sshd.port}`] },
+      env: { ASM_SSH_IDENTITY_FILE: sshd.identityFile, ASM_SSH_KNOWN_HOSTS_FILE: sshd.knownHostsFile },
+    });
+    ({ t, work } = setup);
+  });
+
+  afterAll(async () => {
+    await setup?.stop();
+    await sshd?.stop();
+  });
+
+  const ssh = (): ExecutionSurface => ({ kind: "ssh_exec", options: { host: "127.0.0.1", port: sshd.port, user: "root" } });
+  const laneOf = (o: { requestedLane: string; preferredLane: string; lane: string; backend: string; laneReason: string; laneFallbackReason: string; capabilities: string[] }) =>
+    ({ requestedLane: o.requestedLane, preferredLane: o.preferredLane, lane: o.lane, backend: o.backend, laneReason: o.laneReason, laneFallbackReason: o.laneFallbackReason, capabilities: o.capabilities });
+
+  for (const [name, lane] of [["auto", Lane.LANE_AUTO], ["core", Lane.LANE_CORE], ["sdk", Lane.LANE_SDK]] as const) {
+    it(`lane ${name}, local: ResolveLane, GetLaneInfo and a run give the same lane as local_subprocess, and show the surface`, async () => {
+      const local = (await call(t.client, "resolveLane", { provider: h.provider, lane, executionMode: ExecutionMode.EXECUTION_MODE_LOCAL, executionSurface: undefined })).observability!;
+      const remote = (await call(t.client, "resolveLane", { provider: h.provider, lane, executionMode: ExecutionMode.EXECUTION_MODE_LOCAL, executionSurface: ssh() })).observability!;
+      expect(laneOf(remote)).toEqual(laneOf(local));
+      expect({ surface: remote.executionSurface, target: remote.surfaceTarget }).toEqual({ surface: "ssh_exec", target: `root@127.0.0.1:${sshd.port}` });
+      expect(local.executionSurface).toBe("local_subprocess");
+      const info = await call(t.client, "getLaneInfo", { provider: h.provider, lane, executionSurface: ssh() });
+      expect(info.observability).toMatchObject({ executionSurface: "ssh_exec", preferredLane: local.preferredLane });
+      const sessionId = await createSession(t, h.provider, { lane, cwd: work, model: h.model, executionSurface: ssh() });
+      const events = await collectEvents(t.client.streamRun({ sessionId, prompt: "say hello [[reply:text:Hello, lanes over SSH]]", runId: `ssh-lanes-${++n}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+      expect(laneOf(events[0]!.metadata!)).toEqual(laneOf(local));
+      expect(events[0]!.metadata).toMatchObject({ executionSurface: "ssh_exec" });
+      expect(await eventually(() => sshSideProcesses().length === 0, 5000), sshSideProcesses().join("\n")).toBe(true);
+    });
+  }
+
+  it("an approval on the sdk lane over SSH reaches the CLI on the host", async () => {
+    const sessionId = await createSession(t, h.provider, { lane: Lane.LANE_SDK, cwd: work, model: h.model, executionSurface: ssh() });
+    const s = t.client.streamRun({ sessionId, prompt: "make a file [[reply:tool:touch ssh-sdk-approved.txt]]", runId: `ssh-lanes-${++n}`, overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
+    const all = collectEvents(s);
+    const started = await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
+    const request = await waitForEvent(s, (e) => e.payload?.$case === "approvalRequested");
+    expect(request.metadata).toMatchObject({ lane: "sdk", executionSurface: "ssh_exec" });
+    // While the CLI waits for the decision: the SDK's child here is the SSH client, the CLI runs under sshd.
+    const pid = started.payload?.$case === "runStarted" ? started.payload.value.pid : 0;
+    expect(readCmd(String(pid))).toMatch(/^ssh -T /);
+    expect(sshSideProcesses().some((p) => p.includes(h.cliPath))).toBe(true);
+    await call(t.client, "approve", { sessionId, approvalId: request.payload?.$case === "approvalRequested" ? request.payload.value.approvalId : "", decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, reason: "" });
+    expect((await all).at(-1)!.payload?.$case).toBe("result");
+    expect(existsSync(join(work, "ssh-sdk-approved.txt"))).toBe(true);
   });
 });

@@ -44,6 +44,12 @@ describe("executor configuration", () => {
       maxStarting: 4,
       maxWaiting: 10_000,
       logLevel: "info",
+      sshIdentity: undefined,
+      sshKnownHosts: undefined,
+      sshUser: undefined,
+      sshConnectTimeoutS: 10,
+      sshAliveIntervalS: 5,
+      sshAliveCountMax: 3,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

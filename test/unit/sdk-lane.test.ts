@@ -90,7 +90,7 @@ describe("SdkChild: a CLI started for an SDK", () => {
 
   it("its process group is adopted while it runs and released when it ends; stderr lines and tail are kept", async () => {
     const stderr: string[] = [];
-    const child = new SdkChild("/bin/sh", ["-c", "echo one >&2; echo two >&2; read line"], tmpdir(), { PATH: "/usr/bin:/bin" }, limits, (l) => stderr.push(l));
+    const child = new SdkChild({ command: "/bin/sh", args: ["-c", "echo one >&2; echo two >&2; read line"], cwd: tmpdir(), env: { PATH: "/usr/bin:/bin" }, preamble: [] }, limits, (l: string) => stderr.push(l));
     expect(liveCliProcesses()).toContain(child.pid);
     child.child.stdin!.end("go\n");
     const end = await child.ended;
@@ -101,7 +101,7 @@ describe("SdkChild: a CLI started for an SDK", () => {
   });
 
   it("a stdout line over the bound kills it and is reported", async () => {
-    const child = new SdkChild("/bin/sh", ["-c", "head -c 5000 /dev/zero | tr '\\0' a; echo; sleep 30"], tmpdir(), { PATH: "/usr/bin:/bin" }, limits, () => undefined);
+    const child = new SdkChild({ command: "/bin/sh", args: ["-c", "head -c 5000 /dev/zero | tr '\\0' a; echo; sleep 30"], cwd: tmpdir(), env: { PATH: "/usr/bin:/bin" }, preamble: [] }, limits, () => undefined);
     child.stdout.resume();
     const end = await child.ended;
     expect(end.signal).toBe("SIGKILL");
@@ -109,7 +109,7 @@ describe("SdkChild: a CLI started for an SDK", () => {
   });
 
   it("terminate() escalates to SIGKILL for a CLI that ignores SIGTERM", async () => {
-    const child = new SdkChild("/bin/sh", ["-c", "trap '' TERM; echo ready; sleep 30 & wait"], tmpdir(), { PATH: "/usr/bin:/bin" }, limits, () => undefined);
+    const child = new SdkChild({ command: "/bin/sh", args: ["-c", "trap '' TERM; echo ready; sleep 30 & wait"], cwd: tmpdir(), env: { PATH: "/usr/bin:/bin" }, preamble: [] }, limits, () => undefined);
     await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
     const end = await child.terminate("SIGTERM");
     expect(end.signal).toBe("SIGKILL");

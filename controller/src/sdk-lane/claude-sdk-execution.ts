@@ -15,12 +15,13 @@ import {
   claudeWantsApprovals,
   newId,
   payload,
+  surfaceDriver,
   type AdapterRun,
   type ExecutionRequest,
 } from "@asm/shared";
 import { loadSdk, type ClaudePermissionResult, type ClaudeQuery, type ClaudeSpawnedProcess, type ClaudeSpawnOptions } from "./sdk-modules.js";
 import { SdkExecution, type SdkExecutionContext } from "./sdk-execution.js";
-import { childFailure, exitError, exitedWithin, SdkChild, type ChildEnd } from "./sdk-process.js";
+import { childFailure, exitError, exitedWithin, SdkChild, surfaceExitFailure, type ChildEnd } from "./sdk-process.js";
 
 interface AskedApproval {
   input: Record<string, unknown>;
@@ -99,7 +100,10 @@ export class ClaudeSdkExecution extends SdkExecution {
   private spawn(o: ClaudeSpawnOptions): ClaudeSpawnedProcess {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = v;
-    const child = new SdkChild(o.command, o.args, o.cwd ?? this.cwd, env, this.ctx, (line) => this.emit([{ payload: payload("stderr", { content: line }) }]));
+    const surface = this.request.spec.settings.executionSurface;
+    const command = { command: o.command, args: o.args, cwd: o.cwd ?? this.cwd, env, initialInput: [], keepStdinOpen: true };
+    const placed = surfaceDriver(surface).place({ command, cli: this.ctx.cliPath, confinedTo: this.ctx.confinedTo, operator: this.ctx.surfaces ?? {} }, surface?.options ?? {});
+    const child = new SdkChild(placed, this.ctx, (line) => this.emit([{ payload: payload("stderr", { content: line }) }]));
     this.child = child;
     void child.ended.then((end) => (this.exitStatus = { code: end.code, signal: end.signal }));
     const resuming = this.request.spec.resumeProviderSessionId !== undefined;
@@ -195,7 +199,11 @@ export class ClaudeSdkExecution extends SdkExecution {
 
   /** A failure that how the CLI ended explains (guard, line bound). */
   private async knownFailure(): Promise<AsmError | undefined> {
-    return childFailure(await this.childEnd(), { provider: "claude", cliPath: this.ctx.cliPath, cwd: this.cwd, confined: this.ctx.confinedTo !== undefined, overflow: this.child?.overflow, maxLineBytes: this.ctx.maxLineBytes });
+    const end = await this.childEnd();
+    const surface = end && surfaceExitFailure(this.request.spec.settings.executionSurface, end, this.interrupted, { provider: "claude", cli: this.ctx.cliPath, cwd: this.cwd, operator: this.ctx.surfaces ?? {} });
+    if (surface) return surface;
+    if (!surfaceDriver(this.request.spec.settings.executionSurface).onBackendHost) return this.child?.overflow === undefined ? undefined : childFailure(end, { provider: "claude", cliPath: this.ctx.cliPath, cwd: this.cwd, confined: false, overflow: this.child.overflow, maxLineBytes: this.ctx.maxLineBytes });
+    return childFailure(end, { provider: "claude", cliPath: this.ctx.cliPath, cwd: this.cwd, confined: this.ctx.confinedTo !== undefined, overflow: this.child?.overflow, maxLineBytes: this.ctx.maxLineBytes });
   }
 
   /** Why the CLI failed, from how it ended (guard, line bound) or what the SDK said. */

@@ -13,8 +13,8 @@ import {
   cwdMovedError,
   CWD_GUARD_REFUSED,
   geminiError,
-  guardedCommand,
   payload,
+  surfaceDriver,
   rawLine,
   type ExecutionRequest,
   type PermissionOutcome,
@@ -58,10 +58,12 @@ export class GeminiAcpSdkExecution extends SdkExecution {
     const { spec, adapter } = this.request;
     // The core lane's ACP command (args, env) for these settings.
     const command = adapter.buildCommand({ ...spec, settings: { ...spec.settings, interactiveApprovals: true } }, this.ctx.cliPath);
-    const root = this.ctx.confinedTo?.();
-    const spawned = root !== undefined ? { ...guardedCommand(command.cwd, command.command, command.args), cwd: root } : command;
-    const proc = CliProcess.spawn({ command: spawned.command, args: spawned.args, cwd: spawned.cwd, env: command.env, maxLineBytes: this.ctx.maxLineBytes, stderrTailBytes: this.ctx.stderrTailBytes, stdin: "pipe" });
+    const surface = spec.settings.executionSurface;
+    const spawned = surfaceDriver(surface).place({ command, cli: this.ctx.cliPath, confinedTo: this.ctx.confinedTo, operator: this.ctx.surfaces ?? {} }, surface?.options ?? {});
+    const proc = CliProcess.spawn({ command: spawned.command, args: spawned.args, cwd: spawned.cwd, env: spawned.env, maxLineBytes: this.ctx.maxLineBytes, stderrTailBytes: this.ctx.stderrTailBytes, stdin: "pipe" });
     this.proc = proc;
+    // ssh_exec: the CLI's environment goes first on its stdin, before any ACP message.
+    for (const line of spawned.preamble) await proc.write(line);
     void proc.exited.then((exit) => (this.exitStatus = { code: exit.code, signal: exit.signal }));
     const resuming = spec.resumeProviderSessionId !== undefined;
     // ACP session/load is broken in gemini 0.61: a stored session is not continued (as in the core lane).
@@ -236,7 +238,12 @@ export class GeminiAcpSdkExecution extends SdkExecution {
     const proc = this.proc;
     if (!proc || !(await exitedWithin(proc.exited, this.ctx.killGraceMs))) return undefined;
     const exit = await proc.exited;
-    if (this.ctx.confinedTo !== undefined && exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:")) return cwdMovedError(this.cwd, true);
+    const surface = this.request.spec.settings.executionSurface;
+    const driver = surfaceDriver(surface);
+    if (!driver.onBackendHost) {
+      const placed = driver.classifyExit(exit, { provider: "gemini", cli: this.ctx.cliPath, cwd: this.cwd, target: driver.target(surface?.options ?? {}, this.ctx.surfaces ?? {}) });
+      if (placed) return placed;
+    } else if (this.ctx.confinedTo !== undefined && exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:")) return cwdMovedError(this.cwd, true);
     if (exit.classification === "success") return undefined;
     return exit.error ?? new AsmError({ provider: "gemini", reasonCode: "cli_failed", message: "gemini CLI failed", stderrTail: exit.stderrTail });
   }

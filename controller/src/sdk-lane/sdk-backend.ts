@@ -1,4 +1,4 @@
-import { AsmError, resolveCliPath, type Backend, type ExecutionRequest, type Logger, type RunExecution } from "@asm/shared";
+import { AsmError, resolveCliPath, surfaceCliName, surfaceDriver, type Backend, type ExecutionRequest, type Logger, type RunExecution } from "@asm/shared";
 import { ClaudeSdkExecution } from "./claude-sdk-execution.js";
 import { CodexSdkExecution } from "./codex-sdk-execution.js";
 import { GeminiAcpSdkExecution } from "./gemini-acp-sdk-execution.js";
@@ -23,7 +23,9 @@ export class SdkBackend implements Backend {
   constructor(private readonly opts: SdkBackendOptions) {}
 
   start(request: ExecutionRequest): RunExecution {
-    const ctx: SdkExecutionContext = { ...this.opts, cliPath: resolveCliPath(request, this.opts.hostEnv) };
+    // The CLI on this host is found here; on another host (ssh_exec) it is looked up there.
+    const onThisHost = surfaceDriver(request.spec.settings.executionSurface).onBackendHost;
+    const ctx: SdkExecutionContext = { ...this.opts, cliPath: onThisHost ? resolveCliPath(request, this.opts.hostEnv) : surfaceCliName(request, this.opts.hostEnv) };
     const execution = this.create(request, ctx);
     this.live.add(execution);
     const close = execution.close.bind(execution);

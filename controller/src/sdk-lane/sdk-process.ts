@@ -8,12 +8,27 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
-import { adoptProcessGroup, AsmError, CWD_GUARD_REFUSED, cwdMovedError, guardedCommand, guardExecError, guardExecFailed, type AdoptedProcessGroup, type CliExitStatus } from "@asm/shared";
+import {
+  adoptProcessGroup,
+  AsmError,
+  CWD_GUARD_REFUSED,
+  cwdMovedError,
+  guardExecError,
+  guardExecFailed,
+  surfaceDriver,
+  type AdoptedProcessGroup,
+  type CliExitStatus,
+  type PlacedCommand,
+  type SurfaceOperatorConfig,
+  type SurfaceSpec,
+} from "@asm/shared";
 
 /** Where and how an SDK's CLI may start (the controller's confinement and limits). */
 export interface SdkProcessLimits {
   /** The real root every run's cwd was confined to: the CLI then starts through the cwd guard. */
   confinedTo?: () => string;
+  /** The operator's settings of execution surfaces (ssh_exec). */
+  surfaces?: SurfaceOperatorConfig;
   maxLineBytes: number;
   stderrTailBytes: number;
   killGraceMs: number;
@@ -98,17 +113,17 @@ export class SdkChild {
   private readonly stderr: StderrLines;
   private overflowBytes: number | undefined;
 
+  /**
+   * @param placed what to spawn, as the run's execution surface placed it (through the cwd guard on
+   *   this host, or the SSH client and its environment preamble for ssh_exec).
+   */
   constructor(
-    command: string,
-    args: readonly string[],
-    cwd: string,
-    env: Record<string, string>,
+    placed: PlacedCommand,
     private readonly limits: SdkProcessLimits,
     onStderrLine: (line: string) => void,
   ) {
-    const root = limits.confinedTo?.();
-    const spawned = root !== undefined ? { ...guardedCommand(cwd, command, args), cwd: root } : { command, args: [...args], cwd };
-    this.child = spawn(spawned.command, spawned.args, { cwd: spawned.cwd, env, detached: true, stdio: ["pipe", "pipe", "pipe"], windowsHide: true });
+    this.child = spawn(placed.command, placed.args, { cwd: placed.cwd, env: placed.env, detached: true, stdio: ["pipe", "pipe", "pipe"], windowsHide: true });
+    for (const line of placed.preamble) this.child.stdin?.write(`${line}\n`);
     this.pid = this.child.pid ?? 0;
     this.group = this.pid > 0 ? adoptProcessGroup(this.pid) : undefined;
     this.stderr = new StderrLines(limits.stderrTailBytes, onStderrLine);
@@ -164,6 +179,19 @@ export async function exitedWithin(ended: Promise<unknown>, ms: number): Promise
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What the surface says of how its process ended (ssh: unreachable, authentication, host key, CLI missing, lost). */
+export function surfaceExitFailure(
+  surface: SurfaceSpec | undefined,
+  end: ChildEnd,
+  killedByUs: boolean,
+  context: { provider: string; cli: string; cwd: string; operator: SurfaceOperatorConfig },
+): AsmError | undefined {
+  const driver = surfaceDriver(surface);
+  if (driver.onBackendHost) return undefined;
+  const exit = { code: end.code, signal: end.signal as NodeJS.Signals | null, classification: "exit_nonzero" as const, killedByUs, stderrTail: end.stderrTail };
+  return driver.classifyExit(exit, { provider: context.provider, cli: context.cli, cwd: context.cwd, target: driver.target(surface?.options ?? {}, context.operator) });
 }
 
 /**

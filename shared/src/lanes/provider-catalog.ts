@@ -58,7 +58,8 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
       "warm_process", "ssh_exec"]),
     // canUseTool (allow/deny), interrupt(), options.resume, includePartialMessages, cost on results.
     // No warm process: one query (one CLI process) per run.
-    sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost"]),
+    // ssh_exec: the SDK's spawn hook starts the CLI through the run's execution surface.
+    sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume", "streaming", "tools", "thinking", "cost", "ssh_exec"]),
   }),
   codex: Object.freeze({
     provider: "codex",
@@ -75,7 +76,7 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
       "profiles", "ssh_exec"]),
     // The Codex SDK closes stdin after the prompt and has no approval API; abort via AbortSignal,
     // resumeThread(id), runStreamed events, outputSchema. One process per turn (no warm process),
-    // no profiles (no flag passthrough).
+    // no profiles (no flag passthrough), no ssh_exec (the SDK spawns its CLI itself, on this host).
     sdkCapabilities: Object.freeze<Capability[]>(["interrupt", "resume", "streaming", "tools", "structured_output"]),
   }),
   gemini: Object.freeze({
@@ -87,7 +88,8 @@ const CATALOG: Readonly<Record<ProviderName, ProviderCatalogEntry>> = Object.fre
     coreCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "resume_one_shot", "streaming", "tools", "warm_process", "ssh_exec"]),
     // session/request_permission, session/cancel, session/update streaming. No resume: gemini's
     // session/load is broken. No warm process: one ACP connection (one CLI process) per run.
-    sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "streaming", "tools"]),
+    // ssh_exec: asm starts `gemini --acp` itself, through the run's execution surface.
+    sdkCapabilities: Object.freeze<Capability[]>(["approvals", "interrupt", "streaming", "tools", "ssh_exec"]),
   }),
   amp: Object.freeze({
     provider: "amp",
