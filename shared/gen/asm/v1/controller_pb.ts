@@ -292,8 +292,12 @@ export interface RunOptions_EnvEntry {
  *     looked up on that host; its environment is the run's, minus PATH (the
  *     host's own). Interrupts, timeouts and a lost connection kill the CLI's
  *     process group on that host. Failures: ssh_host_unreachable,
- *     ssh_auth_refused, ssh_host_key_mismatch, ssh_cli_missing,
- *     ssh_connection_lost (within the operator's keepalive bound).
+ *     ssh_auth_refused, ssh_host_key_mismatch (a changed key),
+ *     ssh_host_key_unknown, ssh_cli_missing, cwd_not_found, and at run time
+ *     ssh_connection_lost (within the operator's keepalive bound). The
+ *     controller's and, for remote_node, the executor's policy must both
+ *     list the target.
+ * A new surface is one module (shared/src/surfaces/); it needs no change here.
  */
 export interface ExecutionSurface {
   kind: string;
