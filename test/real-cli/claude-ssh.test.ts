@@ -139,6 +139,17 @@ describe("claude through execution_surface ssh_exec (a real sshd on loopback)", 
     });
   }
 
+  it("a killed SSH connection while a tool runs: the tool goes with the CLI's group", async () => {
+    const sessionId = await session({ permissionMode: h.autoAllowMode });
+    const s = stream(sessionId, "run a long tool [[reply:tool:timeout 47 tail -f /dev/null]]");
+    const all = collectEvents(s);
+    const started = await waitForEvent(s, (e) => e.payload?.$case === "runStarted");
+    expect(await eventually(() => sshSideProcesses().some((p) => p.includes("tail -f /dev/null")), 15_000)).toBe(true);
+    process.kill(started.payload?.$case === "runStarted" ? started.payload.value.pid : 0, "SIGKILL");
+    expect(terminalError(await all)).toMatchObject({ reasonCode: "ssh_connection_lost" });
+    expect(await eventually(() => sshSideProcesses().length === 0, 5000), sshSideProcesses().join("\n")).toBe(true);
+  });
+
   describe("failures, each with its reason code", () => {
     const failingRun = async (options: Record<string, unknown>, extra: Partial<RunOptions> = {}) => {
       const sessionId = await session({ executionSurface: surface(options), ...extra });

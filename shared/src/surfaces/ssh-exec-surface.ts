@@ -29,6 +29,20 @@ export const SSH_NO_CLI = 127;
 /** How often the wrapper checks that its SSH session is still there. */
 const WATCH_S = "0.2";
 
+/**
+ * The watch (`sh -c WATCH asm-ssh-watch SESSION CLI`): waits while both the SSH session and the CLI
+ * live; then kills the CLI's process group and its descendants (listed with `ps` and `awk` before
+ * anything is killed; a host without `ps` gets the group kill only). No single quote in it: it is
+ * itself single-quoted inside the wrapper.
+ */
+const WATCH = [
+  `while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep ${WATCH_S}; done`,
+  `t=$(ps -e -o pid= -o ppid= 2>/dev/null | awk -v r="$2" "{p[\\$1]=\\$2} END {s[r]=1; do {c=0; for (k in p) if (!(k in s) && (p[k] in s)) {s[k]=1; c=1}} while (c); for (k in s) if (k != r) print k}")`,
+  `kill -s KILL -- "-$2" 2>/dev/null`,
+  `[ -n "$t" ] && kill -s KILL $t 2>/dev/null`,
+  `exit 0`,
+].join("; ");
+
 /** The wrapper, run as `sh -c WRAPPER asm-ssh CWD CLI ARGS...`. */
 const WRAPPER = [
   // The environment: "NAME BASE64" lines, ended by an empty line; the rest of stdin is the CLI's.
@@ -43,8 +57,9 @@ const WRAPPER = [
   `asm_pid=$!`,
   `exec 3<&-`,
   `printf 'asm-ssh: started %s\\n' "$asm_pid" >&2`,
-  // The watch, in its own process group: when the SSH session is gone, so is the CLI's group.
-  `setsid /bin/sh -c 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep ${WATCH_S}; done; kill -s KILL -- "-$2" 2>/dev/null' asm-ssh-watch "$asm_session" "$asm_pid" </dev/null >/dev/null 2>&1 &`,
+  // The watch, in its own process group: when the SSH session is gone, so is the CLI: its group
+  // and every descendant (a tool the CLI put in a session of its own, too), found before the kill.
+  `setsid /bin/sh -c '${WATCH}' asm-ssh-watch "$asm_session" "$asm_pid" </dev/null >/dev/null 2>&1 &`,
   `asm_watch=$!`,
   `wait "$asm_pid"; asm_code=$?`,
   // What the CLI left in its group goes with it (as for a local CLI), and the watch ends.
