@@ -139,6 +139,23 @@ describe("claude through execution_surface ssh_exec (a real sshd on loopback)", 
     });
   }
 
+  it("a silent connection (the server end frozen, nothing closed): ssh_connection_lost within the keepalive bound", async () => {
+    const sessionId = await session();
+    const s = stream(sessionId, "stream slowly [[reply:slow:200:100]]");
+    const all = collectEvents(s);
+    await waitForEvent(s, (e) => e.payload?.$case === "assistantDelta");
+    const server = sshdSessionOf();
+    process.kill(server, "SIGSTOP");
+    try {
+      // ASM_SSH_ALIVE_INTERVAL_S 1 × ASM_SSH_ALIVE_COUNT_MAX 2: the client gives up after about 2 s.
+      expect(terminalError(await all)).toMatchObject({ reasonCode: "ssh_connection_lost", kind: "transport_error", retryable: true });
+    } finally {
+      // The server side notices in the end too (sshd's own keepalive); here it is ended at once.
+      process.kill(server, "SIGKILL");
+    }
+    expect(await eventually(() => sshSideProcesses().length === 0, 5000), sshSideProcesses().join("\n")).toBe(true);
+  });
+
   it("a killed SSH connection while a tool runs: the tool goes with the CLI's group", async () => {
     const sessionId = await session({ permissionMode: h.autoAllowMode });
     const s = stream(sessionId, "run a long tool [[reply:tool:timeout 47 tail -f /dev/null]]");
