@@ -25,7 +25,7 @@ help:
 
 # npm ci: exactly the lock file, which is never rewritten (it records every platform's optional
 # packages, e.g. @bufbuild/buf-*). After changing a dependency, run `npm install` and commit the lock.
-$(STAMP): package.json package-lock.json shared/package.json controller/package.json executor-agent/package.json
+$(STAMP): package.json package-lock.json shared/package.json controller/package.json executor-agent/package.json client/package.json
 	$(NPM) ci --no-audit --no-fund --loglevel=error
 	@touch $(STAMP)
 

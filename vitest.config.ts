@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       "@asm/shared": here("./shared/src/index.ts"),
       "@asm/controller": here("./controller/src/index.ts"),
+      "@asm/client": here("./client/src/index.ts"),
     },
   },
   test: {
