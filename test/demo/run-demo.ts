@@ -1,55 +1,27 @@
 /**
- * `make demo`: starts a real controller process, then drives one session through the public gRPC
- * API the way a client would: a streamed run with a tool approval, a query that continues the
- * conversation, a replay with WatchRun, an interrupt, a run on a remote executor agent over
- * mTLS (a development PKI is generated for it), and closing the session.
+ * `make demo`: a controller and an executor agent on loopback (mTLS between them, from a
+ * development PKI generated here), and sessions run with the real Claude Code CLI, locally and
+ * through the executor, shown as `asm run` shows them. The CLI asks to run a tool; the demo
+ * approves it and shows the file the tool created.
  *
- * The provider is the scripted fake Claude Code CLI from test/fake-cli (it speaks Claude Code's
- * real stream-json protocol), so the demo needs no account and no network.
+ * With no ANTHROPIC_API_KEY the CLI talks to the scripted offline model endpoint shipped with the
+ * project (test/mock-models: it makes the CLI call a tool, then answers); with ANTHROPIC_API_KEY
+ * set, to the real API. Everything started here is stopped at the end, and checked gone.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { credentials } from "@grpc/grpc-js";
-import { ApprovalDecision, ControllerServiceClient, createDevPki, ExecutionMode, InterruptOutcome, kindName, Provider, RunStatus, type Event } from "@asm/shared";
-import { buildFakeCli } from "../fake-cli/build-fake-cli.js";
-import { call } from "../helpers/grpc-client.js";
+import { AsmClient, ExecutionMode, PermissionMode, Provider, runOptions, type Event, type RunOptions } from "@asm/client";
+import { createDevPki, reduceEvents } from "@asm/shared";
+import { RunRenderer } from "../../controller/src/cli/asm/render.js";
+import { exitCodeOf } from "../../controller/src/cli/asm/run-command.js";
+import { startMockModel } from "../mock-models/index.js";
 
 const root = join(import.meta.dirname, "..", "..");
-
-function describe(e: Event): string {
-  const p = e.payload;
-  switch (p?.$case) {
-    case "runStarted":
-      return `pid ${p.value.pid}: ${p.value.command.split("/").pop()} ${p.value.args.join(" ")}`;
-    case "assistantMessage":
-      return JSON.stringify(p.value.text) + (p.value.aborted ? " (aborted)" : "");
-    case "userMessage":
-      return JSON.stringify(p.value.text);
-    case "toolUse":
-      return `${p.value.toolName} ${JSON.stringify(p.value.input)}`;
-    case "toolResult":
-      return JSON.stringify(p.value.content);
-    case "approvalRequested":
-      return `${p.value.approvalId} asks to run ${p.value.subject}`;
-    case "approvalResolved":
-      return `${p.value.approvalId} → ${ApprovalDecision[p.value.decision]} ${p.value.reason}`;
-    case "costUpdate":
-      return `${p.value.inputTokens} in / ${p.value.outputTokens} out, $${p.value.costUsd.toFixed(5)}`;
-    case "result":
-      return `${p.value.status} (${p.value.stopReason})`;
-    case "error":
-      return `${p.value.error?.kind}/${p.value.error?.reasonCode}: ${p.value.error?.message}`;
-    default:
-      return "";
-  }
-}
-
-function print(e: Event): void {
-  process.stdout.write(`  #${String(e.sequence).padStart(2)} ${kindName(e.kind).padEnd(18)} ${describe(e)}\n`);
-}
+const claude = join(root, "node_modules", ".bin", "claude");
+const realApi = Boolean(process.env.ANTHROPIC_API_KEY);
 
 /** Starts a process and waits for its `READY port=N` line. */
 async function startReady(name: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; port: number }> {
@@ -65,117 +37,104 @@ async function startReady(name: string, args: string[], env: NodeJS.ProcessEnv):
   return { proc, port };
 }
 
+function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    proc.once("exit", () => resolve());
+    proc.kill("SIGTERM");
+  });
+}
+
+/** A run shown as `asm run` shows it; the demo answers its approvals with "allow". */
+async function show(client: AsmClient, sessionId: string, prompt: string, overrides?: Partial<RunOptions>): Promise<Event[]> {
+  const renderer = new RunRenderer({ write: (s) => void process.stdout.write(s), isTTY: false }, process.env);
+  const events: Event[] = [];
+  for await (const event of client.run(sessionId, prompt, { overrides })) {
+    events.push(event);
+    renderer.event(event);
+    if (event.payload?.$case === "approvalRequested") {
+      process.stdout.write(`${renderer.approvalPrompt(event)}y   (the demo allows it)\n`);
+      await client.approve(sessionId, event.payload.value.approvalId, true);
+    }
+  }
+  renderer.close();
+  const result = reduceEvents(events);
+  const ok = exitCodeOf(events) === 0;
+  renderer.summary(ok ? "done" : "failed", result.cost?.costUsd ?? 0, result.durationMs, ok);
+  return events;
+}
+
 async function main(): Promise<void> {
-  const fake = await buildFakeCli(join(root, ".build", "fake-cli"));
-  const workdir = mkdtempSync(join(tmpdir(), "asm-demo-"));
-  const sandbox = mkdtempSync(join(tmpdir(), "asm-demo-sandbox-"));
-  const pki = createDevPki(join(workdir, "certs"), { executors: ["sandbox-a"] });
-  // The executor agent as shipped to sandboxes: one bundled file run with plain node.
+  const work = mkdtempSync(join(tmpdir(), "asm-demo-"));
+  const home = join(work, "home");
+  const sandbox = join(work, "sandbox");
+  mkdirSync(join(home, "project"), { recursive: true });
+  mkdirSync(sandbox, { recursive: true });
+  const model = realApi ? undefined : await startMockModel("anthropic");
+  // What the operator gives the CLI (clients send no environment): where the model is, and no telemetry.
+  const cliEnv: Record<string, string> = realApi
+    ? { ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY! }
+    : { ANTHROPIC_BASE_URL: `http://127.0.0.1:${model!.port}`, ANTHROPIC_API_KEY: "offline-demo", CLAUDE_CODE_MAX_RETRIES: "0" };
+  Object.assign(cliEnv, { DISABLE_TELEMETRY: "1", DISABLE_AUTOUPDATER: "1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1" });
+  const passEnv = Object.keys(cliEnv).join(",");
+  const pki = createDevPki(join(work, "certs"), { executors: ["sandbox-a"] });
   const executor = await startReady(
     "executor",
-    [join(root, "executor-agent", "dist", "asm-executor.cjs"), "--listen", "127.0.0.1:0", "--workspace", sandbox, "--allow-client", "controller", "--log-level", "warn"],
-    {
-      PATH: process.env.PATH,
-      HOME: sandbox,
-      ASM_EXECUTOR_TLS_CA: pki.ca.cert,
-      ASM_EXECUTOR_TLS_CERT: pki.executors["sandbox-a"]!.cert,
-      ASM_EXECUTOR_TLS_KEY: pki.executors["sandbox-a"]!.key,
-      ASM_CLAUDE_CLI_PATH: fake,
-    },
+    [join(root, "executor-agent", "dist", "asm-executor.cjs"), "--listen", "127.0.0.1:0", "--workspace", sandbox, "--allow-client", "controller", "--log-level", "warn", "--pass-env", passEnv],
+    { PATH: process.env.PATH, HOME: sandbox, ...cliEnv, ASM_EXECUTOR_TLS_CA: pki.ca.cert, ASM_EXECUTOR_TLS_CERT: pki.executors["sandbox-a"]!.cert, ASM_EXECUTOR_TLS_KEY: pki.executors["sandbox-a"]!.key, ASM_CLAUDE_CLI_PATH: claude },
   );
-  process.stdout.write(`executor agent pid ${executor.proc.pid} (sandbox-a, mTLS) listening on 127.0.0.1:${executor.port}, workspace ${sandbox}\n`);
-  const { proc: controller, port } = await startReady("controller", [join(root, "controller", "dist", "main.js")], {
+  const controller = await startReady("controller", [join(root, "controller", "dist", "main.js")], {
     PATH: process.env.PATH,
-    HOME: workdir,
+    HOME: home,
+    ...cliEnv,
+    ASM_PASS_ENV: passEnv,
     ASM_LISTEN: "127.0.0.1:0",
     ASM_INSECURE_LOOPBACK: "1",
     ASM_LOG_LEVEL: "warn",
-    ASM_CLAUDE_CLI_PATH: fake,
-    ASM_DEFAULT_CWD: workdir,
+    ASM_CLAUDE_CLI_PATH: claude,
+    ASM_DEFAULT_CWD: home,
     ASM_EXECUTORS: `sandbox-a=127.0.0.1:${executor.port}`,
     ASM_REMOTE_TLS_CA: pki.ca.cert,
     ASM_REMOTE_TLS_CERT: pki.controller.cert,
     ASM_REMOTE_TLS_KEY: pki.controller.key,
   });
-  process.stdout.write(`controller pid ${controller.pid} listening on 127.0.0.1:${port}\n`);
-  const client = new ControllerServiceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  process.stdout.write(
+    `controller on 127.0.0.1:${controller.port}; executor sandbox-a on 127.0.0.1:${executor.port} (mTLS); Claude Code ${realApi ? "against the real API" : `against the offline scripted model on 127.0.0.1:${model!.port}`}\n`,
+  );
+  const client = new AsmClient({ address: `127.0.0.1:${controller.port}` });
+  const pids: number[] = [];
   try {
-    const defaults = { lane: 0, executionMode: 0, permissionMode: 0, env: {}, cwd: workdir, driverOpts: undefined, providerOptions: undefined, executionSurface: undefined };
-    const { session } = await call(client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "", options: { defaults } });
-    const sessionId = session!.sessionId;
-    process.stdout.write(`\nsession ${sessionId} (claude, max_concurrent_runs ${session!.options!.maxConcurrentRuns})\n\n1. StreamRun: the CLI asks to run a command; the demo approves it\n`);
+    const project = join(home, "project");
+    const { sessionId } = await client.createSession(Provider.PROVIDER_CLAUDE, { defaults: runOptions({ cwd: project, permissionMode: PermissionMode.PERMISSION_MODE_DEFAULT }) });
+    process.stdout.write(`\n$ asm run --session ${sessionId} "create hello.txt"\n`);
+    const first = await show(client, sessionId, realApi ? "Use the Bash tool to run: echo hello from asm > hello.txt" : "create a file [[reply:tool:echo hello from asm > hello.txt]]");
+    pids.push(...first.flatMap((e) => (e.payload?.$case === "runStarted" ? [e.payload.value.pid] : [])));
+    const file = join(project, "hello.txt");
+    process.stdout.write(`\n  the tool's effect: ${file} ${existsSync(file) ? `contains ${JSON.stringify(readFileSync(file, "utf8").trim())}` : "does NOT exist"}\n`);
+    if (!existsSync(file)) throw new Error("the approved tool did not create its file");
 
-    const stream = client.streamRun({ sessionId, prompt: "create a file [[scenario:tool]] [[cmd:touch demo.txt && echo created demo.txt]]", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
-    let runId = "";
-    await new Promise<void>((resolve, reject) => {
-      stream.on("data", ({ event }: { event: Event }) => {
-        runId = event.runId;
-        print(event);
-        if (event.payload?.$case === "approvalRequested") {
-          void call(client, "approve", { sessionId, approvalId: event.payload.value.approvalId, decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, reason: "" });
-        }
-      });
-      stream.on("end", resolve);
-      stream.on("error", reject);
+    process.stdout.write(`\n$ asm run --session ${sessionId} "what did I ask?"   (the same conversation, continued)\n`);
+    await show(client, sessionId, realApi ? "In one sentence: what did I ask you to do?" : "what did I ask? [[reply:echo-history]]");
+
+    process.stdout.write(`\n$ asm run --session ${sessionId} (execution_mode remote_node on sandbox-a) "create remote.txt"\n`);
+    const remote = await show(client, sessionId, realApi ? "Use the Bash tool to run: echo hello from the sandbox > remote.txt" : "create a file [[reply:tool:echo hello from the sandbox > remote.txt]]", {
+      executionMode: ExecutionMode.EXECUTION_MODE_REMOTE_NODE,
+      driverOpts: { remote_node: "sandbox-a", remote_cwd: "." },
     });
-
-    process.stdout.write(`\n2. Query: the next run continues the same provider conversation\n`);
-    const { result } = await call(client, "query", { sessionId, prompt: "and then? [[scenario:history]] [[echo]]", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
-    process.stdout.write(`  text ${JSON.stringify(result!.text)}, lane ${result!.metadata!.lane}, ${result!.durationMs} ms\n`);
-
-    process.stdout.write(`\n3. WatchRun: replay run ${runId} after sequence 3\n`);
-    await new Promise<void>((resolve, reject) => {
-      const watch = client.watchRun({ runId, afterSequence: 3, maxBatchEvents: 0 });
-      watch.on("data", ({ event }: { event: Event }) => print(event));
-      watch.on("end", resolve);
-      watch.on("error", reject);
-    });
-
-    process.stdout.write(`\n4. Interrupt a run that hangs\n`);
-    const hanging = client.streamRun({ sessionId, prompt: "[[scenario:hang]]", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 });
-    await new Promise<void>((resolve, reject) => {
-      hanging.on("data", ({ event }: { event: Event }) => {
-        print(event);
-        if (event.payload?.$case === "runStarted") {
-          setTimeout(() => void call(client, "interrupt", { runId: event.runId }).then((r) => process.stdout.write(`  Interrupt → ${InterruptOutcome[r.outcome]}, run ${RunStatus[r.status]}\n`)), 200);
-        }
-      });
-      hanging.on("end", resolve);
-      hanging.on("error", reject);
-    });
-
-    process.stdout.write(`\n5. StreamRun with execution_mode remote_node: the executor agent runs the CLI in its sandbox, the approval travels back\n`);
-    const remote = client.streamRun({
-      sessionId,
-      prompt: "create a file remotely [[scenario:tool]] [[cmd:touch remote.txt && echo created remote.txt in $PWD]]",
-      runId: "",
-      overrides: { lane: 0, permissionMode: 0, env: {}, executionMode: ExecutionMode.EXECUTION_MODE_REMOTE_NODE, driverOpts: { remote_node: "sandbox-a", remote_cwd: "." }, providerOptions: undefined, executionSurface: undefined },
-      keepRunning: false,
-      maxBatchEvents: 0,
-    });
-    await new Promise<void>((resolve, reject) => {
-      remote.on("data", ({ event }: { event: Event }) => {
-        print(event);
-        if (event.payload?.$case === "runStarted") process.stdout.write(`      (on ${event.metadata!.executor}, execution_mode ${event.metadata!.executionMode}, cwd ${event.payload.value.cwd})\n`);
-        if (event.payload?.$case === "approvalRequested") {
-          void call(client, "approve", { sessionId, approvalId: event.payload.value.approvalId, decision: ApprovalDecision.APPROVAL_DECISION_ALLOW, reason: "" });
-        }
-      });
-      remote.on("end", resolve);
-      remote.on("error", reject);
-    });
-    const { executors } = await call(client, "listExecutors", {});
-    for (const e of executors) process.stdout.write(`  ListExecutors: ${e.name} ${e.address} healthy=${e.healthy} asm ${e.asmVersion} node ${e.nodeVersion}\n`);
-
-    const closed = await call(client, "closeSession", { sessionId });
-    process.stdout.write(`\nsession closed: ${closed.session!.runCount} runs\n`);
+    pids.push(...remote.flatMap((e) => (e.payload?.$case === "runStarted" ? [e.payload.value.pid] : [])));
+    const remoteFile = join(sandbox, "remote.txt");
+    process.stdout.write(`\n  the tool's effect on the executor: ${remoteFile} ${existsSync(remoteFile) ? `contains ${JSON.stringify(readFileSync(remoteFile, "utf8").trim())}` : "does NOT exist"}\n`);
+    if (!existsSync(remoteFile)) throw new Error("the approved remote tool did not create its file");
+    await client.closeSession(sessionId);
   } finally {
     client.close();
-    controller.kill("SIGTERM");
-    await new Promise((r) => controller.once("exit", r));
-    executor.proc.kill("SIGTERM");
-    await new Promise((r) => executor.proc.once("exit", r));
+    await stop(controller.proc);
+    await stop(executor.proc);
+    await model?.stop();
   }
+  const alive = pids.filter((pid) => existsSync(`/proc/${pid}`));
+  process.stdout.write(`\nstopped: controller, executor${model ? ", offline model" : ""}; CLI processes left: ${alive.length}\n`);
+  if (alive.length > 0) throw new Error(`CLI processes left: ${alive.join(", ")}`);
 }
 
 main().catch((err: unknown) => {
