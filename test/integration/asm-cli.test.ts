@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { spawn as spawnPty } from "@lydell/node-pty";
+import { Provider, type RunOptions } from "@asm/shared";
+import { createSession } from "../helpers/sessions.js";
 import { eventually, startTestController, type TestController } from "../helpers/test-controller.js";
 import { testRunMarker } from "../helpers/test-run.js";
 
@@ -120,11 +122,8 @@ describe("the asm command", () => {
   });
 
   /** A session made through the API with options the command line does not expose. */
-  async function sessionWith(defaults: Record<string, unknown>): Promise<string> {
-    const { call } = await import("../helpers/grpc-client.js");
-    const { runOptions } = await import("../helpers/sessions.js");
-    const res = await call(t.client, "createSession", { provider: 1, sessionId: "", options: { defaults: runOptions({ cwd: t.dir, ...defaults }) } });
-    return res.session!.sessionId;
+  async function sessionWith(defaults: Partial<RunOptions>): Promise<string> {
+    return createSession(t, Provider.PROVIDER_CLAUDE, { cwd: t.dir, ...defaults });
   }
 
   /** `asm` running in the background: its stdout so far, and its end. */

@@ -251,7 +251,8 @@ describe("claude through an executor whose runs use execution_surface ssh_exec (
       policy: { ssh_targets: [`root@127.0.0.1:${sshd.port}`] },
       args: ["--kill-grace-ms", "1000", "--ssh-identity", sshd.identityFile, "--ssh-known-hosts", sshd.knownHostsFile, "--ssh-alive-interval-s", "1", "--ssh-alive-count-max", "2", ...(operator.passEnv.length ? ["--pass-env", operator.passEnv.join(",")] : [])],
     });
-    t = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `sandbox=${executor.address}@executor-a` }, policy: { ssh_targets: [`root@127.0.0.1:${sshd.port}`] } });
+    // The controller's policy admits any user on the host; the executor's only root.
+    t = await startTestController({ env: { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `sandbox=${executor.address}@executor-a` }, policy: { ssh_targets: [`127.0.0.1:${sshd.port}`] } });
   });
 
   afterAll(async () => {
@@ -294,10 +295,12 @@ describe("claude through an executor whose runs use execution_surface ssh_exec (
     expect(mock.requests.slice(from).find((r) => r.rawBody.includes("what did I say?"))!.rawBody.includes("GUAVA-4")).toBe(true);
   });
 
-  it("the executor's own policy decides the SSH targets too", async () => {
-    const sessionId = await session({ executionSurface: { kind: "ssh_exec", options: { host: "127.0.0.1", port: sshd.port, user: "nobody" } } }).catch((err: unknown) => err);
-    // The controller's policy already refuses a target it does not list.
-    expect(typeof sessionId === "string" ? "created" : "refused").toBe("refused");
+  it("the executor's own policy decides the SSH targets too: a target the controller admits and the executor does not is refused there", async () => {
+    const from = mock.requests.length;
+    const sessionId = await session({ executionSurface: { kind: "ssh_exec", options: { host: "127.0.0.1", port: sshd.port, user: "nobody" } } });
+    const events = await collectEvents(stream(sessionId, "hi [[reply:text:never]]"));
+    expect(terminalError(events)).toMatchObject({ reasonCode: "policy_denied", field: "options.execution_surface.options.host", details: { rule: "ssh_targets" } });
+    expect(mock.requests.length).toBe(from);
   });
 });
 

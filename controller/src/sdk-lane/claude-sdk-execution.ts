@@ -15,13 +15,15 @@ import {
   claudeWantsApprovals,
   newId,
   payload,
+  cliExitError,
   surfaceDriver,
+  surfaceExitError,
   type AdapterRun,
   type ExecutionRequest,
 } from "@asm/shared";
 import { loadSdk, type ClaudePermissionResult, type ClaudeQuery, type ClaudeSpawnedProcess, type ClaudeSpawnOptions } from "./sdk-modules.js";
 import { SdkExecution, type SdkExecutionContext } from "./sdk-execution.js";
-import { childFailure, exitError, exitedWithin, SdkChild, surfaceExitFailure, type ChildEnd } from "./sdk-process.js";
+import { childFailure, settlesWithin, SdkChild, type ChildEnd } from "./sdk-process.js";
 
 interface AskedApproval {
   input: Record<string, unknown>;
@@ -168,8 +170,8 @@ export class ClaudeSdkExecution extends SdkExecution {
       return;
     }
     try {
-      const answered = await Promise.race([this.query.interrupt().then(() => true), delay(this.ctx.killGraceMs).then(() => false)]);
-      if (answered && (await Promise.race([this.turnOver.then(() => true), exitedWithin(child.ended, this.ctx.killGraceMs)]))) return;
+      const answered = await settlesWithin(this.query.interrupt(), this.ctx.killGraceMs);
+      if (answered && (await Promise.race([this.turnOver.then(() => true), settlesWithin(child.ended, this.ctx.killGraceMs)]))) return;
     } catch (err) {
       this.log.debug({ err }, "sdk interrupt failed; escalating to signals");
     }
@@ -186,7 +188,7 @@ export class ClaudeSdkExecution extends SdkExecution {
     const child = this.child;
     if (!child) return;
     // The input ended: the CLI exits by itself; else the group is stopped.
-    if (!(await exitedWithin(child.ended, this.ctx.killGraceMs))) await child.terminate("SIGTERM");
+    if (!(await settlesWithin(child.ended, this.ctx.killGraceMs))) await child.terminate("SIGTERM");
     const end = await child.ended;
     this.exitStatus = { code: end.code, signal: end.signal };
   }
@@ -194,13 +196,13 @@ export class ClaudeSdkExecution extends SdkExecution {
   /** How the CLI ended, once it has (bounded wait). */
   private async childEnd(): Promise<ChildEnd | undefined> {
     const child = this.child;
-    return child && (await exitedWithin(child.ended, this.ctx.killGraceMs)) ? child.ended : undefined;
+    return child && (await settlesWithin(child.ended, this.ctx.killGraceMs)) ? child.ended : undefined;
   }
 
   /** A failure that how the CLI ended explains (guard, line bound). */
   private async knownFailure(): Promise<AsmError | undefined> {
     const end = await this.childEnd();
-    const surface = end && surfaceExitFailure(this.request.spec.settings.executionSurface, end, this.interrupted, { provider: "claude", cli: this.ctx.cliPath, cwd: this.cwd, operator: this.ctx.surfaces ?? {} });
+    const surface = end && surfaceExitError(this.request.spec.settings.executionSurface, { ...end, killedByUs: this.interrupted }, { provider: "claude", cli: this.ctx.cliPath, cwd: this.cwd }, this.ctx.surfaces ?? {});
     if (surface) return surface;
     if (!surfaceDriver(this.request.spec.settings.executionSurface).onBackendHost) return this.child?.overflow === undefined ? undefined : childFailure(end, { provider: "claude", cliPath: this.ctx.cliPath, cwd: this.cwd, confined: false, overflow: this.child.overflow, maxLineBytes: this.ctx.maxLineBytes });
     return childFailure(end, { provider: "claude", cliPath: this.ctx.cliPath, cwd: this.cwd, confined: this.ctx.confinedTo !== undefined, overflow: this.child?.overflow, maxLineBytes: this.ctx.maxLineBytes });
@@ -212,7 +214,7 @@ export class ClaudeSdkExecution extends SdkExecution {
     if (known) return known;
     if (err instanceof AsmError) return err;
     const end = await this.childEnd();
-    const exited = end && exitError(this.ctx.cliPath, end, this.interrupted);
+    const exited = end && cliExitError(this.ctx.cliPath, { ...end, killedByUs: this.interrupted });
     if (exited) return exited;
     const message = err instanceof Error ? err.message : "the claude CLI ended without a result";
     return new AsmError({
@@ -223,8 +225,4 @@ export class ClaudeSdkExecution extends SdkExecution {
       details: { exit_code: end?.code ?? null, signal: end?.signal ?? null },
     });
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

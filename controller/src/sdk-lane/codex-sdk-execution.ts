@@ -6,10 +6,10 @@
  * `codexPathOverride` itself; asm points it at a launcher (sdk-process.ts) so that the CLI still
  * starts through the cwd guard, in a process group asm adopts.
  */
-import { AsmError, CodexExecRun, CodexOptions, codexConfigOverrides, adoptProcessGroup, CWD_GUARD_REFUSED, cwdMovedError, type AdoptedProcessGroup, type ExecutionRequest, type PermissionModeName } from "@asm/shared";
+import { AsmError, CodexExecRun, CodexOptions, cliExitError, codexConfigOverrides, adoptProcessGroup, cwdMovedError, guardRefused, type AdoptedProcessGroup, type ExecutionRequest, type PermissionModeName } from "@asm/shared";
 import { loadSdk, type CodexThreadOptions } from "./sdk-modules.js";
 import { SdkExecution, type SdkExecutionContext } from "./sdk-execution.js";
-import { exitedWithin, exitError, type SdkLauncher } from "./sdk-process.js";
+import { settlesWithin, type SdkLauncher } from "./sdk-process.js";
 
 /** The thread options of each permission mode, as `codex exec`'s flags in the core lane. */
 const THREAD_PERMISSIONS: Record<PermissionModeName, CodexThreadOptions> = {
@@ -123,8 +123,8 @@ export class CodexSdkExecution extends SdkExecution {
     this.interrupted = true;
     this.abort.abort();
     this.group?.signal("SIGINT");
-    if (!(await exitedWithin(this.driven, this.ctx.killGraceMs))) this.group?.signal("SIGKILL");
-    await exitedWithin(this.driven, this.ctx.killGraceMs);
+    if (!(await settlesWithin(this.driven, this.ctx.killGraceMs))) this.group?.signal("SIGKILL");
+    await settlesWithin(this.driven, this.ctx.killGraceMs);
   }
 
   protected async shutdown(): Promise<void> {
@@ -141,9 +141,10 @@ export class CodexSdkExecution extends SdkExecution {
     if (err instanceof AsmError) return err;
     const message = err instanceof Error ? err.message : String(err);
     const { code, signal } = exitOf(err);
-    if (code === CWD_GUARD_REFUSED && message.includes("asm-cwd-guard:")) return cwdMovedError(this.cwd, true);
     const stderrTail = message.slice(message.indexOf(":") + 1).trim().slice(-this.ctx.stderrTailBytes);
-    const exited = exitError(this.ctx.cliPath, { code, signal, stderrTail }, this.interrupted);
+    if (guardRefused({ code, stderrTail })) return cwdMovedError(this.cwd, true);
+    // No exit status in the message (code and signal unknown): the generic failure below.
+    const exited = code !== null || signal !== null ? cliExitError(this.ctx.cliPath, { code, signal, stderrTail, killedByUs: this.interrupted }) : undefined;
     if (exited) return exited;
     return new AsmError({
       provider: "codex",

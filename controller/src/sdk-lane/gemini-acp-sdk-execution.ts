@@ -11,17 +11,18 @@ import {
   AsmError,
   CliProcess,
   cwdMovedError,
-  CWD_GUARD_REFUSED,
   geminiError,
+  guardRefused,
   payload,
   surfaceDriver,
+  surfaceExitError,
   rawLine,
   type ExecutionRequest,
   type PermissionOutcome,
 } from "@asm/shared";
 import { loadSdk, type AcpClientConnection, type AcpMessageStream } from "./sdk-modules.js";
 import { SdkExecution, type SdkExecutionContext } from "./sdk-execution.js";
-import { exitedWithin } from "./sdk-process.js";
+import { settlesWithin } from "./sdk-process.js";
 
 type AnswerPermission = (outcome: PermissionOutcome) => void;
 
@@ -46,7 +47,8 @@ export class GeminiAcpSdkExecution extends SdkExecution {
   private proc: CliProcess | undefined;
   private conn: AcpClientConnection | undefined;
   private sessionId: string | undefined;
-  private promptInFlight = false;
+  /** The `session/prompt` in flight (settles, either way, when the turn is over); undefined when none is. */
+  private prompt: Promise<unknown> | undefined;
   private lineFailure: AsmError | undefined;
 
   constructor(request: ExecutionRequest, ctx: SdkExecutionContext) {
@@ -96,14 +98,14 @@ export class GeminiAcpSdkExecution extends SdkExecution {
       this.sessionId = created.sessionId;
       this.providerSessionId = created.sessionId;
       if (this.interrupted) throw new TurnFailure(AsmError.cancelled("the run was interrupted before gemini received the prompt"));
-      this.promptInFlight = true;
-      const result = await step("session/prompt", { sessionId: this.sessionId, prompt: [{ type: "text", text: spec.prompt }] });
-      this.promptInFlight = false;
+      this.prompt = step("session/prompt", { sessionId: this.sessionId, prompt: [{ type: "text", text: spec.prompt }] });
+      const result = await this.prompt;
+      this.prompt = undefined;
       const events = this.session.promptEnded(result);
       if (!events) throw new TurnFailure(new AsmError({ provider: "gemini", reasonCode: "provider_protocol_error", message: "gemini answered session/prompt without a stop reason", details: { method: "session/prompt" } }));
       this.emit([...this.session.takeNotRun(), ...events]);
     } catch (err) {
-      this.promptInFlight = false;
+      this.prompt = undefined;
       if (this.terminalSeen) return;
       if (err instanceof TurnFailure) {
         this.emit([{ payload: payload("error", { error: err.error.toMessage() }) }]);
@@ -193,13 +195,14 @@ export class GeminiAcpSdkExecution extends SdkExecution {
     this.interrupted = true;
     const proc = this.proc;
     if (!proc) return;
-    if (this.conn && this.sessionId !== undefined && this.promptInFlight) {
+    const prompt = this.prompt;
+    if (this.conn && this.sessionId !== undefined && prompt) {
       try {
         await this.conn.agent.notify("session/cancel", { sessionId: this.sessionId });
         for (const answer of this.session.cancelAll()) answer({ outcome: "cancelled" });
-        const deadline = Date.now() + this.ctx.killGraceMs;
-        while (this.promptInFlight && proc.running && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-        if (!this.promptInFlight || !proc.running) return;
+        // The prompt ends (stopReason cancelled), or the CLI does; else signals.
+        const ended = prompt.then(() => undefined, () => undefined);
+        if (await settlesWithin(Promise.race([ended, proc.exited]), this.ctx.killGraceMs)) return;
       } catch (err) {
         this.log.debug({ err }, "session/cancel failed; escalating to signals");
       }
@@ -213,7 +216,7 @@ export class GeminiAcpSdkExecution extends SdkExecution {
     const proc = this.proc;
     if (!proc) return;
     proc.endInput();
-    if (!(await exitedWithin(proc.exited, this.ctx.killGraceMs))) await proc.terminate({ graceMs: this.ctx.killGraceMs, firstSignal: "SIGTERM" });
+    if (!(await settlesWithin(proc.exited, this.ctx.killGraceMs))) await proc.terminate({ graceMs: this.ctx.killGraceMs, firstSignal: "SIGTERM" });
     const exit = await proc.exited;
     this.exitStatus = { code: exit.code, signal: exit.signal };
   }
@@ -236,14 +239,12 @@ export class GeminiAcpSdkExecution extends SdkExecution {
   private async exitFailure(): Promise<AsmError | undefined> {
     if (this.lineFailure) return this.lineFailure;
     const proc = this.proc;
-    if (!proc || !(await exitedWithin(proc.exited, this.ctx.killGraceMs))) return undefined;
+    if (!proc || !(await settlesWithin(proc.exited, this.ctx.killGraceMs))) return undefined;
     const exit = await proc.exited;
     const surface = this.request.spec.settings.executionSurface;
-    const driver = surfaceDriver(surface);
-    if (!driver.onBackendHost) {
-      const placed = driver.classifyExit(exit, { provider: "gemini", cli: this.ctx.cliPath, cwd: this.cwd, target: driver.target(surface?.options ?? {}, this.ctx.surfaces ?? {}) });
-      if (placed) return placed;
-    } else if (this.ctx.confinedTo !== undefined && exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:")) return cwdMovedError(this.cwd, true);
+    const placed = surfaceExitError(surface, exit, { provider: "gemini", cli: this.ctx.cliPath, cwd: this.cwd }, this.ctx.surfaces ?? {});
+    if (placed) return placed;
+    if (surfaceDriver(surface).onBackendHost && this.ctx.confinedTo !== undefined && guardRefused(exit)) return cwdMovedError(this.cwd, true);
     if (exit.classification === "success") return undefined;
     return exit.error ?? new AsmError({ provider: "gemini", reasonCode: "cli_failed", message: "gemini CLI failed", stderrTail: exit.stderrTail });
   }

@@ -1,4 +1,4 @@
-import { AsmError, isTerminal, payload, RunStatus, type CliExitStatus, type EventDraft, type ExecutionRequest, type Logger, type ParsedLine, type RunExecution } from "@asm/shared";
+import { isTerminal, payload, RunStatus, type CliExitStatus, type EventDraft, type ExecutionRequest, type Logger, type ParsedLine, type RunExecution } from "@asm/shared";
 import { DraftChannel } from "./draft-channel.js";
 import type { SdkProcessLimits } from "./sdk-process.js";
 
@@ -130,13 +130,5 @@ export abstract class SdkExecution implements RunExecution {
   protected completedWithoutResult(): void {
     if (this.sawTerminal) return;
     this.emit([{ payload: payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }) }]);
-  }
-
-  /** The error of an SDK that threw, unless the run was interrupted (its own error is then terminal). */
-  protected sdkFailure(err: unknown, fallback: () => AsmError): AsmError {
-    if (err instanceof AsmError) return err;
-    const failure = fallback();
-    this.log.debug({ err }, "sdk failed");
-    return failure;
   }
 }

@@ -15,12 +15,10 @@ import {
   cwdMovedError,
   guardExecError,
   guardExecFailed,
-  surfaceDriver,
+  guardRefused,
   type AdoptedProcessGroup,
-  type CliExitStatus,
   type PlacedCommand,
   type SurfaceOperatorConfig,
-  type SurfaceSpec,
 } from "@asm/shared";
 
 /** Where and how an SDK's CLI may start (the controller's confinement and limits). */
@@ -35,7 +33,9 @@ export interface SdkProcessLimits {
 }
 
 /** How a child that an SDK asked for ended, with what asm needs to explain it. */
-export interface ChildEnd extends CliExitStatus {
+export interface ChildEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
   stderrTail: string;
 }
 
@@ -161,37 +161,24 @@ export class SdkChild {
   /** SIGINT, SIGTERM, SIGKILL to the group, `killGraceMs` apart, until the leader is gone. */
   async terminate(firstSignal: NodeJS.Signals = "SIGTERM"): Promise<ChildEnd> {
     for (const sig of firstSignal === "SIGINT" ? (["SIGINT", "SIGTERM", "SIGKILL"] as const) : (["SIGTERM", "SIGKILL"] as const)) {
-      if (await exitedWithin(this.ended, 0)) break;
+      if (await settlesWithin(this.ended, 0)) break;
       this.signal(sig);
       if (sig === "SIGKILL") break;
-      if (await exitedWithin(this.ended, this.limits.killGraceMs)) break;
+      if (await settlesWithin(this.ended, this.limits.killGraceMs)) break;
     }
     return this.ended;
   }
 }
 
-/** Whether `ended` settles within `ms`. */
-export async function exitedWithin(ended: Promise<unknown>, ms: number): Promise<boolean> {
+/** Whether `promise` resolves within `ms` (a process's end, an SDK call); its rejection is thrown. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([ended.then(() => true as const), timeout]);
+    return await Promise.race([promise.then(() => true as const), timeout]);
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** What the surface says of how its process ended (ssh: unreachable, authentication, host key, CLI missing, lost). */
-export function surfaceExitFailure(
-  surface: SurfaceSpec | undefined,
-  end: ChildEnd,
-  killedByUs: boolean,
-  context: { provider: string; cli: string; cwd: string; operator: SurfaceOperatorConfig },
-): AsmError | undefined {
-  const driver = surfaceDriver(surface);
-  if (driver.onBackendHost) return undefined;
-  const exit = { code: end.code, signal: end.signal as NodeJS.Signals | null, classification: "exit_nonzero" as const, killedByUs, stderrTail: end.stderrTail };
-  return driver.classifyExit(exit, { provider: context.provider, cli: context.cli, cwd: context.cwd, target: driver.target(surface?.options ?? {}, context.operator) });
 }
 
 /**
@@ -208,28 +195,8 @@ export function childFailure(end: ChildEnd | undefined, opts: { provider: string
     });
   }
   if (!end || !opts.confined) return undefined;
-  if (end.code === CWD_GUARD_REFUSED && end.stderrTail.includes("asm-cwd-guard:")) return cwdMovedError(opts.cwd, true);
+  if (guardRefused(end)) return cwdMovedError(opts.cwd, true);
   if (guardExecFailed({ code: end.code, stderrTail: end.stderrTail })) return guardExecError(opts.cliPath, end.stderrTail).with({ provider: opts.provider });
-  return undefined;
-}
-
-/**
- * The error of a CLI that exited nonzero or by a signal, exactly as the core lane's supervisor
- * types it (`cli_exit_nonzero` / `cli_signalled`); undefined for a clean exit.
- */
-export function exitError(command: string, end: { code: number | null; signal: string | null; stderrTail: string }, killedByUs: boolean): AsmError | undefined {
-  if (end.signal !== null) {
-    return new AsmError({
-      reasonCode: "cli_signalled",
-      message: `${command} was terminated by signal ${end.signal}${killedByUs ? " (sent by asm)" : ""}`,
-      signal: end.signal,
-      stderrTail: end.stderrTail,
-      details: { command, killedByUs },
-    });
-  }
-  if (end.code !== 0 && end.code !== null) {
-    return new AsmError({ reasonCode: "cli_exit_nonzero", message: `${command} exited with code ${end.code}`, exitCode: end.code, stderrTail: end.stderrTail, details: { command, killedByUs } });
-  }
   return undefined;
 }
 

@@ -16,6 +16,11 @@ export function guardedCommand(realCwd: string, command: string, args: readonly 
   return { command: "/bin/sh", args: ["-c", GUARD_SCRIPT, "asm-cwd-guard", realCwd, command, ...args] };
 }
 
+/** Whether a process that went through the guard ended because the guard refused its directory. */
+export function guardRefused(exit: { code: number | null; stderrTail: string }): boolean {
+  return exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:");
+}
+
 /** The typed error of a run whose guard refused its directory. */
 export function cwdMovedError(realCwd: string, local: boolean): AsmError {
   const message = `the run's directory ${realCwd} was swapped (e.g. for a symlink) between its check and the CLI's start; the CLI was not started`;

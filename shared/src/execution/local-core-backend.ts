@@ -7,10 +7,10 @@ import type { Logger } from "../logging/logger.js";
 import { CliProcess, type CliExit, type CliOutput } from "../process/index.js";
 import type { EventDraft, ProviderAdapter } from "../providers/provider-adapter.js";
 import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "./backend.js";
-import { CWD_GUARD_REFUSED, cwdMovedError, guardExecError, guardExecFailed } from "./cwd-guard.js";
+import { cwdMovedError, guardExecError, guardExecFailed, guardRefused } from "./cwd-guard.js";
 import { delay, drainOutput, WarmPool, type WarmProcess } from "./warm-pool.js";
 import type { SurfaceOperatorConfig } from "../surfaces/execution-surface.js";
-import { surfaceDriver } from "../surfaces/surface-registry.js";
+import { surfaceDriver, surfaceExitError } from "../surfaces/surface-registry.js";
 
 export interface LocalCoreBackendOptions {
   logger: Logger;
@@ -296,16 +296,14 @@ class LocalCoreExecution implements RunExecution {
   }
 
   private refusedByGuard(exit: CliExit): boolean {
-    return this.opts.confinedTo !== undefined && surfaceDriver(this.request.spec.settings.executionSurface).onBackendHost && exit.code === CWD_GUARD_REFUSED && exit.stderrTail.includes("asm-cwd-guard:");
+    return this.opts.confinedTo !== undefined && surfaceDriver(this.request.spec.settings.executionSurface).onBackendHost && guardRefused(exit);
   }
 
   /** The surface's own failure (ssh: unreachable, authentication, host key, CLI missing, connection lost). */
   private surfaceFailure(exit: CliExit): AsmError | undefined {
     const { spec, adapter } = this.request;
-    const surface = surfaceDriver(spec.settings.executionSurface);
-    if (surface.onBackendHost) return undefined;
-    const options = spec.settings.executionSurface?.options ?? {};
-    return surface.classifyExit(exit, { provider: adapter.provider, cli: surfaceCliName(this.request, this.opts.hostEnv), cwd: spec.settings.cwd ?? spec.defaultCwd, target: surface.target(options, this.opts.surfaces ?? {}) });
+    const context = { provider: adapter.provider, cli: surfaceCliName(this.request, this.opts.hostEnv), cwd: spec.settings.cwd ?? spec.defaultCwd };
+    return surfaceExitError(spec.settings.executionSurface, exit, context, this.opts.surfaces ?? {});
   }
 
   private async *exitEvents(exit: CliExit): AsyncGenerator<EventDraft[]> {

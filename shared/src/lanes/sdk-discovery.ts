@@ -24,19 +24,17 @@ export type SdkDiscovery = (provider: ProviderName, sdkPackage: string) => SdkDi
  */
 export function sdkDiscoveryFrom(baseUrl: string): SdkDiscovery {
   return (_provider, sdkPackage) => {
-    const dir = sdkPackageDir(baseUrl, sdkPackage);
-    if (dir === undefined) return false;
-    try {
-      const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version?: unknown };
-      return { version: typeof manifest.version === "string" ? manifest.version : "" };
-    } catch {
-      return false;
-    }
+    const manifest = sdkManifest(baseUrl, sdkPackage);
+    if (manifest === undefined) return false;
+    return { version: typeof manifest.version === "string" ? manifest.version : "" };
   };
 }
 
-/** The directory of `sdkPackage` as seen from the module at `baseUrl`, or undefined when it is not installed. */
-export function sdkPackageDir(baseUrl: string, sdkPackage: string): string | undefined {
+/**
+ * The package.json of `sdkPackage` as seen from the module at `baseUrl` (the first one on Node's
+ * lookup path), or undefined when it is not installed or unreadable.
+ */
+function sdkManifest(baseUrl: string, sdkPackage: string): { version?: unknown } | undefined {
   if (!isBarePackageName(sdkPackage)) return undefined;
   let dirs: string[];
   try {
@@ -45,11 +43,16 @@ export function sdkPackageDir(baseUrl: string, sdkPackage: string): string | und
     return undefined;
   }
   for (const dir of dirs) {
+    let text: string;
     try {
-      readFileSync(join(dir, sdkPackage, "package.json"));
-      return join(dir, sdkPackage);
+      text = readFileSync(join(dir, sdkPackage, "package.json"), "utf8");
     } catch {
-      // not here; the next directory up
+      continue; // not here; the next directory up
+    }
+    try {
+      return JSON.parse(text) as { version?: unknown };
+    } catch {
+      return undefined;
     }
   }
   return undefined;

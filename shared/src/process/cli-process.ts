@@ -134,6 +134,22 @@ export function liveCliProcesses(): number[] {
   return [...[...live].map((p) => p.pid), ...adopted.keys()];
 }
 
+/**
+ * The error of a CLI that exited nonzero or was ended by a signal (`cli_exit_nonzero` /
+ * `cli_signalled`), for every process asm supervises (CliProcess, and the CLIs an SDK starts);
+ * undefined for a clean exit.
+ */
+export function cliExitError(command: string, exit: { code: number | null; signal: string | null; stderrTail: string; killedByUs: boolean }): AsmError | undefined {
+  const { code, signal, stderrTail, killedByUs } = exit;
+  if (signal !== null) {
+    return new AsmError({ reasonCode: "cli_signalled", message: `${command} was terminated by signal ${signal}${killedByUs ? " (sent by asm)" : ""}`, signal, stderrTail, details: { command, killedByUs } });
+  }
+  if (code !== 0) {
+    return new AsmError({ reasonCode: "cli_exit_nonzero", message: `${command} exited with code ${code}`, exitCode: code ?? undefined, stderrTail, details: { command, killedByUs } });
+  }
+  return undefined;
+}
+
 /** SIGKILLs the process group of every live CliProcess and adopted group right away (for shutdown); marks them killedByUs. */
 export function killAllCliProcesses(): void {
   for (const p of live) {
@@ -693,32 +709,8 @@ export class CliProcess {
         }),
       };
     }
-    if (this.exitSignal !== null) {
-      return {
-        ...base,
-        classification: "signalled",
-        error: new AsmError({
-          reasonCode: "cli_signalled",
-          message: `${this.command} was terminated by signal ${this.exitSignal}${this.killedByUs ? " (sent by asm)" : ""}`,
-          signal: this.exitSignal,
-          stderrTail,
-          details: { command: this.command, killedByUs: this.killedByUs },
-        }),
-      };
-    }
-    if (this.exitCode !== 0) {
-      return {
-        ...base,
-        classification: "exit_nonzero",
-        error: new AsmError({
-          reasonCode: "cli_exit_nonzero",
-          message: `${this.command} exited with code ${this.exitCode}`,
-          exitCode: this.exitCode ?? undefined,
-          stderrTail,
-          details: { command: this.command, killedByUs: this.killedByUs },
-        }),
-      };
-    }
+    const error = cliExitError(this.command, base);
+    if (error) return { ...base, classification: this.exitSignal !== null ? "signalled" : "exit_nonzero", error };
     return { ...base, classification: "success" };
   }
 }

@@ -5,6 +5,7 @@ export {
   killAllCliProcesses,
   observeProcessGroups,
   adoptProcessGroup,
+  cliExitError,
   type AdoptedProcessGroup,
   type ProcessGroupObserver,
   type CliProcessOptions,
