@@ -8,6 +8,7 @@ import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-dire
 import { ExecutorLinks } from "./remote/executor-links.js";
 import { RemoteCoreBackend } from "./remote/remote-core-backend.js";
 import { SdkBackend } from "./sdk-lane/sdk-backend.js";
+import { openStore } from "./store/open-store.js";
 import { clientAuthenticator } from "./server/client-auth.js";
 import { ControllerServer } from "./server/grpc-server.js";
 
@@ -46,6 +47,8 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
   const defaultCwd = realpathSync(config.ASM_DEFAULT_CWD ?? process.cwd());
   const policy = config.ASM_POLICY_FILE ? new RunPolicy(loadPolicyFile(config.ASM_POLICY_FILE), { workspaceRoot: defaultCwd }) : RunPolicy.defaults({ workspaceRoot: defaultCwd });
   const authenticator = clientAuthenticator(config, logger);
+  // Opened first: a store that cannot be opened (locked, unwritable, newer) stops the start.
+  const store = openStore({ store: config.ASM_STORE, dataDir: config.ASM_DATA_DIR, sync: config.ASM_STORE_SYNC }, hostEnv, logger);
   // Even if this process is SIGKILLed, the CLIs it started locally do not outlive it.
   const reaper = startOrphanReaper(logger);
   const directory = new ExecutorDirectory(opts.executors ?? executorEntries(config));
@@ -88,9 +91,20 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     admission: { maxActive: config.ASM_MAX_ACTIVE_RUNS, maxStarting: config.ASM_MAX_STARTING_RUNS, maxWaiting: config.ASM_MAX_WAITING_RUNS },
     maxSessions: config.ASM_MAX_SESSIONS,
     clock: opts.clock,
+    store,
   });
   const server = new ControllerServer(controllerService(controller, directory, logger), async (call, method) => policy.withRoles(await authenticator.authenticate(call, method)), logger);
-  const port = await server.listen({ address: config.ASM_LISTEN, tls: clientTlsFiles(config), insecure: config.ASM_INSECURE_LOOPBACK });
+  let port: number;
+  try {
+    const recovered = await controller.recover();
+    logger.info({ store: store.kind, location: store.location, ...recovered }, "store open");
+    port = await server.listen({ address: config.ASM_LISTEN, tls: clientTlsFiles(config), insecure: config.ASM_INSECURE_LOOPBACK });
+  } catch (err) {
+    await controller.shutdown();
+    await store.close();
+    reaper.stop();
+    throw err;
+  }
   let stopping: Promise<void> | undefined;
   let forced!: () => void;
   const force = new Promise<void>((resolve) => (forced = resolve));
@@ -114,6 +128,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
       // The runs' streams and queries end with their terminal events; the server then stops.
       await server.shutdown(config.ASM_SHUTDOWN_GRACE_MS);
       killAllCliProcesses();
+      await store.close();
       reaper.stop();
     })());
   return {

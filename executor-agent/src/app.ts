@@ -78,7 +78,10 @@ export async function startExecutor(opts: StartExecutorOptions): Promise<Executo
         startTimeoutMs: config.startTimeoutMs,
         batchMaxEvents: config.batchMaxEvents,
         batchMaxBytes: config.batchMaxBytes,
+        replayBufferEvents: config.replayBufferEvents,
+        replayBufferBytes: config.replayBufferBytes,
       },
+      held: new Map(),
     }),
   );
   const credentials = new TlsServerCredentials(tlsFiles, log);

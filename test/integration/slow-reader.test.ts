@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Provider, SYSTEM_PRINCIPAL, type Event, type RunOptions, type StreamRunResponse } from "@asm/shared";
+import type { Run } from "@asm/controller";
 import { eventsOf } from "../helpers/grpc-client.js";
 import { ManualClock } from "../helpers/manual-clock.js";
 import { remoteOptions, startRemoteSetup, type RemoteSetup } from "../helpers/remote-setup.js";
@@ -42,7 +43,7 @@ async function readerHoldsTheRun(t: TestController, clock: ManualClock, defaults
   // reader's last writes before its client's buffers filled can give room back without waking it.)
   const state = (): { waiting: boolean; blocked: boolean; events: number; reader: string } => {
     try {
-      const log = runs.getRun(runId, SYSTEM_PRINCIPAL).log;
+      const log = (runs.getRun(runId, SYSTEM_PRINCIPAL) as Run).log;
       return { waiting: log.producerWaiting, blocked: readRecord(record).some((x) => x.t === "blocked"), events: log.lastSequence, reader: String(log.hasReaderRoom) };
     } catch {
       return { waiting: false, blocked: false, events: 0, reader: "no run yet" }; // the call has not reached the controller yet

@@ -1,5 +1,5 @@
 import { frameEventMessages, type ControllerServiceService } from "@asm/shared";
-import type { RunEventLog } from "../runs/run-event-log.js";
+import type { EventSource } from "../runs/stored-run.js";
 
 /** Largest `max_batch_events` honoured; larger requests get this. */
 export const MAX_BATCH_EVENTS = 1024;
@@ -19,7 +19,7 @@ export interface EventStreamOptions {
  * they come, one per message or in batches of what is waiting (see StreamRunRequest.max_batch_events).
  * Yields pre-encoded buffers; the service definition from `withPreEncodedEventStreams` sends them as they are.
  */
-export async function* eventStreamMessages(log: RunEventLog, after: number, opts: EventStreamOptions): AsyncGenerator<Buffer> {
+export async function* eventStreamMessages(log: EventSource, after: number, opts: EventStreamOptions): AsyncGenerator<Buffer> {
   const batched = opts.maxBatchEvents > 1;
   const maxEvents = batched ? Math.min(opts.maxBatchEvents, MAX_BATCH_EVENTS) : 1;
   for await (const bodies of log.readBatches(after, { signal: opts.signal, primary: opts.primary ?? false, maxEvents })) {

@@ -1,5 +1,5 @@
 import { REDACTED, providerToProto, runOptionsToProto, SessionStatus, type Run as RunMessage, type RunOptionsInput, type Session as SessionMessage } from "@asm/shared";
-import type { Run } from "../runs/run.js";
+import type { AnyRun as Run } from "../core/controller.js";
 import type { Session } from "../sessions/session.js";
 
 export {
@@ -47,7 +47,7 @@ export function runToProto(r: Run): RunMessage {
     status: r.status,
     result: r.isEnded ? r.result : undefined,
     metadata: r.metadata,
-    lastSequence: r.log.lastSequence,
+    lastSequence: r.log.durableSequence,
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     endedAt: r.endedAt,

@@ -30,9 +30,27 @@ import {
 import type { Backend } from "@asm/shared";
 import { controllerSdkDiscovery } from "../sdk-lane/sdk-modules.js";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
-import { Run, type SurfaceShown } from "../runs/run.js";
+import { Run, type RestoredRun, type RunJournal, type SurfaceShown } from "../runs/run.js";
+import { StoredRun } from "../runs/stored-run.js";
 import { Session } from "../sessions/session.js";
+import { MemoryStore } from "../store/memory-store.js";
+import type { ControllerStore, RunRecord } from "../store/store.js";
+import { endInterruptedRun } from "./recovery.js";
 import { Retention, type RetentionLimits } from "./retention.js";
+
+/** A run the controller answers for: live (this process runs or ran it) or restored from the store. */
+export type AnyRun = Run | StoredRun;
+
+/** What a start found in the store. */
+export interface RecoveryReport {
+  sessions: number;
+  /** Finished runs kept (answered from the store). */
+  endedRuns: number;
+  /** Runs that were queued or running on this host: ended with controller_restarted. */
+  interruptedRuns: number;
+  /** Remote runs re-attached to their executor. */
+  reattachedRuns: number;
+}
 
 export interface ControllerOptions {
   logger: Logger;
@@ -70,6 +88,8 @@ export interface ControllerOptions {
   clock?: Clock;
   /** The operator's policy: what each principal may run (checked at CreateSession and at every run). */
   policy: RunPolicy;
+  /** Where sessions, runs and events are kept (default: memory only). */
+  store?: ControllerStore;
 }
 
 
@@ -96,7 +116,7 @@ const NONE: ReadonlySet<Session> = new Set();
  */
 export class Controller {
   private readonly sessions = new Map<string, Session>();
-  private readonly runs = new Map<string, Run>();
+  private readonly runs = new Map<string, AnyRun>();
   /** Open sessions by owner, for the per-principal quotas. */
   private readonly openByOwner = new Map<string, Set<Session>>();
   private readonly discovery: SdkDiscovery;
@@ -104,14 +124,110 @@ export class Controller {
   private readonly retention: Retention;
   private openSessions = 0;
   private nextOrdinal = 1;
+  private readonly store: ControllerStore;
+  /** How runs write to the store (undefined when the store keeps nothing). */
+  private readonly journal: RunJournal | undefined;
 
   constructor(private readonly opts: ControllerOptions) {
     this.discovery = opts.sdkDiscovery ?? controllerSdkDiscovery;
     this.admission = new RunAdmission(opts.admission);
+    const store = (this.store = opts.store ?? new MemoryStore());
     this.retention = new Retention(opts.retention, opts.clock ?? realClock, {
-      run: (runId) => this.runs.delete(runId),
-      session: (sessionId) => this.sessions.delete(sessionId),
+      run: (runId) => {
+        this.runs.delete(runId);
+        store.deleteRun(runId);
+      },
+      session: (sessionId) => {
+        this.sessions.delete(sessionId);
+        store.deleteSession(sessionId);
+      },
     });
+    if (store.durable) {
+      this.journal = {
+        deferred: true,
+        event: (run, sequence, body, sourceSequence) => store.appendEvent(run.runId, { sequence, body, sourceSequence }),
+        state: (run) => store.putRun(run.toRecord()),
+      };
+      store.onCommit((committed) => {
+        for (const [runId, sequence] of committed) {
+          const run = this.runs.get(runId);
+          if (run instanceof Run) run.committed(sequence);
+        }
+      });
+    }
+  }
+
+  /**
+   * Takes what the store kept (call once, before serving): sessions as they were; finished runs
+   * answered from the store; runs that were queued or running on this host end with
+   * controller_restarted; remote runs that were running re-attach to their executor.
+   */
+  async recover(): Promise<RecoveryReport> {
+    const report: RecoveryReport = { sessions: 0, endedRuns: 0, interruptedRuns: 0, reattachedRuns: 0 };
+    if (!this.store.durable) return report;
+    const state = await this.store.load();
+    for (const record of state.sessions) {
+      const session = Session.fromRecord(record, this.admission);
+      this.sessions.set(session.sessionId, session);
+      this.nextOrdinal = Math.max(this.nextOrdinal, session.ordinal + 1);
+      if (session.state === "open") this.countOpen(session);
+      report.sessions += 1;
+    }
+    const ended: StoredRun[] = [];
+    for (const record of state.runs.sort((a, b) => a.createdAt - b.createdAt)) {
+      const session = this.sessions.get(record.sessionId);
+      if (record.phase === "running" && record.executor && session?.state === "open") {
+        this.runs.set(record.runId, await this.reattach(session, record));
+        report.reattachedRuns += 1;
+        continue;
+      }
+      let final = record;
+      if (record.phase !== "ended") {
+        final = await endInterruptedRun(this.store, record, this.opts.maxResultTextBytes);
+        report.interruptedRuns += 1;
+      } else report.endedRuns += 1;
+      const run = new StoredRun(final, this.store);
+      this.runs.set(run.runId, run);
+      ended.push(run);
+    }
+    for (const run of ended.sort((a, b) => (a.endedAt?.getTime() ?? 0) - (b.endedAt?.getTime() ?? 0))) this.retention.runEnded(run.runId, run.log.durableSequence === 0 ? 0 : this.storedBytes(state.runs, run.runId), run.endedAt?.getTime());
+    const closed = [...this.sessions.values()].filter((s) => s.state === "closed").sort((a, b) => (a.closedAt?.getTime() ?? 0) - (b.closedAt?.getTime() ?? 0));
+    for (const session of closed) this.retention.sessionClosed(session.sessionId, session.closedAt?.getTime());
+    await this.store.flush();
+    return report;
+  }
+
+  private storedBytes(records: readonly RunRecord[], runId: string): number {
+    return records.find((r) => r.runId === runId)?.bytes ?? 0;
+  }
+
+  /** A remote run that was running at the restart: restored from its kept events, it re-attaches to the executor. */
+  private async reattach(session: Session, record: RunRecord): Promise<Run> {
+    const bodies: Uint8Array[] = [];
+    for (let after = 0; ; ) {
+      const page = await this.store.readEvents(record.runId, after, 1024);
+      if (page.length === 0) break;
+      for (const e of page) bodies.push(e.body);
+      after = page.at(-1)!.sequence;
+    }
+    const restored: RestoredRun = {
+      bodies,
+      createdAt: new Date(record.createdAt),
+      startedAt: record.startedAt === undefined ? undefined : new Date(record.startedAt),
+      afterSourceSequence: await this.store.lastSourceSequence(record.runId),
+      resumedProviderSessionId: record.resumedProviderSessionId,
+    };
+    const run = this.buildRun(session, record.runId, record.prompt, record.settings, record.resolution, restored);
+    this.opts.logger.info({ runId: run.runId, sessionId: session.sessionId, executor: record.executor, events: bodies.length, afterSourceSequence: restored.afterSourceSequence }, "re-attaching a remote run after the restart");
+    session.adoptExecuting(run);
+    return run;
+  }
+
+  private countOpen(session: Session): void {
+    this.openSessions += 1;
+    const owned = this.openByOwner.get(session.owner);
+    if (owned) owned.add(session);
+    else this.openByOwner.set(session.owner, new Set([session]));
   }
 
   /** What the controller holds now (for the memory benchmark and operators). */
@@ -153,10 +269,8 @@ export class Controller {
       this.nextOrdinal++,
     );
     this.sessions.set(id, session);
-    this.openSessions += 1;
-    const owned = this.openByOwner.get(caller.id);
-    if (owned) owned.add(session);
-    else this.openByOwner.set(caller.id, new Set([session]));
+    this.countOpen(session);
+    this.store.putSession(session.toRecord());
     this.opts.logger.info({ sessionId: id, provider, owner: caller.id }, "session created");
     return session;
   }
@@ -182,7 +296,7 @@ export class Controller {
   }
 
   /** A run `caller` may see (one of its sessions', or any for an admin); else NOT_FOUND. */
-  getRun(runId: string, caller: Principal): Run {
+  getRun(runId: string, caller: Principal): AnyRun {
     const run = this.runs.get(runId);
     if (!run || !mayAccess(caller, run.owner)) throw AsmError.notFound("run", runId);
     return run;
@@ -202,10 +316,21 @@ export class Controller {
     this.opts.policy.checkConcurrentRuns(caller, liveRuns);
     session.checkAdmission();
     this.admission.check();
+    const run = this.buildRun(session, id, prompt, settings, resolution);
+    this.runs.set(id, run);
+    this.store.putRun(run.toRecord());
+    session.admit(run);
+    this.store.putSession(session.toRecord());
+    return run;
+  }
+
+  /** A run of `session`, new or restored, wired to the session, admission, retention and the store. */
+  private buildRun(session: Session, id: string, prompt: string, settings: RunSettings, resolution: LaneResolution, restored?: RestoredRun): Run {
+    const adapter = adapterFor(session.provider);
     const remote = settings.executionMode === "remote_node";
     const run: Run = new Run({
       runId: id,
-      sessionId,
+      sessionId: session.sessionId,
       owner: session.owner,
       provider: session.provider,
       prompt,
@@ -228,22 +353,25 @@ export class Controller {
       primaryWindow: this.opts.streamWindow,
       onApprovalRequested: (approvalId, owner) => session.approvals.add(approvalId, owner),
       onApprovalSettled: (approvalId) => session.approvals.remove(approvalId),
-      onProviderSessionId: (providerSessionId) => session.recordProviderSession(run.location, providerSessionId),
+      onProviderSessionId: (providerSessionId) => {
+        session.recordProviderSession(run.location, providerSessionId);
+        this.store.putSession(session.toRecord());
+      },
       onStarted: () => this.admission.started(id),
       onEnded: (ended) => {
         session.runEnded(ended);
         this.retention.runEnded(ended.runId, ended.log.bytes);
       },
+      journal: this.journal,
+      restored,
     });
-    this.runs.set(id, run);
-    session.admit(run);
     return run;
   }
 
   /** Interrupts a run; resolves once it has ended (its process group gone). */
   async interrupt(runId: string, caller: Principal, reasonCode: "user_cancelled" | "client_cancelled" = "user_cancelled", message = "run interrupted"): Promise<InterruptOutcome> {
     const run = this.getRun(runId, caller);
-    if (run.isEnded) return "already_finished";
+    if (run.isEnded || run instanceof StoredRun) return "already_finished";
     const session = this.sessions.get(run.sessionId);
     if (run.isQueued) {
       session?.removeQueued(run);
@@ -278,6 +406,7 @@ export class Controller {
     await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId), this.opts.sdkBackend.releaseSession(sessionId)]);
     if (wasOpen) {
       this.openSessions -= 1;
+      this.store.putSession(session.toRecord());
       this.retention.sessionClosed(sessionId);
     }
     return { session, interrupted: active.map((r) => r.runId), dropped: queued.map((r) => r.runId) };
@@ -290,9 +419,26 @@ export class Controller {
    */
   async shutdown(): Promise<void> {
     const reason = new AsmError({ reasonCode: "controller_shutdown", message: "the controller is shutting down; the run was stopped" });
-    await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, SYSTEM_PRINCIPAL, reason)));
+    if (this.store.durable) await this.stopKeepingSessions(reason);
+    else await Promise.all([...this.sessions.values()].filter((s) => s.state === "open").map((s) => this.closeSession(s.sessionId, SYSTEM_PRINCIPAL, reason)));
     await Promise.all([this.opts.localBackend.releaseAll(), this.opts.remoteBackend.releaseAll(), this.opts.sdkBackend.releaseAll()]);
     this.retention.stop();
+  }
+
+  /**
+   * Shutdown with a durable store: sessions stay open for the next start. Queued runs and runs on
+   * this host end with `reason` (their CLIs go with this process); remote runs are detached, and
+   * their executors keep the CLIs for the lease, so the next start re-attaches them.
+   */
+  private async stopKeepingSessions(reason: AsmError): Promise<void> {
+    for (const session of this.sessions.values()) for (const run of session.drainQueue()) run.endQueued(reason);
+    const stopping: Promise<void>[] = [];
+    for (const run of this.runs.values()) {
+      if (!(run instanceof Run) || run.isEnded) continue;
+      if (run.isQueued) run.endQueued(reason);
+      else stopping.push(run.location === "local" ? run.stop(reason) : run.detach());
+    }
+    await Promise.all(stopping);
   }
 
   /** The open sessions `principal` owns: its quotas count them and their runs. */

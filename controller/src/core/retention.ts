@@ -78,13 +78,14 @@ export class Retention {
     return this.sessions.size;
   }
 
-  runEnded(runId: string, bytes: number): void {
-    this.runs.push({ id: runId, at: this.clock.now(), bytes });
+  /** A run ended (`at`: when, for a run restored from the store; its age counts from then). */
+  runEnded(runId: string, bytes: number, at = this.clock.now()): void {
+    this.runs.push({ id: runId, at, bytes });
     this.sweep();
   }
 
-  sessionClosed(sessionId: string): void {
-    this.sessions.push({ id: sessionId, at: this.clock.now(), bytes: 0 });
+  sessionClosed(sessionId: string, at = this.clock.now()): void {
+    this.sessions.push({ id: sessionId, at, bytes: 0 });
     this.sweep();
   }
 

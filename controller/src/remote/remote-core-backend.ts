@@ -100,13 +100,20 @@ class RemoteExecution implements RunExecution {
     call.on("error", () => undefined);
     call.on("close", () => this.markStreamDone());
     call.on("end", () => this.markStreamDone());
+    const acks = this.acknowledge(call);
     const heartbeat = setInterval(() => {
-      if (!this.exitSeen) call.write({ command: { $case: "heartbeat", value: { ackedSequence: this.lastSequence } } });
+      if (!this.exitSeen) call.write({ command: { $case: "heartbeat", value: { ackedSequence: acks.sequence() } } });
     }, this.opts.heartbeatIntervalMs);
     // `cwd` names a directory of the executor's host only through remote_cwd; on an ssh_exec host it is `cwd` itself.
     const cwdOnSurfaceHost = surfaceDriver(spec.settings.executionSurface).onBackendHost ? undefined : spec.settings.cwd;
     const options = runOptionsToProto({ ...spec.settings, cwd: cwdOnSurfaceHost, driverOpts: undefined, queueTimeoutMs: spec.settings.queueTimeoutMs, executionMode: "local", lane: "core" });
-    call.write({
+    const reattach = this.request.reattach;
+    if (reattach) {
+      // After a controller restart: the executor resends what came after the last event kept.
+      this.lastSequence = reattach.afterSourceSequence;
+      this.log.info({ afterSequence: reattach.afterSourceSequence }, "re-attaching to the run on its executor");
+      call.write({ command: { $case: "attach", value: { runId: this.request.runId, afterSequence: reattach.afterSourceSequence, cookie } } });
+    } else call.write({
       command: {
         $case: "start",
         value: {
@@ -148,7 +155,7 @@ class RemoteExecution implements RunExecution {
             }
             this.lastSequence = event.sequence;
             if (!event.payload) continue;
-            drafts.push(event.providerSessionId ? { payload: event.payload, providerSessionId: event.providerSessionId } : { payload: event.payload });
+            drafts.push(event.providerSessionId ? { payload: event.payload, providerSessionId: event.providerSessionId, sourceSequence: event.sequence } : { payload: event.payload, sourceSequence: event.sequence });
           }
           if (drafts.length > 0) yield drafts;
         } else if (reply.$case === "exit") {
@@ -166,9 +173,39 @@ class RemoteExecution implements RunExecution {
       // still closed by the protocol (read `exit`, then half-close), never cancelled.
       if (!this.exitSeen && !failed) await this.readToExit(messages, call, heartbeat);
       clearInterval(heartbeat);
+      acks.stop();
       if (!this.exitSeen) call.cancel();
       this.markStreamDone();
     }
+  }
+
+  /**
+   * Acknowledgements to the executor: the highest of its sequences the controller has kept (the
+   * run's store commits them), sent at each heartbeat and, coalesced over 20 ms, whenever it
+   * advances, so the executor's replay buffer stays short.
+   */
+  private acknowledge(call: ClientDuplexStream<ExecuteRequest, ExecuteResponse>): { sequence(): number; stop(): void } {
+    const kept = this.request.keptSource;
+    const sequence = (): number => (kept ? kept.sequence : this.lastSequence);
+    let sent = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const send = (): void => {
+      timer = undefined;
+      const seq = sequence();
+      if (seq <= sent || this.exitSeen) return;
+      sent = seq;
+      call.write({ command: { $case: "heartbeat", value: { ackedSequence: seq } } });
+    };
+    const unsubscribe = kept?.onAdvance(() => {
+      timer ??= setTimeout(send, 20);
+    });
+    return {
+      sequence,
+      stop: () => {
+        clearTimeout(timer);
+        unsubscribe?.();
+      },
+    };
   }
 
   /**
@@ -195,7 +232,7 @@ class RemoteExecution implements RunExecution {
   private async prepare(link: ExecutorLink, cookie: string): Promise<void> {
     const { adapter, spec } = this.request;
     const { config } = this;
-    requireCapabilities(link.target, link.handshake, [`provider.${adapter.provider}`, ...(spec.settings.interactiveApprovals ? ["approvals_v1"] : [])]);
+    requireCapabilities(link.target, link.handshake, [`provider.${adapter.provider}`, ...(spec.settings.interactiveApprovals ? ["approvals_v1"] : []), ...(this.request.reattach ? ["reattach_v1"] : [])]);
     if (config.remote_bootstrap_mode === "ensure_started") return link.bootstrap(cookie, config.remote_rpc_timeout_ms);
     if (!link.handshake.ready)
       throw new AsmError({

@@ -12,6 +12,15 @@ export interface RunEventLogOptions {
    * `append` waits. This is what carries a slow client's backpressure down to the CLI.
    */
   primaryWindow: number;
+  /**
+   * Whether events become durable only when the store says so (`markDurable`): readers are handed
+   * only durable events. Without it (an in-memory store) every event is durable once appended.
+   */
+  deferredDurability?: boolean;
+  /** Events appended and not yet durable at most before `append`'s producer waits (default 8192). */
+  uncommittedWindow?: number;
+  /** Bodies of the events a restored run already has (all durable). */
+  restored?: readonly Uint8Array[];
 }
 
 /**
@@ -30,17 +39,56 @@ export class RunEventLog {
   private roomWaiters: (() => void)[] = [];
   private primaryPosition: number | undefined;
   private closed = false;
+  /** Events the store has committed (all of them without deferred durability). */
+  private durable = 0;
+  private durableWaiters: { sequence: number; resolve: () => void }[] = [];
+  private readonly uncommittedWindow: number;
 
   constructor(private readonly opts: RunEventLogOptions) {
     this.runFields = encodeRunFields(opts.run);
+    this.uncommittedWindow = opts.uncommittedWindow ?? 8192;
+    for (const body of opts.restored ?? []) this.events.append(body);
+    this.durable = this.events.length;
   }
 
+  /** The last sequence appended (durable or not): the producer numbers from it. */
   get lastSequence(): number {
     return this.events.length;
   }
 
-  get ended(): boolean {
+  /** The last sequence a reader may be handed: what the store has committed. */
+  get durableSequence(): number {
+    return this.durable;
+  }
+
+  /** Whether the terminal event was appended (nothing more may be). */
+  get closedForAppend(): boolean {
     return this.closed;
+  }
+
+  /** Whether the terminal event is in the log and durable: the log is complete for every reader. */
+  get ended(): boolean {
+    return this.closed && this.durable === this.events.length;
+  }
+
+  /** The store committed events through `sequence`: readers may have them now. */
+  markDurable(sequence: number): void {
+    const through = Math.min(sequence, this.events.length);
+    if (through <= this.durable) return;
+    this.durable = through;
+    this.wake();
+    if (this.roomWaiters.length > 0 && this.hasReaderRoom) this.wakeRoom();
+    if (this.durableWaiters.length > 0) {
+      const still: typeof this.durableWaiters = [];
+      for (const w of this.durableWaiters) (w.sequence <= through ? w.resolve : () => still.push(w))();
+      this.durableWaiters = still;
+    }
+  }
+
+  /** Resolves once events through `sequence` are durable. */
+  whenDurable(sequence: number): Promise<void> {
+    if (sequence <= this.durable) return Promise.resolve();
+    return new Promise((resolve) => this.durableWaiters.push({ sequence, resolve }));
   }
 
   get size(): number {
@@ -70,11 +118,17 @@ export class RunEventLog {
       this.closed = true;
       this.events.seal();
     }
+    if (this.opts.deferredDurability) return;
+    this.durable = this.events.length;
     this.wake();
   }
 
-  /** Whether the producer may append now: no primary reader, or one within the window. */
+  /**
+   * Whether the producer may append now: no primary reader, or one within the window; and the
+   * store not more than its window behind (a slow disk holds the CLI, not the controller's memory).
+   */
   get hasReaderRoom(): boolean {
+    if (this.events.length - this.durable >= this.uncommittedWindow) return false;
     return this.primaryPosition === undefined || this.events.length - this.primaryPosition < this.opts.primaryWindow;
   }
 
@@ -132,8 +186,8 @@ export class RunEventLog {
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       while (!signal?.aborted) {
-        if (position < this.events.length) {
-          const end = Math.min(this.events.length, position + maxEvents);
+        if (position < this.durable) {
+          const end = Math.min(this.durable, position + maxEvents);
           const batch: Uint8Array[] = [];
           for (let i = position; i < end; i++) batch.push(this.events.get(i));
           position = end;
@@ -144,7 +198,7 @@ export class RunEventLog {
           yield batch;
           continue;
         }
-        if (this.closed) return;
+        if (this.closed && position >= this.events.length) return;
         await new Promise<void>((resolve) => {
           wake = resolve;
           this.waiters.push(resolve);

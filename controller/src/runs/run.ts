@@ -22,10 +22,33 @@ import {
   chunkPayload,
   encodeEventBody,
 } from "@asm/shared";
-import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "@asm/shared";
+import type { Backend, CliExitStatus, ExecutionRequest, KeptSource, RunExecution } from "@asm/shared";
+import { decodeEvent } from "@asm/shared";
+import type { RunRecord } from "../store/store.js";
 import { RunEventLog } from "./run-event-log.js";
 
-export type RunPhase = "queued" | "running" | "stopping" | "ended";
+/** Where a run's events and states go to be kept (the controller's store). */
+export interface RunJournal {
+  /** Whether events wait for the store's commit before readers get them. */
+  readonly deferred: boolean;
+  event(run: Run, sequence: number, body: Uint8Array, sourceSequence: number): void;
+  /** The run changed phase (admitted, started, ended). */
+  state(run: Run): void;
+}
+
+/** A run that was executing on an executor when the controller stopped, as the store kept it. */
+export interface RestoredRun {
+  bodies: readonly Uint8Array[];
+  createdAt: Date;
+  startedAt: Date | undefined;
+  /** The highest executor sequence among the kept events. */
+  afterSourceSequence: number;
+  /** The provider session the run continued. */
+  resumedProviderSessionId: string;
+}
+
+/** `detached`: the controller is stopping and leaves the run to its executor (a durable store re-attaches it at the next start). */
+export type RunPhase = "queued" | "running" | "stopping" | "ended" | "detached";
 
 export interface RunInit {
   runId: string;
@@ -61,6 +84,10 @@ export interface RunInit {
   onProviderSessionId: (id: string) => void;
   /** Called once, at the first event from the backend (the CLI is up). */
   onStarted: () => void;
+  /** Where the run's events and states are kept (default: nowhere beyond memory). */
+  journal?: RunJournal;
+  /** The state of a run restored after a controller restart (it re-attaches instead of starting). */
+  restored?: RestoredRun;
 }
 
 interface PendingApproval {
@@ -76,7 +103,7 @@ export class Run {
   readonly sessionId: string;
   readonly owner: string;
   readonly provider: ProviderName;
-  readonly createdAt = new Date();
+  readonly createdAt: Date;
   startedAt: Date | undefined;
   endedAt: Date | undefined;
   readonly log: RunEventLog;
@@ -98,6 +125,14 @@ export class Run {
   private readonly endedPromise: Promise<void>;
   private resolveEnded!: () => void;
   private readonly log_: Logger;
+  /** The provider session this run continues ("" when none). */
+  private resumedProviderSessionId = "";
+  /** Highest executor sequence whose event is durable, and the (sequence, source) pairs waiting for the store. */
+  private keptSourceSequence = 0;
+  private readonly sourceMarks: number[] = [];
+  private readonly keptListeners = new Set<() => void>();
+  /** Approvals a restored run was waiting on when the controller stopped. */
+  private pendingAtRestore: string[] = [];
 
   constructor(private readonly init: RunInit) {
     this.runId = init.runId;
@@ -110,7 +145,16 @@ export class Run {
     const metadata = observabilityOf(init.resolution, init.provider, init.executor, init.surface);
     Object.freeze(metadata.capabilities);
     this.metadata = Object.freeze(metadata);
-    this.log = new RunEventLog({ maxEvents: init.maxEvents, primaryWindow: init.primaryWindow, run: { runId: init.runId, sessionId: init.sessionId, provider: init.provider, metadata } });
+    const restored = init.restored;
+    this.createdAt = restored?.createdAt ?? new Date();
+    this.log = new RunEventLog({
+      maxEvents: init.maxEvents,
+      primaryWindow: init.primaryWindow,
+      run: { runId: init.runId, sessionId: init.sessionId, provider: init.provider, metadata },
+      deferredDurability: init.journal?.deferred ?? false,
+      restored: restored?.bodies,
+    });
+    if (restored) this.restore(restored);
     this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
     if (init.settings.queueTimeoutMs !== undefined) {
       this.arm(init.settings.queueTimeoutMs, () => {
@@ -125,6 +169,7 @@ export class Run {
         return RunStatus.RUN_STATUS_QUEUED;
       case "running":
       case "stopping":
+      case "detached":
         return RunStatus.RUN_STATUS_RUNNING;
       case "ended":
         return this.projection.result.status;
@@ -167,14 +212,18 @@ export class Run {
   start(resumeProviderSessionId: string | undefined): void {
     if (this.phase !== "queued") return;
     this.phase = "running";
-    this.startedAt = new Date();
+    this.startedAt ??= new Date();
+    this.resumedProviderSessionId = this.init.restored?.resumedProviderSessionId ?? resumeProviderSessionId ?? "";
     this.clearTimers();
     const { settings } = this.init;
     this.arm(settings.runDeadlineMs, () =>
       this.stop(AsmError.timeout("run_deadline", `run ${this.runId} exceeded its total run deadline of ${settings.runDeadlineMs} ms`)),
     );
     this.touchIdle();
-    void this.pump(resumeProviderSessionId);
+    this.init.journal?.state(this);
+    // Approvals the restored run still waits on are asked again of the session (and time out afresh).
+    if (this.init.restored) for (const approvalId of this.pendingAtRestore) this.trackApproval(approvalId);
+    void this.pump(this.resumedProviderSessionId || undefined);
   }
 
   /** Ends a run that never started (interrupted in the queue, queue timeout, session closed). */
@@ -209,6 +258,22 @@ export class Run {
     return this.ended;
   }
 
+  /**
+   * The controller is stopping with a durable store: the run is left executing where it is (its
+   * executor keeps the CLI for its lease and its events for the re-attach), nothing more is
+   * appended, and the stored run stays `running` for the next start. Resolves once let go.
+   */
+  async detach(): Promise<void> {
+    if (this.phase !== "running") return this.ended;
+    this.phase = "detached";
+    this.stopping.abort();
+    this.clearTimers();
+    this.clearIdle();
+    for (const pending of this.approvals.values()) this.init.clock.clearTimeout(pending.timer);
+    await this.execution?.close();
+    return this.ended;
+  }
+
   /** Routes a decision to the CLI; throws not_found when this run does not wait on that approval. */
   async resolveApproval(approvalId: string, allow: boolean, reason: string): Promise<void> {
     const pending = this.approvals.get(approvalId);
@@ -221,12 +286,15 @@ export class Run {
   private async pump(resumeProviderSessionId: string | undefined): Promise<void> {
     const { request, backend } = this.init;
     try {
+      const restored = this.init.restored;
       this.execution = backend.start({
         ...request,
         runId: this.runId,
         sessionId: this.sessionId,
         resolution: this.init.resolution,
         spec: { ...request.spec, resumeProviderSessionId },
+        keptSource: this.keptSource,
+        ...(restored ? { reattach: { afterSourceSequence: restored.afterSourceSequence } } : {}),
       });
       drafts: for await (const batch of this.execution) {
         for (const draft of batch) {
@@ -246,6 +314,7 @@ export class Run {
           if (this.currentPhase() !== "running") {
             // Stopping: keep what the CLI says while it winds down, but the run's own error is terminal.
             if (!isTerminal(draft)) this.accept(draft);
+            else this.skipSource(draft.sourceSequence);
             continue;
           }
           this.accept(draft);
@@ -261,7 +330,8 @@ export class Run {
       else if (!(err instanceof AsmError)) this.log_.debug({ err }, "execution error while stopping");
     } finally {
       await this.execution?.close().catch((err: unknown) => this.log_.warn({ err }, "closing the execution failed"));
-      this.finish();
+      if (this.currentPhase() === "detached") this.resolveEnded();
+      else this.finish();
     }
   }
 
@@ -285,10 +355,10 @@ export class Run {
       this.trackApproval(p.value.approvalId);
     } else if (p.$case === "approvalResolved") {
       // The CLI withdrew its question (e.g. after an interrupt).
-      if (!this.approvals.has(p.value.approvalId)) return;
+      if (!this.approvals.has(p.value.approvalId)) return this.skipSource(draft.sourceSequence);
       this.settleApproval(p.value.approvalId);
     }
-    this.emit(p);
+    this.emit(p, draft.sourceSequence ?? 0);
     if (this.phase === "running") {
       if (isTerminal(draft)) this.phase = "ended";
       else this.touchIdle();
@@ -334,15 +404,18 @@ export class Run {
    * Numbers, stamps and appends one event; the reducer keeps the projection current. A payload
    * whose event would pass the event limit goes in pieces, each its own event (PayloadChunk).
    */
-  private emit(p: EventPayload): void {
-    if (this.log.ended) return;
+  private emit(p: EventPayload, sourceSequence = 0): void {
+    if (this.log.closedForAppend) return;
     const event = this.stamp(p);
     const body = encodeEventBody(event);
     if (body.length + this.log.runFields.length <= this.init.maxEventBytes) {
-      this.append(event, body);
+      this.append(event, body, sourceSequence);
       return;
     }
-    for (const piece of chunkPayload(p, this.init.maxEventBytes, this.log.runFields.length)) this.append(this.stamp(piece));
+    for (const piece of chunkPayload(p, this.init.maxEventBytes, this.log.runFields.length)) {
+      const stamped = this.stamp(piece);
+      this.append(stamped, encodeEventBody(stamped), sourceSequence);
+    }
   }
 
   /** A terminal error of this run, on the wire: it names the run's provider, like an adapter's own errors. */
@@ -366,9 +439,102 @@ export class Run {
     };
   }
 
-  private append(event: Event, body?: Uint8Array): void {
+  private append(event: Event, body: Uint8Array, sourceSequence: number): void {
     this.log.append(event, body);
     foldEvent(this.projection, event);
+    const journal = this.init.journal;
+    if (journal) journal.event(this, event.sequence, body, sourceSequence);
+    if (sourceSequence > 0) {
+      if (journal?.deferred) this.sourceMarks.push(event.sequence, sourceSequence);
+      else this.advanceKeptSource(sourceSequence);
+    }
+  }
+
+  /**
+   * A source event that is not kept (dropped while stopping, a withdrawn question already
+   * settled) counts as kept once what came before it is: it would be dropped again on a replay.
+   */
+  private skipSource(sourceSequence: number | undefined): void {
+    if (!sourceSequence) return;
+    if (this.init.journal?.deferred && this.log.lastSequence > this.log.durableSequence) this.sourceMarks.push(this.log.lastSequence, sourceSequence);
+    else this.advanceKeptSource(sourceSequence);
+  }
+
+  /** The store committed the run's events through `sequence`. */
+  committed(sequence: number): void {
+    this.log.markDurable(sequence);
+    const marks = this.sourceMarks;
+    let i = 0;
+    let source = 0;
+    while (i < marks.length && marks[i]! <= sequence) {
+      source = marks[i + 1]!;
+      i += 2;
+    }
+    if (i > 0) marks.splice(0, i);
+    if (source > 0) this.advanceKeptSource(source);
+  }
+
+  private advanceKeptSource(source: number): void {
+    if (source <= this.keptSourceSequence) return;
+    this.keptSourceSequence = source;
+    for (const listener of this.keptListeners) listener();
+  }
+
+  /** How far the run's events from an executor are kept (what the remote backend acknowledges). */
+  private get keptSource(): KeptSource {
+    const listeners = this.keptListeners;
+    const current = (): number => this.keptSourceSequence;
+    return {
+      get sequence() {
+        return current();
+      },
+      onAdvance(listener: () => void) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+  }
+
+  /** Takes the kept events of a restored run: its result so far, provider session and open approvals. */
+  private restore(restored: RestoredRun): void {
+    this.startedAt = restored.startedAt;
+    this.keptSourceSequence = restored.afterSourceSequence;
+    const open = new Set<string>();
+    for (let i = 0; i < restored.bodies.length; i++) {
+      const event = decodeEvent(restored.bodies[i]!, this.log.runFields);
+      foldEvent(this.projection, event);
+      if (event.providerSessionId) this.providerSessionId = event.providerSessionId;
+      const p = event.payload;
+      if (p?.$case === "approvalRequested") open.add(p.value.approvalId);
+      else if (p?.$case === "approvalResolved") open.delete(p.value.approvalId);
+    }
+    this.pendingAtRestore = [...open];
+  }
+
+  /** What the store keeps of the run besides its events. */
+  toRecord(): RunRecord {
+    const init = this.init;
+    const ended = this.phase === "ended";
+    return {
+      runId: this.runId,
+      sessionId: this.sessionId,
+      owner: this.owner,
+      provider: this.provider,
+      prompt: init.prompt,
+      settings: init.settings,
+      resolution: init.resolution,
+      executor: init.executor,
+      surface: { kind: this.metadata.executionSurface, target: this.metadata.surfaceTarget },
+      resumedProviderSessionId: this.resumedProviderSessionId,
+      phase: ended ? "ended" : this.phase === "queued" ? "queued" : "running",
+      createdAt: this.createdAt.getTime(),
+      startedAt: this.startedAt?.getTime(),
+      endedAt: this.endedAt?.getTime(),
+      result: ended ? this.result : undefined,
+      cliExit: ended ? this.cliExit : undefined,
+      lastSequence: this.log.lastSequence,
+      bytes: this.log.bytes,
+    };
   }
 
   private finish(): void {
@@ -378,15 +544,17 @@ export class Run {
       this.settleApproval(approvalId);
       this.emit(payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "run_ended" }));
     }
-    if (!this.log.ended) this.emit(payload("error", { error: this.ownError(this.stopReason ?? AsmError.cancelled()) }));
+    if (!this.log.closedForAppend) this.emit(payload("error", { error: this.ownError(this.stopReason ?? AsmError.cancelled()) }));
     // The text was built piece by piece (a rope of one node per piece); a retained run keeps it flat.
     this.projection.result.text = Buffer.from(this.projection.result.text, "utf8").toString("utf8");
     this.phase = "ended";
     this.endedAt = new Date();
     this.clearTimers();
     this.clearIdle();
+    this.init.journal?.state(this);
     this.init.onEnded(this);
-    this.resolveEnded();
+    // Ended for callers (Query, Interrupt) once the terminal event is kept.
+    void this.log.whenDurable(this.log.lastSequence).then(() => this.resolveEnded());
   }
 
   /**

@@ -1,5 +1,6 @@
 import { AsmError, SESSION_DEFAULTS, type ProviderName, type RunAdmission, type RunOptionsInput, type SessionOptionsInput } from "@asm/shared";
 import type { Run } from "../runs/run.js";
+import type { SessionRecord } from "../store/store.js";
 import { ApprovalIndex } from "./approval-index.js";
 
 export type SessionState = "open" | "closed";
@@ -10,7 +11,7 @@ export type SessionState = "open" | "closed";
  * id that continues the conversation from run to run.
  */
 export class Session {
-  readonly createdAt = new Date();
+  createdAt = new Date();
   readonly approvals = new ApprovalIndex();
   state: SessionState = "open";
   /** When it was closed (for the retention of closed sessions). */
@@ -118,6 +119,48 @@ export class Session {
   private startRun(run: Run): void {
     this.active.set(run.runId, run);
     this.admission.enter(run.runId, () => run.start(this.continuations.get(run.location)));
+  }
+
+  /** Takes every run out of the queue (the controller is stopping); returns them. */
+  drainQueue(): Run[] {
+    return this.queue.splice(0, this.queue.length);
+  }
+
+  /** A run restored after a restart that is still executing: it holds a slot and re-attaches. */
+  adoptExecuting(run: Run): void {
+    this.active.set(run.runId, run);
+    this.admission.enter(run.runId, () => run.start(undefined));
+  }
+
+  /** What the store keeps of the session. */
+  toRecord(): SessionRecord {
+    return {
+      sessionId: this.sessionId,
+      owner: this.owner,
+      provider: this.provider,
+      options: this.options,
+      maxConcurrentRuns: this.maxConcurrentRuns,
+      maxQueuedRuns: this.maxQueuedRuns,
+      ordinal: this.ordinal,
+      state: this.state,
+      createdAt: this.createdAt.getTime(),
+      closedAt: this.closedAt?.getTime(),
+      providerSessionId: this.providerSessionId,
+      runCount: this.runCount,
+      continuations: Object.fromEntries(this.continuations),
+    };
+  }
+
+  /** The session as the store kept it. */
+  static fromRecord(r: SessionRecord, admission: RunAdmission): Session {
+    const session = new Session(r.sessionId, r.owner, r.provider, r.options, r.maxConcurrentRuns, r.maxQueuedRuns, admission, r.ordinal);
+    session.createdAt = new Date(r.createdAt);
+    session.state = r.state;
+    session.closedAt = r.closedAt === undefined ? undefined : new Date(r.closedAt);
+    session.providerSessionId = r.providerSessionId;
+    session.runCount = r.runCount;
+    for (const [location, id] of Object.entries(r.continuations)) session.continuations.set(location, id);
+    return session;
   }
 
   /** Records the provider session a run revealed, for the next run in the same place. */

@@ -40,6 +40,9 @@ export interface ExecutorConfig {
   readonly maxStarting: number;
   /** Runs that may wait for a slot; past it a run is refused (at_capacity / executor_at_capacity). */
   readonly maxWaiting: number;
+  /** Events kept per run until the controller acknowledges them (for its re-attach); past it the CLI waits. */
+  readonly replayBufferEvents: number;
+  readonly replayBufferBytes: number;
   readonly logLevel: LogLevel;
   /** execution_surface ssh_exec from this executor: the SSH client's identity, known_hosts and bounds. */
   readonly sshIdentity: string | undefined;
@@ -326,6 +329,18 @@ export const EXECUTOR_OPTIONS: { readonly [K in keyof ExecutorConfig]: ExecutorO
     default: "10000",
     description: "Runs that may wait for a slot; past it a run is refused (at_capacity / executor_at_capacity).",
     schema: int(0, 10_000_000),
+  }),
+  replayBufferEvents: option("replayBufferEvents", "--replay-buffer-events", "ASM_EXECUTOR_REPLAY_BUFFER_EVENTS", {
+    value: "n",
+    default: "10000",
+    description: "Events of a run kept until the controller acknowledges it has stored them, so a restarted controller can re-attach and get them again; when full, the executor stops reading the CLI (it blocks on its pipe) until acknowledgements or a re-attach free room.",
+    schema: int(16, 10_000_000),
+  }),
+  replayBufferBytes: option("replayBufferBytes", "--replay-buffer-bytes", "ASM_EXECUTOR_REPLAY_BUFFER_BYTES", {
+    value: "bytes",
+    default: String(64 * MIB),
+    description: "Approximate bytes of a run's unacknowledged events kept (see --replay-buffer-events); one larger event still fits alone.",
+    schema: int(64 * 1024, 16 * 1024 * MIB),
   }),
   logLevel: option("logLevel", "--log-level", "ASM_EXECUTOR_LOG_LEVEL", {
     value: LOG_LEVELS.join("|"),

@@ -21,20 +21,25 @@ import {
   type RunExecution,
   type RunAdmission,
   type RunExit,
+  type RunSpawned,
   type StartRun,
+  type AttachRun,
   type Principal,
   type RunPolicy,
 } from "@asm/shared";
 import type { ExecutorRuntime } from "../runtime/executor-runtime.js";
 import { EventOutbox } from "./event-outbox.js";
+import { ReplayBuffer, type ReplayLimits } from "./replay-buffer.js";
 
-export interface ExecuteStreamLimits {
+export interface ExecuteStreamLimits extends ReplayLimits {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   startTimeoutMs: number;
   batchMaxEvents: number;
   batchMaxBytes: number;
 }
+
+type ExecuteCall = ServerDuplexStream<ExecuteRequest, ExecuteResponse>;
 
 export interface ExecuteStreamDeps {
   runtime: ExecutorRuntime;
@@ -47,55 +52,62 @@ export interface ExecuteStreamDeps {
   policy: RunPolicy;
   /** The controller on the other end (its certificate identity, with the roles the policy gives it). */
   caller: Principal;
+  /** Every run this executor holds, by run id (attached or not), for `attach`. */
+  held: Map<string, ExecuteStream>;
 }
 
-type Phase = "awaiting_start" | "running" | "finished";
+/** `handed_over`: this stream's first message was `attach`; the run it named took the stream. */
+type Phase = "awaiting_start" | "running" | "finished" | "handed_over";
 
 /**
- * One run on one Execute stream: waits for `start`, runs the CLI through the shared backend,
- * streams numbered events back (with backpressure), takes approvals and interrupts, and ends with
- * `exit`. If the controller goes away (stream cancelled, or silent past the heartbeat bound) the
- * CLI is kept for the run's lease, then its whole process group is killed.
+ * One run on one Execute stream: waits for `start` (or `attach`), runs the CLI through the shared
+ * backend, streams numbered events back (with backpressure), takes approvals and interrupts, and
+ * ends with `exit`. If the controller goes away (stream cancelled, or silent past the heartbeat
+ * bound) the CLI is kept for the run's lease, its events copied into the replay buffer, and a
+ * controller that attaches within the lease gets them and the run back; after the lease the whole
+ * process group is killed.
  */
 export class ExecuteStream {
   private phase: Phase = "awaiting_start";
   private execution: RunExecution | undefined;
-  private readonly outbox: EventOutbox;
+  private call: ExecuteCall;
+  private outbox: EventOutbox;
+  private readonly replay: ReplayBuffer;
   private lastHeardAt = Date.now();
   private detached = false;
   private interruptRequested = false;
   private finishing = false;
-  /** The highest event sequence the controller said it had (its heartbeats). */
-  private ackedSequence = 0;
-  /** The run's id once started (its admission entry). */
+  /** The run's `exit`, once it ended, and whether the controller got it. */
+  private exitMessage: RunExit | undefined;
+  private exitDelivered = false;
+  /** The run's id once started (its admission entry and its place in `held`). */
   private runId: string | undefined;
+  /** Who started the run: only the same controller identity may attach to it. */
+  private readonly callerId: string;
+  private spawned: RunSpawned | undefined;
   /** How long the CLI outlives a vanished controller (from the start message). */
   private leaseMs: number = DRIVER_OPTS_DEFAULTS.remote_boot_lease_timeout_ms;
   private leaseTimer: NodeJS.Timeout | undefined;
-  private readonly leaseOver: Promise<void>;
-  private endLease!: () => void;
-  private readonly ticker: NodeJS.Timeout;
+  private leaseOver = false;
+  private ticker: NodeJS.Timeout | undefined;
   private readonly startTimer: NodeJS.Timeout;
   private log: Logger;
   private readonly done: Promise<void>;
   private finishDone!: () => void;
-  /** The controller ended its side of the stream (it does so once it has the exit message). */
-  private readonly controllerEnded: Promise<void>;
+  /** The controller ended its side of the current stream (it does so once it has the exit message). */
+  private controllerEnded!: Promise<void>;
 
   constructor(
-    private readonly call: ServerDuplexStream<ExecuteRequest, ExecuteResponse>,
+    call: ExecuteCall,
     private readonly deps: ExecuteStreamDeps,
   ) {
     this.log = deps.logger;
+    this.callerId = deps.caller.id;
+    this.call = call;
     this.outbox = new EventOutbox(call, deps.limits);
-    this.leaseOver = new Promise((resolve) => (this.endLease = resolve));
+    this.replay = new ReplayBuffer(deps.limits);
     this.done = new Promise((resolve) => (this.finishDone = resolve));
-    call.on("data", (request: ExecuteRequest) => this.onRequest(request));
-    this.controllerEnded = new Promise((resolve) => call.once("end", () => resolve()));
-    call.on("error", (err) => this.controllerGone(`stream error: ${err.message}`));
-    call.on("cancelled", () => this.controllerGone("stream cancelled"));
-    call.on("close", () => this.controllerGone("stream closed"));
-    this.ticker = setInterval(() => this.tick(), Math.max(10, Math.min(deps.limits.heartbeatIntervalMs, deps.limits.heartbeatTimeoutMs / 4)));
+    this.bind(call);
     this.startTimer = setTimeout(() => {
       if (this.phase !== "awaiting_start") return;
       this.refuse(new AsmError({ reasonCode: "start_timeout", message: `no start message within ${deps.limits.startTimeoutMs} ms` }));
@@ -107,7 +119,26 @@ export class ExecuteStream {
     return this.done;
   }
 
+  /** Listens to `call`; messages and ends of any earlier call are ignored from now on. */
+  private bind(call: ExecuteCall): void {
+    this.call = call;
+    this.lastHeardAt = Date.now();
+    call.on("data", (request: ExecuteRequest) => {
+      if (call === this.call) this.onRequest(request);
+    });
+    this.controllerEnded = new Promise((resolve) => call.once("end", () => resolve()));
+    const gone = (reason: string) => () => {
+      if (call === this.call) this.controllerGone(reason);
+    };
+    call.on("error", (err) => gone(`stream error: ${err.message}`)());
+    call.on("cancelled", gone("stream cancelled"));
+    call.on("close", gone("stream closed"));
+    clearInterval(this.ticker);
+    this.ticker = setInterval(() => this.tick(), Math.max(10, Math.min(this.deps.limits.heartbeatIntervalMs, this.deps.limits.heartbeatTimeoutMs / 4)));
+  }
+
   private onRequest(request: ExecuteRequest): void {
+    if (this.phase === "handed_over") return;
     this.lastHeardAt = Date.now();
     const command = request.command;
     switch (command?.$case) {
@@ -117,6 +148,13 @@ export class ExecuteStream {
           return;
         }
         this.start(command.value);
+        return;
+      case "attach":
+        if (this.phase !== "awaiting_start") {
+          this.log.warn("an attach message after the start of an Execute stream was ignored");
+          return;
+        }
+        this.attach(command.value);
         return;
       case "approval": {
         const { approvalId, decision, reason } = command.value;
@@ -135,7 +173,7 @@ export class ExecuteStream {
         this.execution?.interrupt().catch((err: unknown) => this.log.warn({ err }, "interrupt failed"));
         return;
       case "heartbeat":
-        this.ackedSequence = Math.max(this.ackedSequence, Number(command.value.ackedSequence));
+        this.replay.ack(Number(command.value.ackedSequence));
         return;
       case undefined:
         return;
@@ -149,6 +187,7 @@ export class ExecuteStream {
     let request: ExecutionRequest;
     try {
       request = this.prepare(start);
+      if (this.deps.held.has(start.runId)) throw new AsmError({ reasonCode: "run_exists", message: `the executor already holds run ${start.runId}` });
     } catch (err) {
       this.refuse(AsmError.from(err));
       return;
@@ -166,6 +205,7 @@ export class ExecuteStream {
       return;
     }
     this.runId = start.runId;
+    this.deps.held.set(start.runId, this);
     admission.enter(start.runId, () => {
       if (this.detached || this.phase !== "running") {
         admission.left(start.runId);
@@ -179,6 +219,49 @@ export class ExecuteStream {
       this.log.info({ position }, "run queued: the executor is at its caps");
       this.call.write({ reply: { $case: "queued", value: { position } } });
     }
+  }
+
+  /** A controller (back after a restart, or on a new stream) asks for a run this executor holds. */
+  private attach(attach: AttachRun): void {
+    clearTimeout(this.startTimer);
+    const held = this.deps.held.get(attach.runId);
+    try {
+      this.deps.runtime.checkCookie(attach.cookie);
+    } catch (err) {
+      this.refuse(AsmError.from(err));
+      return;
+    }
+    // Another identity's run is answered as one that does not exist.
+    if (!held || held.callerId !== this.callerId || !held.execution) {
+      this.refuse(
+        new AsmError({
+          domain: "transport",
+          reasonCode: "remote_run_lost",
+          message: `the executor holds no run ${attach.runId} (its lease ran out, the executor restarted, or it never started it)`,
+          details: { run_id: attach.runId },
+        }),
+      );
+      return;
+    }
+    this.phase = "handed_over";
+    clearInterval(this.ticker);
+    held.adopt(this.call, Number(attach.afterSequence));
+    this.finishDone();
+  }
+
+  /** Takes `call` as the run's stream: answers `started` (reattached), resends what the controller lacks, goes on live. */
+  private adopt(call: ExecuteCall, afterSequence: number): void {
+    if (!this.detached) this.controllerGone("another stream attached to the run");
+    clearTimeout(this.leaseTimer);
+    this.leaseTimer = undefined;
+    this.log.info({ afterSequence, replay: this.replay.length, ended: this.exitMessage !== undefined }, "controller re-attached");
+    this.bind(call);
+    this.outbox = new EventOutbox(call, this.deps.limits);
+    this.detached = false;
+    this.replay.ack(afterSequence);
+    call.write({ reply: { $case: "started", value: { ...(this.spawned ?? { pid: 0, command: "", args: [], cwd: "" }), reattached: true } } });
+    for (const event of this.replay.after(afterSequence)) this.outbox.push(event);
+    if (this.exitMessage) void this.sendExit(this.exitMessage);
   }
 
   /** Checks the start message and builds the execution request; throws typed errors. */
@@ -221,37 +304,27 @@ export class ExecuteStream {
     let error: AsmError | undefined;
     try {
       let sentProviderSessionId = "";
-      drafts: for await (const batch of execution) {
+      for await (const batch of execution) {
         for (const draft of batch) {
-          if (this.detached) {
-            // No controller: hold the CLI (its pipe fills and blocks it) until the lease is over.
-            await this.leaseOver;
-            break drafts;
-          }
           sequence += 1;
           if (sequence === 1) this.deps.admission.started(this.runId!);
           const p = draft.payload;
           if (p.$case === "runStarted") {
-            this.call.write({ reply: { $case: "started", value: { pid: p.value.pid, command: p.value.command, args: p.value.args, cwd: p.value.cwd } } });
+            this.spawned = { pid: p.value.pid, command: p.value.command, args: p.value.args, cwd: p.value.cwd, reattached: false };
+            if (!this.detached) this.call.write({ reply: { $case: "started", value: this.spawned } });
           }
           // Only what the controller keeps goes over the wire (see EventBatch): the stream is the
           // run, and the controller stamps ids, times and metadata itself.
           const providerSessionId = draft.providerSessionId && draft.providerSessionId !== sentProviderSessionId ? draft.providerSessionId : "";
           if (providerSessionId) sentProviderSessionId = providerSessionId;
-          this.outbox.push({
-            id: "",
-            runId: "",
-            sessionId: "",
-            sequence,
-            timestamp: undefined,
-            provider: "",
-            kind: kindOf(p),
-            providerSessionId,
-            metadata: undefined,
-            payload: p,
-          });
+          const event = { id: "", runId: "", sessionId: "", sequence, timestamp: undefined, provider: "", kind: kindOf(p), providerSessionId, metadata: undefined, payload: p };
+          // A copy stays until the controller says it kept the event; with no controller, only the copy is made.
+          this.replay.push(event);
+          if (!this.detached) this.outbox.push(event);
         }
-        if (!this.outbox.hasRoom) await this.outbox.room();
+        if (!this.detached && !this.outbox.hasRoom) await this.outbox.room();
+        // The controller's acknowledgements (or a re-attach) free room; until then the CLI waits on its pipe.
+        if (!this.replay.hasRoom) await this.replay.room();
       }
     } catch (err) {
       error = AsmError.from(err);
@@ -271,22 +344,35 @@ export class ExecuteStream {
     if (this.finishing) return;
     this.finishing = true;
     this.phase = "finished";
+    this.exitMessage = exit;
     clearTimeout(this.startTimer);
-    if (!this.detached) {
-      await this.outbox.writeAfterEvents({ reply: { $case: "exit", value: exit } });
-      // The stream is closed once the controller has ended its side: it may still be writing (a
-      // heartbeat) until it has read the exit, and a write racing the close would fail its call.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.controllerEnded, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.limits.heartbeatTimeoutMs)))]);
-      clearTimeout(timer);
-      if (!this.detached) this.call.end();
+    // With no controller attached, the exit waits (with the events it has not had) for a re-attach within the lease.
+    if (this.detached) {
+      if (this.leaseOver || !this.execution) this.cleanup();
+      return;
     }
+    await this.sendExit(exit);
+  }
+
+  /** Writes `exit` after the events, waits for the controller to end its side, and ends the stream. */
+  private async sendExit(exit: RunExit): Promise<void> {
+    const call = this.call;
+    await this.outbox.writeAfterEvents({ reply: { $case: "exit", value: exit } });
+    if (this.detached || call !== this.call) return; // gone meanwhile: kept for a re-attach, or the lease ends it
+    this.exitDelivered = true;
+    // The stream is closed once the controller has ended its side: it may still be writing (a
+    // heartbeat) until it has read the exit, and a write racing the close would fail its call.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.controllerEnded, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.limits.heartbeatTimeoutMs)))]);
+    clearTimeout(timer);
+    if (call === this.call && !this.detached) call.end();
     this.cleanup();
   }
 
   private tick(): void {
     const now = Date.now();
-    if (now - this.lastHeardAt > this.deps.limits.heartbeatTimeoutMs) {
+    if (this.phase === "handed_over") return;
+    if (!this.detached && now - this.lastHeardAt > this.deps.limits.heartbeatTimeoutMs) {
       this.controllerGone(`no message from the controller for ${now - this.lastHeardAt} ms`);
       return;
     }
@@ -299,41 +385,51 @@ export class ExecuteStream {
   /** The executor is shutting down: the run's process group is killed without waiting for a lease. */
   shutdown(): void {
     this.leaseMs = 0;
-    this.controllerGone("executor shutting down");
+    if (this.detached) this.endLease();
+    else this.controllerGone("executor shutting down");
   }
 
-  /** The controller is gone: keep the CLI for the lease, then kill its process group. */
+  /** The controller is gone: keep the CLI (and copies of its events) for the lease, then kill its process group. */
   private controllerGone(reason: string): void {
-    if (this.detached) return;
+    if (this.detached || this.phase === "handed_over") return;
     this.detached = true;
     this.outbox.close();
     clearInterval(this.ticker);
     clearTimeout(this.startTimer);
     const execution = this.execution;
-    if (this.phase !== "running" || !execution) {
-      // Not started yet (awaiting its start message, or waiting for a slot): nothing to keep.
+    if (this.phase === "awaiting_start" || !execution || (this.phase === "finished" && this.exitDelivered)) {
+      // Not started yet (awaiting its start message, or waiting for a slot), or over and told: nothing to keep.
       if (this.phase !== "finished") this.phase = "finished";
       this.cleanup();
       return;
     }
     const leaseMs = this.interruptRequested ? 0 : this.leaseMs;
-    this.log.warn({ reason, leaseMs, ackedSequence: this.ackedSequence }, "controller gone; the run's CLI is kept for its lease");
-    this.leaseTimer = setTimeout(() => {
-      this.log.warn("lease over; killing the run's process group");
-      this.endLease();
-      void execution.close();
-    }, leaseMs);
+    this.log.warn({ reason, leaseMs, ackedSequence: this.replay.acked, kept: this.replay.length }, "controller gone; the run's CLI and its events are kept for its lease");
+    this.leaseTimer = setTimeout(() => this.endLease(), leaseMs);
+  }
+
+  /** The lease is over with no controller back: the process group is killed and the run forgotten. */
+  private endLease(): void {
+    if (this.leaseOver) return;
+    this.leaseOver = true;
+    clearTimeout(this.leaseTimer);
+    if (this.phase !== "finished") this.log.warn("lease over; killing the run's process group");
+    this.replay.close();
+    if (this.phase === "finished") this.cleanup();
+    else void this.execution?.close();
   }
 
   private cleanup(): void {
     clearInterval(this.ticker);
     clearTimeout(this.startTimer);
-    if (this.phase === "finished" && this.runId !== undefined) this.deps.admission.left(this.runId);
-    if (this.phase === "finished") {
-      if (this.leaseTimer) clearTimeout(this.leaseTimer);
-      this.endLease();
-      this.log.debug({ detached: this.detached }, "run stream finished");
-      this.finishDone();
+    if (this.phase !== "finished") return;
+    if (this.runId !== undefined) {
+      this.deps.admission.left(this.runId);
+      if (this.deps.held.get(this.runId) === this) this.deps.held.delete(this.runId);
     }
+    if (this.leaseTimer) clearTimeout(this.leaseTimer);
+    this.replay.close();
+    this.log.debug({ detached: this.detached }, "run stream finished");
+    this.finishDone();
   }
 }

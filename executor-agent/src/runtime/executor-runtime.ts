@@ -17,7 +17,7 @@ export interface ExecutorRuntimeOptions {
 }
 
 /** Capabilities every executor of this build has. */
-const BASE_CAPABILITIES = ["execute_v1", "heartbeat_v1", "bootstrap_v1", "approvals_v1", "interrupt_v1", "lease_v1"];
+const BASE_CAPABILITIES = ["execute_v1", "heartbeat_v1", "bootstrap_v1", "approvals_v1", "interrupt_v1", "lease_v1", "reattach_v1"];
 
 /**
  * What the executor has to offer: its workspace (prepared and checked writable), the provider CLIs

@@ -38,6 +38,8 @@ export interface ExecutorServiceDeps {
   streams: Set<ExecuteStream>;
   /** The executor's own policy (roles of controller identities, what they may run). */
   policy: RunPolicy;
+  /** Every run the executor holds, by run id, for re-attach. */
+  held: Map<string, ExecuteStream>;
 }
 
 /**
@@ -103,7 +105,7 @@ export function executorService(deps: ExecutorServiceDeps): ExecutorServiceServe
       return { ready: runtime.ready, workspaceRoot: runtime.workspaceRoot, error };
     }),
     execute: (call: ServerDuplexStream<ExecuteRequest, ExecuteResponse>) => {
-      const stream = new ExecuteStream(call, { runtime, backend: deps.backend, logger: deps.logger, limits: deps.limits, admission: deps.admission, policy: deps.policy, caller: principalOf(call) });
+      const stream = new ExecuteStream(call, { runtime, backend: deps.backend, logger: deps.logger, limits: deps.limits, admission: deps.admission, policy: deps.policy, caller: principalOf(call), held: deps.held });
       deps.streams.add(stream);
       void stream.finished.then(() => deps.streams.delete(stream));
     },

@@ -66,6 +66,7 @@ export const REASON_CODES = {
   start_timeout: { kind: "timeout", retryable: false, summary: "an executor got no start message on a new Execute stream in time" },
   approval_timeout: { kind: "timeout", retryable: true, summary: "an approval got no decision within approval_timeout_ms" },
   controller_shutdown: { kind: "transport_error", retryable: true, summary: "the controller was stopped while the run was active" },
+  controller_restarted: { kind: "transport_error", retryable: true, summary: "the controller stopped (crash or restart) while the run was queued or running on its host; recorded when it came back" },
   controller_shutting_down: { kind: "transport_error", retryable: true, summary: "the controller is draining: it takes no new calls" },
   stream_ended_without_terminal: { kind: "internal", retryable: false, summary: "the backend ended without a terminal event (a defect, reported rather than hidden)" },
   event_order_violation: { kind: "internal", retryable: false, summary: "an event arrived out of order or after the terminal event (a defect)" },
@@ -126,6 +127,7 @@ export const REASON_CODES = {
   executor_not_ready: { kind: "failed_precondition", retryable: false, summary: "a run reached an executor whose runtime is not ready" },
   backend_start_failed: { kind: "cli_not_found", retryable: false, summary: "the executor cannot start the provider's CLI (details.cause)" },
   executor_lost: { kind: "transport_error", retryable: true, summary: "the executor was killed, the link cut, or silent past the heartbeat bound" },
+  remote_run_lost: { kind: "transport_error", retryable: true, summary: "after a controller restart, the executor no longer had the run (its lease ran out, the executor restarted, or it never got the start)" },
   ssh_host_unreachable: { kind: "connection_failed", retryable: true, summary: "execution_surface ssh_exec: the SSH host could not be reached (refused, timed out, no route, unknown name)" },
   ssh_auth_refused: { kind: "auth_error", retryable: false, summary: "execution_surface ssh_exec: the SSH host refused the operator's identity" },
   ssh_host_key_mismatch: { kind: "connection_failed", retryable: false, summary: "execution_surface ssh_exec: the host's key is not the one in known_hosts (changed); refused" },
@@ -142,6 +144,7 @@ export const REASON_CODES = {
 
   // --- Process start-up (controller, executor, `asm` CLI): configuration and certificates.
   controller_config_invalid: { kind: "config_invalid", retryable: false, summary: "an ASM_* variable of the controller is invalid" },
+  store_unavailable: { kind: "config_invalid", retryable: false, summary: "the store (ASM_STORE, ASM_DATA_DIR) cannot be opened: unwritable, locked by another controller, or written by a newer asm" },
   executor_config_invalid: { kind: "config_invalid", retryable: false, summary: "an executor flag or variable is invalid" },
   tls_file_invalid: { kind: "config_invalid", retryable: false, summary: "a certificate, key or CA file is missing or unreadable" },
   policy_invalid: { kind: "config_invalid", retryable: false, summary: "the operator's policy file or token file is missing or fails its schema" },

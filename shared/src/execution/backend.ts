@@ -10,6 +10,20 @@ export interface ExecutionRequest {
   resolution: LaneResolution;
   /** Keep the CLI process warm for the session's next run, where the protocol allows. */
   warm?: { idleTimeoutMs: number };
+  /**
+   * Re-attach to a run that is already executing (remote runs after a controller restart) instead
+   * of starting it: the executor resends its events after `afterSourceSequence`.
+   */
+  reattach?: { afterSourceSequence: number };
+  /** How far the controller has kept the run's events, in the executor's sequences (remote runs acknowledge it). */
+  keptSource?: KeptSource;
+}
+
+/** The highest source sequence (EventDraft.sourceSequence) whose event the controller has made durable. */
+export interface KeptSource {
+  readonly sequence: number;
+  /** Calls `listener` whenever `sequence` advances; returns the unsubscribe. */
+  onAdvance(listener: () => void): () => void;
 }
 
 /**

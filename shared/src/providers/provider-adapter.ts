@@ -36,6 +36,8 @@ export interface CommandSpec {
 export interface EventDraft {
   payload: EventPayload;
   providerSessionId?: string;
+  /** The executor's sequence of this event (remote runs): what the controller acknowledges once kept. */
+  sourceSequence?: number;
 }
 
 /** What one line of CLI output meant. */

@@ -88,7 +88,20 @@ export interface ExecuteRequest {
     | { $case: "approval"; value: ApprovalAnswer }
     | { $case: "interrupt"; value: InterruptRun }
     | { $case: "heartbeat"; value: Heartbeat }
+    | { $case: "attach"; value: AttachRun }
     | undefined;
+}
+
+/** Re-attach to a run the executor holds (see "Re-attach" above). */
+export interface AttachRun {
+  runId: string;
+  /**
+   * The highest event sequence the controller has kept: the executor resends
+   * everything after it.
+   */
+  afterSequence: number;
+  /** Same secret as in the handshake. */
+  cookie: string;
 }
 
 /**
@@ -137,9 +150,11 @@ export interface InterruptRun {
  */
 export interface Heartbeat {
   /**
-   * From the controller: the highest event sequence it has received (the
-   * executor reports it when the controller goes away, so a log shows how far
-   * the run got). From the executor: always 0.
+   * From the controller: the highest event sequence it has kept (durably, with
+   * a durable store; received, with the in-memory one). The executor drops its
+   * replay copies up to it. The controller also sends a heartbeat whenever
+   * this advances (at most every 20 ms), so the replay buffer stays short.
+   * From the executor: always 0.
    */
   ackedSequence: number;
 }
@@ -170,6 +185,8 @@ export interface RunSpawned {
   command: string;
   args: string[];
   cwd: string;
+  /** This answers an `attach`: the run was already running (same pid). */
+  reattached: boolean;
 }
 
 /**
@@ -778,6 +795,9 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
       case "heartbeat":
         Heartbeat.encode(message.command.value, writer.uint32(34).fork()).join();
         break;
+      case "attach":
+        AttachRun.encode(message.command.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -827,6 +847,14 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
             message.command = { $case: "heartbeat", value: Heartbeat.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.command = { $case: "attach", value: AttachRun.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -849,6 +877,8 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
         ? { $case: "interrupt", value: InterruptRun.fromJSON(object.interrupt) }
         : isSet(object.heartbeat)
         ? { $case: "heartbeat", value: Heartbeat.fromJSON(object.heartbeat) }
+        : isSet(object.attach)
+        ? { $case: "attach", value: AttachRun.fromJSON(object.attach) }
         : undefined,
     };
   },
@@ -863,6 +893,8 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
       obj.interrupt = InterruptRun.toJSON(message.command.value);
     } else if (message.command?.$case === "heartbeat") {
       obj.heartbeat = Heartbeat.toJSON(message.command.value);
+    } else if (message.command?.$case === "attach") {
+      obj.attach = AttachRun.toJSON(message.command.value);
     }
     return obj;
   },
@@ -897,7 +929,122 @@ export const ExecuteRequest: MessageFns<ExecuteRequest> = {
         }
         break;
       }
+      case "attach": {
+        if (object.command?.value !== undefined && object.command?.value !== null) {
+          message.command = { $case: "attach", value: AttachRun.fromPartial(object.command.value) };
+        }
+        break;
+      }
     }
+    return message;
+  },
+};
+
+function createBaseAttachRun(): AttachRun {
+  return { runId: "", afterSequence: 0, cookie: "" };
+}
+
+export const AttachRun: MessageFns<AttachRun> = {
+  encode(message: AttachRun, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.runId !== "") {
+      writer.uint32(10).string(message.runId);
+    }
+    if (message.afterSequence !== 0) {
+      writer.uint32(16).uint64(message.afterSequence);
+    }
+    if (message.cookie !== "") {
+      writer.uint32(26).string(message.cookie);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachRun {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.afterSequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cookie = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachRun {
+    return {
+      runId: isSet(object.runId)
+        ? globalThis.String(object.runId)
+        : isSet(object.run_id)
+        ? globalThis.String(object.run_id)
+        : "",
+      afterSequence: isSet(object.afterSequence)
+        ? globalThis.Number(object.afterSequence)
+        : isSet(object.after_sequence)
+        ? globalThis.Number(object.after_sequence)
+        : 0,
+      cookie: isSet(object.cookie) ? globalThis.String(object.cookie) : "",
+    };
+  },
+
+  toJSON(message: AttachRun): unknown {
+    const obj: any = {};
+    if (message.runId !== "") {
+      obj.runId = message.runId;
+    }
+    if (message.afterSequence !== 0) {
+      obj.afterSequence = Math.round(message.afterSequence);
+    }
+    if (message.cookie !== "") {
+      obj.cookie = message.cookie;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AttachRun>, I>>(base?: I): AttachRun {
+    return AttachRun.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AttachRun>, I>>(object: I): AttachRun {
+    const message = createBaseAttachRun();
+    message.runId = object.runId ?? "";
+    message.afterSequence = object.afterSequence ?? 0;
+    message.cookie = object.cookie ?? "";
     return message;
   },
 };
@@ -1610,7 +1757,7 @@ export const RunQueued: MessageFns<RunQueued> = {
 };
 
 function createBaseRunSpawned(): RunSpawned {
-  return { pid: 0, command: "", args: [], cwd: "" };
+  return { pid: 0, command: "", args: [], cwd: "", reattached: false };
 }
 
 export const RunSpawned: MessageFns<RunSpawned> = {
@@ -1626,6 +1773,9 @@ export const RunSpawned: MessageFns<RunSpawned> = {
     }
     if (message.cwd !== "") {
       writer.uint32(34).string(message.cwd);
+    }
+    if (message.reattached !== false) {
+      writer.uint32(40).bool(message.reattached);
     }
     return writer;
   },
@@ -1675,6 +1825,14 @@ export const RunSpawned: MessageFns<RunSpawned> = {
             message.cwd = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reattached = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1693,6 +1851,7 @@ export const RunSpawned: MessageFns<RunSpawned> = {
       command: isSet(object.command) ? globalThis.String(object.command) : "",
       args: globalThis.Array.isArray(object?.args) ? object.args.map((e: any) => globalThis.String(e)) : [],
       cwd: isSet(object.cwd) ? globalThis.String(object.cwd) : "",
+      reattached: isSet(object.reattached) ? globalThis.Boolean(object.reattached) : false,
     };
   },
 
@@ -1710,6 +1869,9 @@ export const RunSpawned: MessageFns<RunSpawned> = {
     if (message.cwd !== "") {
       obj.cwd = message.cwd;
     }
+    if (message.reattached !== false) {
+      obj.reattached = message.reattached;
+    }
     return obj;
   },
 
@@ -1722,6 +1884,7 @@ export const RunSpawned: MessageFns<RunSpawned> = {
     message.command = object.command ?? "";
     message.args = object.args?.map((e) => e) || [];
     message.cwd = object.cwd ?? "";
+    message.reattached = object.reattached ?? false;
     return message;
   },
 };
@@ -1925,6 +2088,22 @@ export const RunExit: MessageFns<RunExit> = {
  * executor's heartbeat bound) is kept alive for `lease_timeout_ms`, then its
  * whole process group is killed. An executor that dies itself leaves no CLI
  * behind either: a small reaper process kills the groups it still lists.
+ *
+ * Re-attach (capability reattach_v1): the executor keeps a copy of every event
+ * the controller has not acknowledged as kept (Heartbeat.acked_sequence from
+ * the controller: the highest sequence in its durable store). While no
+ * controller is attached the CLI keeps running and its events go on being
+ * copied, up to the executor's replay buffer (--replay-buffer-events,
+ * --replay-buffer-bytes); past it the executor stops reading the CLI's stdout,
+ * so the CLI blocks on its pipe and nothing is dropped. A controller that
+ * comes back within the lease opens a new Execute stream and sends `attach`
+ * first (instead of `start`): the executor answers `started` (reattached
+ * set, the same pid), resends every event after `after_sequence`, then goes
+ * on live; a run that ended meanwhile gets its remaining events and its
+ * `exit`. An attach for a run the executor does not hold (lease over, the
+ * executor restarted, never started, or started by another controller
+ * identity) ends with `exit.error` transport_error / remote_run_lost. An attach
+ * for a run still attached to another stream takes it over.
  *
  * Flow control is end to end: the executor sends events only as fast as
  * HTTP/2 flow control lets it (batching what accumulates meanwhile), and

@@ -1,0 +1,61 @@
+import { AsmError, ApprovalDecision, decodeEvent, emptyProjection, encodeEventBody, encodeRunFields, foldEvent, isTerminal, kindOf, payload, ulid, type Event, type EventPayload } from "@asm/shared";
+import { observabilityOf } from "../runs/run.js";
+import type { ControllerStore, RunRecord } from "../store/store.js";
+
+/**
+ * A run that was queued or running on this controller's host when the controller stopped: its CLI
+ * went with the controller (the orphan reaper kills it), so the run ends now, after its kept
+ * events, with transport_error / controller_restarted. Approvals it waited on are closed first
+ * (deny, "controller_restarted"). The events and the ended record are queued on the store.
+ */
+export async function endInterruptedRun(store: ControllerStore, record: RunRecord, maxResultTextBytes: number): Promise<RunRecord> {
+  const metadata = observabilityOf(record.resolution, record.provider, record.executor, record.surface);
+  const runFields = encodeRunFields({ runId: record.runId, sessionId: record.sessionId, provider: record.provider, metadata });
+  const projection = emptyProjection(maxResultTextBytes);
+  const open = new Set<string>();
+  let last: Event | undefined;
+  let bytes = runFields.length;
+  for (let after = 0; ; ) {
+    const page = await store.readEvents(record.runId, after, 1024);
+    if (page.length === 0) break;
+    for (const stored of page) {
+      const event = decodeEvent(stored.body, runFields);
+      foldEvent(projection, event);
+      bytes += stored.body.length;
+      const p = event.payload;
+      if (p?.$case === "approvalRequested") open.add(p.value.approvalId);
+      else if (p?.$case === "approvalResolved") open.delete(p.value.approvalId);
+      last = event;
+    }
+    after = page.at(-1)!.sequence;
+  }
+  let sequence = last?.sequence ?? 0;
+  const add = (p: EventPayload): void => {
+    sequence += 1;
+    const event: Event = {
+      id: `evt_${ulid()}`,
+      runId: record.runId,
+      sessionId: record.sessionId,
+      sequence,
+      timestamp: new Date(),
+      provider: record.provider,
+      kind: kindOf(p),
+      providerSessionId: last?.providerSessionId ?? "",
+      metadata,
+      payload: p,
+    };
+    const body = encodeEventBody(event);
+    store.appendEvent(record.runId, { sequence, body, sourceSequence: 0 });
+    foldEvent(projection, event);
+    bytes += body.length;
+  };
+  if (!last || !isTerminal(last)) {
+    for (const approvalId of open) add(payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "controller_restarted" }));
+    const where = record.phase === "queued" ? "while the run waited in its queue" : "while the run was running on its host (its CLI was stopped with the controller)";
+    const error = new AsmError({ reasonCode: "controller_restarted", provider: record.provider, message: `run ${record.runId}: the controller stopped ${where}` });
+    add(payload("error", { error: error.toMessage() }));
+  }
+  const ended: RunRecord = { ...record, phase: "ended", endedAt: Date.now(), result: { ...projection.result }, lastSequence: sequence, bytes };
+  store.putRun(ended);
+  return ended;
+}

@@ -1,0 +1,110 @@
+import type { Logger } from "@asm/shared";
+import type { CommitListener, RunRecord, SessionRecord, StoredEvent } from "./store.js";
+
+/** One queued write. */
+export type StoreOp =
+  | { op: "event"; runId: string; event: StoredEvent }
+  | { op: "run"; record: RunRecord }
+  | { op: "session"; record: SessionRecord }
+  | { op: "deleteRun"; runId: string }
+  | { op: "deleteSession"; sessionId: string };
+
+export interface GroupCommitOptions {
+  /** Writes the ops in one transaction, in order; throws when nothing of them was committed. */
+  commit: (ops: readonly StoreOp[]) => void | Promise<void>;
+  logger: Logger;
+  /** First wait before a failed commit is tried again (doubling up to 5 s). */
+  retryMs?: number;
+}
+
+/**
+ * Queues writes and commits them together once per turn of the event loop: the producer never
+ * waits on a write, and however many events a turn produced, they cost one transaction. One commit
+ * is in flight at a time; what arrives meanwhile goes into the next. A commit that fails (disk
+ * full, database gone) is retried with backoff, keeping the ops and their order; until it succeeds
+ * nothing after it is reported durable.
+ */
+export class GroupCommit {
+  private pending: StoreOp[] = [];
+  private scheduled = false;
+  private inFlight = false;
+  private retryMs: number;
+  private failures = 0;
+  private idle: (() => void)[] = [];
+  private readonly listeners: CommitListener[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: GroupCommitOptions) {
+    this.retryMs = opts.retryMs ?? 50;
+  }
+
+  add(op: StoreOp): void {
+    if (this.closed) throw new Error("the store is closed");
+    this.pending.push(op);
+    this.schedule();
+  }
+
+  onCommit(listener: CommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Resolves once everything added so far is committed. */
+  flush(): Promise<void> {
+    if (this.pending.length === 0 && !this.inFlight) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private schedule(delayMs = 0): void {
+    if (this.scheduled || this.inFlight) return;
+    this.scheduled = true;
+    const run = (): void => {
+      this.scheduled = false;
+      void this.commitPending();
+    };
+    if (delayMs > 0) setTimeout(run, delayMs);
+    else setImmediate(run);
+  }
+
+  private async commitPending(): Promise<void> {
+    if (this.pending.length === 0) return this.settle();
+    const ops = this.pending;
+    this.pending = [];
+    this.inFlight = true;
+    try {
+      await this.opts.commit(ops);
+    } catch (err) {
+      this.inFlight = false;
+      this.pending = ops.concat(this.pending);
+      this.failures += 1;
+      const wait = Math.min(5000, this.retryMs * 2 ** Math.min(this.failures - 1, 7));
+      this.opts.logger.error({ err, ops: ops.length, retryInMs: wait, failures: this.failures }, "store commit failed; retrying (nothing after it is shown to clients meanwhile)");
+      this.schedule(wait);
+      return;
+    }
+    this.inFlight = false;
+    if (this.failures > 0) this.opts.logger.warn({ failures: this.failures }, "store commit succeeded again");
+    this.failures = 0;
+    this.report(ops);
+    if (this.pending.length > 0) this.schedule();
+    else this.settle();
+  }
+
+  private report(ops: readonly StoreOp[]): void {
+    const committed = new Map<string, number>();
+    for (const op of ops) if (op.op === "event") committed.set(op.runId, op.event.sequence);
+    if (committed.size === 0) return;
+    for (const listener of this.listeners) listener(committed);
+  }
+
+  private settle(): void {
+    if (this.pending.length > 0 || this.inFlight) return;
+    const idle = this.idle;
+    this.idle = [];
+    for (const resolve of idle) resolve();
+  }
+}
