@@ -92,7 +92,8 @@ describe("the lane table with the sdk packages really installed and really absen
     executor = await startExecutorProcess({ pki, workspace: e.home, env: operator.hostEnv, args: operator.passEnv.length ? ["--pass-env", operator.passEnv.join(",")] : [] });
     const env = { ...operator.hostEnv, ASM_PASS_ENV: operator.passEnv.join(","), ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `sandbox=${executor.address}@executor-a`, ASM_KILL_GRACE_MS: "1000" };
     controllers.installed = await startControllerProcess(env, e.home);
-    controllers.absent = await startControllerProcess(env, e.home, join(bare, "controller", "dist", "main.js"));
+    // The bare install skipped install scripts, so it has no compiled SQLite: it keeps its runs in memory.
+    controllers.absent = await startControllerProcess({ ...env, ASM_STORE: "memory" }, e.home, join(bare, "controller", "dist", "main.js"));
   }, 180_000);
 
   afterAll(async () => {

@@ -43,6 +43,8 @@ describe("executor configuration", () => {
       maxRuns: 32,
       maxStarting: 4,
       maxWaiting: 10_000,
+      replayBufferEvents: 10_000,
+      replayBufferBytes: 64 * 1024 * 1024,
       logLevel: "info",
       sshIdentity: undefined,
       sshKnownHosts: undefined,
