@@ -1,6 +1,8 @@
 import {
   adapterFor,
   AsmError,
+  decodeEvent,
+  isTerminal,
   checkPrompt,
   checkRunSettings,
   mergeRunOptions,
@@ -176,8 +178,9 @@ export class Controller {
     const ended: StoredRun[] = [];
     for (const record of state.runs.sort((a, b) => a.createdAt - b.createdAt)) {
       const session = this.sessions.get(record.sessionId);
-      if (record.phase === "running" && record.executor && session?.state === "open") {
-        this.runs.set(record.runId, await this.reattach(session, record));
+      const live = record.phase === "running" && record.executor && session?.state === "open" ? await this.reattach(session, record) : undefined;
+      if (live) {
+        this.runs.set(record.runId, live);
         report.reattachedRuns += 1;
         continue;
       }
@@ -201,8 +204,11 @@ export class Controller {
     return records.find((r) => r.runId === runId)?.bytes ?? 0;
   }
 
-  /** A remote run that was running at the restart: restored from its kept events, it re-attaches to the executor. */
-  private async reattach(session: Session, record: RunRecord): Promise<Run> {
+  /**
+   * A remote run that was running at the restart: restored from its kept events, it re-attaches to
+   * the executor. Undefined when its terminal event is kept already (only its record was behind).
+   */
+  private async reattach(session: Session, record: RunRecord): Promise<Run | undefined> {
     const bodies: Uint8Array[] = [];
     for (let after = 0; ; ) {
       const page = await this.store.readEvents(record.runId, after, 1024);
@@ -210,6 +216,7 @@ export class Controller {
       for (const e of page) bodies.push(e.body);
       after = page.at(-1)!.sequence;
     }
+    if (bodies.length > 0 && isTerminalBody(bodies.at(-1)!)) return undefined;
     const restored: RestoredRun = {
       bodies,
       createdAt: new Date(record.createdAt),
@@ -432,13 +439,15 @@ export class Controller {
    */
   private async stopKeepingSessions(reason: AsmError): Promise<void> {
     for (const session of this.sessions.values()) for (const run of session.drainQueue()) run.endQueued(reason);
-    const stopping: Promise<void>[] = [];
+    const live: Run[] = [];
     for (const run of this.runs.values()) {
-      if (!(run instanceof Run) || run.isEnded) continue;
+      if (!(run instanceof Run) || run.endedAt) continue;
+      live.push(run);
       if (run.isQueued) run.endQueued(reason);
-      else stopping.push(run.location === "local" ? run.stop(reason) : run.detach());
+      else if (!run.isEnded) void (run.location === "local" ? run.stop(reason) : run.detach());
     }
-    await Promise.all(stopping);
+    // Every run is let go of or has its end kept (a run past its terminal event may still be closing its CLI).
+    await Promise.all(live.map((run) => run.ended));
   }
 
   /** The open sessions `principal` owns: its quotas count them and their runs. */
@@ -493,6 +502,11 @@ export class Controller {
     return { settings, resolution };
   }
 
+}
+
+/** Whether an encoded event body is a terminal event (its run fields do not matter for that). */
+function isTerminalBody(body: Uint8Array): boolean {
+  return isTerminal(decodeEvent(body, new Uint8Array()));
 }
 
 function relabel(err: unknown, prefix: string): AsmError {

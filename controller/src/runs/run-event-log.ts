@@ -42,6 +42,8 @@ export class RunEventLog {
   /** Events the store has committed (all of them without deferred durability). */
   private durable = 0;
   private durableWaiters: { sequence: number; resolve: () => void }[] = [];
+  /** Set when the log will get no more events but has no terminal one (the controller let the run go). */
+  private readersReleasedWith: AsmError | undefined;
   private readonly uncommittedWindow: number;
 
   constructor(private readonly opts: RunEventLogOptions) {
@@ -199,6 +201,7 @@ export class RunEventLog {
           continue;
         }
         if (this.closed && position >= this.events.length) return;
+        if (this.readersReleasedWith) throw this.readersReleasedWith;
         await new Promise<void>((resolve) => {
           wake = resolve;
           this.waiters.push(resolve);
@@ -212,6 +215,15 @@ export class RunEventLog {
         this.wakeRoom();
       }
     }
+  }
+
+  /**
+   * No more events will come to this log, and no terminal event either: the controller is stopping
+   * and left the run to its executor. Readers get what is durable, then `error`.
+   */
+  releaseReaders(error: AsmError): void {
+    this.readersReleasedWith = error;
+    this.wake();
   }
 
   /** Stops throttling on the primary reader (it detached but the run keeps going). */

@@ -271,7 +271,10 @@ export class Run {
     this.clearIdle();
     for (const pending of this.approvals.values()) this.init.clock.clearTimeout(pending.timer);
     await this.execution?.close();
-    return this.ended;
+    await this.ended;
+    // Streams of the run end now (after what is kept) with a retryable error: the client re-attaches after the restart.
+    await this.log.whenDurable(this.log.lastSequence);
+    this.log.releaseReaders(new AsmError({ reasonCode: "controller_shutting_down", message: `the controller is restarting; run ${this.runId} goes on: re-attach with WatchRun after the last sequence you have` }));
   }
 
   /** Routes a decision to the CLI; throws not_found when this run does not wait on that approval. */

@@ -39,7 +39,11 @@ export class GroupCommit {
   }
 
   add(op: StoreOp): void {
-    if (this.closed) throw new Error("the store is closed");
+    if (this.closed) {
+      // A defect (a write after the controller stopped), reported rather than crashing the process.
+      this.opts.logger.error({ op: op.op }, "a write reached the store after it was closed; it was not kept");
+      return;
+    }
     this.pending.push(op);
     this.schedule();
   }

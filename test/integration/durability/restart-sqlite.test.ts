@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ApprovalDecision, Provider, RunStatus, type Event } from "@asm/shared";
 import { startControllerProcess, type ControllerProcess } from "../../helpers/controller-process.js";
 import { startExecutorProcess, type ExecutorProcess } from "../../helpers/executor-process.js";
-import { call, collectEvents, eventsOf, waitForEvent, type Client } from "../../helpers/grpc-client.js";
+import { call, callError, collectEvents, eventsOf, waitForEvent, type Client } from "../../helpers/grpc-client.js";
 import { createTestPki } from "../../helpers/pki.js";
 import { FAST_LIVENESS, remoteIdentityEnv, remoteOptions } from "../../helpers/remote-setup.js";
-import { runOptions } from "../../helpers/sessions.js";
-import { eventually, isAlive, readRecord } from "../../helpers/test-controller.js";
+import Database from "better-sqlite3";
+import { createFakeSession, runOptions } from "../../helpers/sessions.js";
+import { eventually, isAlive, readRecord, startTestController } from "../../helpers/test-controller.js";
 
 /**
  * Issue 15, acceptance 1: SIGKILL the controller mid-run (a local run, a remote run, and a remote
@@ -77,7 +78,10 @@ describe("restart on SQLite: nothing lost", () => {
     // A finished run, and the provider session it leaves to continue.
     const done = await collectEvents(c.streamRun({ sessionId: local, prompt: "[[scenario:history]]", runId: "done-1", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expect(done.at(-1)!.payload?.$case).toBe("result");
-    const doneRun = (await call(c, "getRun", { runId: "done-1" })).run!;
+    // The run is over once its CLI has exited too (cli_exit, ended_at).
+    let doneRun = (await call(c, "getRun", { runId: "done-1" })).run!;
+    for (let i = 0; i < 200 && !doneRun.endedAt; i++) doneRun = (await call(c, "getRun", { runId: "done-1" })).run!;
+    expect(doneRun.endedAt).toBeDefined();
     const firstText = textOf(done.at(-1));
     expect(firstText).toMatch(/^new:/);
 
@@ -145,5 +149,78 @@ describe("restart on SQLite: nothing lost", () => {
     // The session's next run continues the provider conversation.
     const next = await collectEvents(c2.streamRun({ sessionId: local, prompt: "[[scenario:history]]", runId: "after-1", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expect(textOf(next.at(-1))).toBe(firstText.replace(/^new:/, "resumed:"));
+  });
+});
+
+describe("graceful restart (SIGTERM) on SQLite", () => {
+  it("sessions stay open, a local run ends with controller_shutdown, a remote run is left to its executor and re-attached", async () => {
+    const root = mkdtempSync(join(tmpdir(), "asm-restart-term-"));
+    const pki = createTestPki(join(root, "pki"));
+    const executor = await startExecutorProcess({ pki });
+    const record = join(executor.workspace, "remote.jsonl");
+    const env = { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ASM_DATA_DIR: join(root, "data") };
+    let controller = await startControllerProcess(env, root);
+    try {
+      const fakeClaude = inject("fakeClaudePath");
+      const c = controller.client;
+      const local = (await call(c, "createSession", { provider: Provider.PROVIDER_CLAUDE, options: { defaults: runOptions({ cliPath: fakeClaude }), maxConcurrentRuns: 1, maxQueuedRuns: 4, keepCliWarm: false, warmIdleTimeoutMs: 60_000 }, sessionId: "term-local" })).session!.sessionId;
+      const remote = (await call(c, "createSession", { provider: Provider.PROVIDER_CLAUDE, options: { defaults: { ...remoteOptions("executor-a"), cliPath: fakeClaude, env: { FAKE_CLI_RECORD: record } }, maxConcurrentRuns: 1, maxQueuedRuns: 4, keepCliWarm: false, warmIdleTimeoutMs: 60_000 }, sessionId: "term-remote" })).session!.sessionId;
+      const localRun = c.streamRun({ sessionId: local, prompt: "[[scenario:slow]] [[n:400]] [[ms:50]]", runId: "term-local-1", overrides: undefined, keepRunning: true, maxBatchEvents: 0 });
+      const queued = c.streamRun({ sessionId: local, prompt: "queued behind", runId: "term-queued-1", overrides: undefined, keepRunning: true, maxBatchEvents: 0 });
+      await waitForEvent(localRun, (e) => e.payload?.$case === "assistantMessage");
+      const remoteRun = c.streamRun({ sessionId: remote, prompt: "[[scenario:slow]] [[n:40]] [[ms:100]]", runId: "term-remote-1", overrides: undefined, keepRunning: true, maxBatchEvents: 0 });
+      const started = await waitForEvent(remoteRun, (e) => e.payload?.$case === "runStarted");
+      const watcher = watchUntilEnd(c, "term-remote-1", 0);
+      expect(await eventually(() => watcher.events.length >= 6, 10_000)).toBe(true);
+      for (const s of [localRun, queued, remoteRun]) s.on("error", () => undefined);
+
+      await controller.kill("SIGTERM");
+      await watcher.ended;
+      controller = await startControllerProcess({ ...env, ASM_LISTEN: `127.0.0.1:${controller.port}` }, root);
+      const c2 = controller.client;
+
+      expect((await call(c2, "getSession", { sessionId: local })).session!.status).toBe(1);
+      const localAll = await collectEvents(c2.watchRun({ runId: "term-local-1", afterSequence: 0, maxBatchEvents: 0 }));
+      expect(errorOf(localAll.at(-1))?.reasonCode).toBe("controller_shutdown");
+      const queuedAll = await collectEvents(c2.watchRun({ runId: "term-queued-1", afterSequence: 0, maxBatchEvents: 0 }));
+      expect(errorOf(queuedAll.at(-1))?.reasonCode).toBe("controller_shutdown");
+
+      const rest = await collectEvents(c2.watchRun({ runId: "term-remote-1", afterSequence: watcher.events.at(-1)!.sequence, maxBatchEvents: 0 }));
+      const all = [...watcher.events, ...rest];
+      expectContiguous(all);
+      expect(errorOf(all.at(-1))).toBeUndefined();
+      expect(all.at(-1)!.payload?.$case).toBe("result");
+      expect(readRecord(record).filter((x) => x.t === "start").map((x) => x.pid)).toEqual([pidOf(started)]);
+      // The session takes new runs after the restart.
+      const next = await collectEvents(c2.streamRun({ sessionId: local, prompt: "after the restart", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+      expect(next.at(-1)!.payload?.$case).toBe("result");
+    } finally {
+      await controller.kill("SIGTERM");
+      await executor.stop();
+    }
+  });
+});
+
+describe("retention applies to the store across a restart", () => {
+  it("finished runs past ASM_RETAINED_RUNS are forgotten at the start (and gone from the store), the newest answer", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "asm-retain-"));
+    const env = { ASM_DATA_DIR: dataDir, ASM_RETAINED_RUNS: "2" };
+    let t = await startTestController({ env });
+    const sessionId = await createFakeSession(t);
+    for (const runId of ["keep-a", "keep-b", "keep-c"]) await collectEvents(t.client.streamRun({ sessionId, prompt: "hi", runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+    await t.stop();
+    t = await startTestController({ env: { ...env, ASM_RETAINED_RUNS: "1" } });
+    try {
+      expect((await callError(t.client, "getRun", { runId: "keep-a" })).error.reasonCode).toBe("run_not_found");
+      expect((await callError(t.client, "getRun", { runId: "keep-b" })).error.reasonCode).toBe("run_not_found");
+      expect((await call(t.client, "getRun", { runId: "keep-c" })).run!.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
+      expect((await collectEvents(t.client.watchRun({ runId: "keep-c", afterSequence: 0, maxBatchEvents: 0 }))).at(-1)!.payload?.$case).toBe("result");
+    } finally {
+      await t.stop();
+    }
+    const db = new Database(join(dataDir, "asm.db"), { readonly: true });
+    expect(db.prepare("SELECT run_id FROM runs").all()).toEqual([{ run_id: "keep-c" }]);
+    expect(db.prepare("SELECT DISTINCT run_id FROM events").all()).toEqual([{ run_id: "keep-c" }]);
+    db.close();
   });
 });

@@ -1,0 +1,165 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setImmediate as tick } from "node:timers/promises";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { AsmError, RunStatus, kindOf, payload, silentLogger, type Event, type EventPayload } from "@asm/shared";
+import { RunEventLog } from "../../controller/src/runs/run-event-log.js";
+import { GroupCommit, type StoreOp } from "../../controller/src/store/group-commit.js";
+import { SqliteStore } from "../../controller/src/store/sqlite-store.js";
+import type { RunRecord, SessionRecord } from "../../controller/src/store/store.js";
+
+function ev(sequence: number, p: EventPayload = payload("assistantDelta", { content: `d${sequence}`, index: 0 })): Event {
+  return { id: `evt_${sequence}`, runId: "run_1", sessionId: "ses_1", sequence, timestamp: new Date(1_700_000_000_000 + sequence), provider: "claude", kind: kindOf(p), providerSessionId: "", metadata: undefined, payload: p };
+}
+const terminal = (sequence: number): Event => ev(sequence, payload("runCompleted", { status: RunStatus.RUN_STATUS_COMPLETED }));
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await tick();
+}
+
+function deferredLog(uncommittedWindow?: number): RunEventLog {
+  return new RunEventLog({ maxEvents: 1000, primaryWindow: 1000, run: { runId: "run_1", sessionId: "ses_1", provider: "claude", metadata: undefined }, deferredDurability: true, uncommittedWindow });
+}
+
+describe("the event log with a durable store: readers get only committed events", () => {
+  it("a reader is handed events only once the store committed them, and ends only at a committed terminal event", async () => {
+    const log = deferredLog();
+    const seen: number[] = [];
+    let ended = false;
+    void (async () => {
+      for await (const batch of log.readBatches(0, { maxEvents: 10 })) seen.push(...log.decode(batch).map((e) => e.sequence));
+      ended = true;
+    })();
+    log.append(ev(1));
+    log.append(ev(2));
+    log.append(terminal(3));
+    await settle();
+    expect(seen).toEqual([]);
+    expect(log.durableSequence).toBe(0);
+    expect(log.ended).toBe(false);
+    log.markDurable(2);
+    await settle();
+    expect(seen).toEqual([1, 2]);
+    expect(ended).toBe(false);
+    const durable = log.whenDurable(3);
+    log.markDurable(3);
+    await durable;
+    await settle();
+    expect(seen).toEqual([1, 2, 3]);
+    expect(ended).toBe(true);
+    expect(log.ended).toBe(true);
+  });
+
+  it("the producer waits while the store is a whole window behind, and goes on when it commits", async () => {
+    const log = deferredLog(4);
+    for (let i = 1; i <= 4; i++) log.append(ev(i));
+    expect(log.hasReaderRoom).toBe(false);
+    let room = false;
+    void log.waitForRoom().then(() => (room = true));
+    await settle();
+    expect(room).toBe(false);
+    log.markDurable(2);
+    await settle();
+    expect(room).toBe(true);
+  });
+});
+
+describe("group commit", () => {
+  it("what one turn of the event loop queues is one transaction, reported once", async () => {
+    const commits: StoreOp[][] = [];
+    const reports: Map<string, number>[] = [];
+    const writer = new GroupCommit({ commit: (ops) => void commits.push([...ops]), logger: silentLogger() });
+    writer.onCommit((m) => reports.push(new Map(m)));
+    for (let i = 1; i <= 500; i++) writer.add({ op: "event", runId: i % 2 ? "a" : "b", event: { sequence: Math.ceil(i / 2), body: new Uint8Array([i & 255]), sourceSequence: 0 } });
+    await writer.flush();
+    expect(commits.map((c) => c.length)).toEqual([500]);
+    expect(reports).toEqual([new Map([["a", 250], ["b", 250]])]);
+  });
+
+  it("a failed commit is retried with its ops in order, and nothing after it is reported before it", async () => {
+    let failures = 2;
+    const committed: number[] = [];
+    const writer = new GroupCommit({
+      commit: (ops) => {
+        if (failures-- > 0) throw new Error("disk full");
+        for (const op of ops) if (op.op === "event") committed.push(op.event.sequence);
+      },
+      logger: silentLogger(),
+      retryMs: 1,
+    });
+    const reported: number[] = [];
+    writer.onCommit((m) => reported.push(m.get("r")!));
+    writer.add({ op: "event", runId: "r", event: { sequence: 1, body: new Uint8Array(), sourceSequence: 0 } });
+    await tick();
+    writer.add({ op: "event", runId: "r", event: { sequence: 2, body: new Uint8Array(), sourceSequence: 0 } });
+    await writer.flush();
+    expect(committed).toEqual([1, 2]);
+    expect(reported).toEqual([2]);
+  });
+});
+
+function sessionRecord(id: string, ordinal: number): SessionRecord {
+  return { sessionId: id, owner: "alice", provider: "claude", options: { defaults: { env: { TOKEN: "x" } } }, maxConcurrentRuns: 1, maxQueuedRuns: 2, ordinal, state: "open", createdAt: 1, closedAt: undefined, providerSessionId: "p1", runCount: 3, continuations: { local: "p1" } };
+}
+
+describe("the SQLite store on a real file", () => {
+  const open = (dataDir: string): SqliteStore => new SqliteStore({ dataDir, logger: silentLogger(), sync: "normal" });
+
+  it("keeps sessions, runs (with their result) and events across a reopen, and reads events by sequence", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
+    const store = open(dir);
+    store.putSession(sessionRecord("s1", 1));
+    const run = { runId: "r1", sessionId: "s1", owner: "alice", provider: "claude", phase: "ended", lastSequence: 3, bytes: 30, result: { runId: "r1", sessionId: "s1", status: RunStatus.RUN_STATUS_COMPLETED, text: "hi", object: undefined, cost: undefined, error: undefined, durationMs: 5, stopReason: "", providerSessionId: "p1", metadata: undefined, lastSequence: 3, truncated: false } } as unknown as RunRecord;
+    store.putRun(run);
+    for (let s = 1; s <= 3; s++) store.appendEvent("r1", { sequence: s, body: new Uint8Array([s, s]), sourceSequence: s * 10 });
+    await store.close();
+
+    const again = open(dir);
+    const state = await again.load();
+    expect(state.sessions).toEqual([sessionRecord("s1", 1)]);
+    expect(state.runs).toHaveLength(1);
+    expect(state.runs[0]!.result!.text).toBe("hi");
+    expect((await again.readEvents("r1", 1, 10)).map((e) => [e.sequence, [...e.body], e.sourceSequence])).toEqual([[2, [2, 2], 20], [3, [3, 3], 30]]);
+    expect(await again.lastSourceSequence("r1")).toBe(30);
+    again.deleteRun("r1");
+    await again.flush();
+    expect(await again.readEvents("r1", 0, 10)).toEqual([]);
+    expect((await again.load()).runs).toEqual([]);
+    await again.close();
+  });
+
+  it("a second controller on the same data directory is refused while the first holds it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
+    const first = open(dir);
+    first.putSession(sessionRecord("s1", 1));
+    await first.flush();
+    let error: unknown;
+    try {
+      open(dir);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(AsmError);
+    expect((error as AsmError).reasonCode).toBe("store_unavailable");
+    expect((error as AsmError).message).toContain("in use by another controller");
+    await first.close();
+    await open(dir).close();
+  });
+
+  it("a store written by a newer asm is refused, not rewritten", () => {
+    const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
+    const db = new Database(join(dir, "asm.db"));
+    db.exec("CREATE TABLE asm_schema (version INTEGER NOT NULL); INSERT INTO asm_schema VALUES (99);");
+    db.close();
+    expect(() => open(dir)).toThrow(/schema is version 99, newer than this asm knows/);
+  });
+
+  it("a data directory that cannot be made is store_unavailable, naming the path", () => {
+    const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
+    writeFileSync(join(dir, "a-file"), "");
+    // Under a regular file nobody can make a directory, root included.
+    expect(() => open(join(dir, "a-file", "data"))).toThrow(/cannot open the store .*a-file\/data\/asm\.db/);
+  });
+});
