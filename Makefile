@@ -75,6 +75,7 @@ bench: build
 	test/run-isolated.sh npx tsx test/bench/warm-start.ts
 	test/run-isolated.sh npx tsx test/bench/lanes.ts
 	test/run-isolated.sh npx tsx test/bench/streaming.ts
+	test/run-isolated.sh npx tsx test/bench/store.ts
 	test/run-isolated.sh node --expose-gc --import tsx test/bench/memory.ts
 
 # Drives the pinned real CLIs offline against the mock model servers, inside the loopback-only namespace.

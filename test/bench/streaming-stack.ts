@@ -35,6 +35,8 @@ export interface BenchStack {
 export interface BenchStackOptions {
   /** Write V8 CPU profiles of the controller and the executor into this directory. */
   cpuProfDir?: string;
+  /** More controller settings (e.g. ASM_STORE). */
+  controllerEnv?: Record<string, string>;
 }
 
 /** PATH without node_modules/.bin, as the tests give their CLIs. */
@@ -129,6 +131,8 @@ export async function startBenchStack(fakeClaude: string, executorBundle: string
       ASM_REMOTE_TLS_CA: pki.ca.cert,
       ASM_REMOTE_TLS_CERT: pki.controllerClient.cert,
       ASM_REMOTE_TLS_KEY: pki.controllerClient.key,
+      ASM_DATA_DIR: join(dir, "data"),
+      ...opts.controllerEnv,
     },
     opts.cpuProfDir,
   ).catch(async (err: unknown) => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { AsmError } from "@asm/shared";
-import { loadControllerConfig } from "../../controller/src/config/controller-config.js";
+import { ControllerConfigSchema, loadControllerConfig } from "../../controller/src/config/controller-config.js";
 
 const base = { ASM_INSECURE_LOOPBACK: "1" };
 
@@ -34,5 +35,13 @@ describe("controller configuration: executor links", () => {
   it("a heartbeat timeout not longer than the interval is refused", () => {
     const err = configError({ ASM_REMOTE_HEARTBEAT_INTERVAL_MS: "5000", ASM_REMOTE_HEARTBEAT_TIMEOUT_MS: "5000" });
     expect(err.message).toContain("ASM_REMOTE_HEARTBEAT_TIMEOUT_MS: must be longer than ASM_REMOTE_HEARTBEAT_INTERVAL_MS");
+  });
+});
+
+describe("the README documents every controller setting", () => {
+  it("names each variable of the configuration schema", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const missing = Object.keys(ControllerConfigSchema.shape).filter((key) => !readme.includes(`\`${key}\``));
+    expect(missing).toEqual([]);
   });
 });
