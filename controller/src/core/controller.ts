@@ -48,8 +48,10 @@ export interface RecoveryReport {
   sessions: number;
   /** Finished runs kept (answered from the store). */
   endedRuns: number;
-  /** Runs that were queued or running on this host: ended with controller_restarted. */
+  /** Runs that were running on this host (or queued in a closed session): ended with controller_restarted. */
   interruptedRuns: number;
+  /** Runs that were waiting in their session's queue: they wait again. */
+  requeuedRuns: number;
   /** Remote runs re-attached to their executor. */
   reattachedRuns: number;
 }
@@ -161,11 +163,11 @@ export class Controller {
 
   /**
    * Takes what the store kept (call once, before serving): sessions as they were; finished runs
-   * answered from the store; runs that were queued or running on this host end with
-   * controller_restarted; remote runs that were running re-attach to their executor.
+   * answered from the store; queued runs wait again; runs that were running on this host end
+   * with controller_restarted; remote runs that were running re-attach to their executor.
    */
   async recover(): Promise<RecoveryReport> {
-    const report: RecoveryReport = { sessions: 0, endedRuns: 0, interruptedRuns: 0, reattachedRuns: 0 };
+    const report: RecoveryReport = { sessions: 0, endedRuns: 0, interruptedRuns: 0, reattachedRuns: 0, requeuedRuns: 0 };
     if (!this.store.durable) return report;
     const state = await this.store.load();
     for (const record of state.sessions) {
@@ -176,12 +178,21 @@ export class Controller {
       report.sessions += 1;
     }
     const ended: StoredRun[] = [];
+    const requeued: { session: Session; run: Run }[] = [];
     for (const record of state.runs.sort((a, b) => a.createdAt - b.createdAt)) {
       const session = this.sessions.get(record.sessionId);
       const live = record.phase === "running" && record.executor && session?.state === "open" ? await this.reattach(session, record) : undefined;
-      if (live) {
+      if (live instanceof Run) {
         this.runs.set(record.runId, live);
         report.reattachedRuns += 1;
+        continue;
+      }
+      if ((record.phase === "queued" || live === "fresh") && session?.state === "open") {
+        // Nothing of it was kept (a run's first event is committed with its start): it waits again.
+        const run = this.buildRun(session, record.runId, record.prompt, record.settings, record.resolution, undefined, new Date(record.createdAt));
+        this.runs.set(run.runId, run);
+        requeued.push({ session, run });
+        report.requeuedRuns += 1;
         continue;
       }
       let final = record;
@@ -193,6 +204,7 @@ export class Controller {
       this.runs.set(run.runId, run);
       ended.push(run);
     }
+    for (const { session, run } of requeued) session.requeue(run);
     for (const run of ended.sort((a, b) => (a.endedAt?.getTime() ?? 0) - (b.endedAt?.getTime() ?? 0))) this.retention.runEnded(run.runId, run.log.durableSequence === 0 ? 0 : this.storedBytes(state.runs, run.runId), run.endedAt?.getTime());
     const closed = [...this.sessions.values()].filter((s) => s.state === "closed").sort((a, b) => (a.closedAt?.getTime() ?? 0) - (b.closedAt?.getTime() ?? 0));
     for (const session of closed) this.retention.sessionClosed(session.sessionId, session.closedAt?.getTime());
@@ -206,9 +218,11 @@ export class Controller {
 
   /**
    * A remote run that was running at the restart: restored from its kept events, it re-attaches to
-   * the executor. Undefined when its terminal event is kept already (only its record was behind).
+   * the executor. "ended" when its terminal event is kept already (only its record was behind);
+   * "fresh" when nothing of the executor's was kept: it is started again, and an executor that does
+   * run it already hands it over from its first event (a start of a held run is an attach after 0).
    */
-  private async reattach(session: Session, record: RunRecord): Promise<Run | undefined> {
+  private async reattach(session: Session, record: RunRecord): Promise<Run | "ended" | "fresh"> {
     const bodies: Uint8Array[] = [];
     for (let after = 0; ; ) {
       const page = await this.store.readEvents(record.runId, after, 1024);
@@ -216,12 +230,14 @@ export class Controller {
       for (const e of page) bodies.push(e.body);
       after = page.at(-1)!.sequence;
     }
-    if (bodies.length > 0 && isTerminalBody(bodies.at(-1)!)) return undefined;
+    if (bodies.length > 0 && isTerminalBody(bodies.at(-1)!)) return "ended";
+    const afterSourceSequence = await this.store.lastSourceSequence(record.runId);
+    if (afterSourceSequence === 0 && bodies.length === 0) return "fresh";
     const restored: RestoredRun = {
       bodies,
       createdAt: new Date(record.createdAt),
       startedAt: record.startedAt === undefined ? undefined : new Date(record.startedAt),
-      afterSourceSequence: await this.store.lastSourceSequence(record.runId),
+      afterSourceSequence,
       resumedProviderSessionId: record.resumedProviderSessionId,
     };
     const run = this.buildRun(session, record.runId, record.prompt, record.settings, record.resolution, restored);
@@ -332,7 +348,7 @@ export class Controller {
   }
 
   /** A run of `session`, new or restored, wired to the session, admission, retention and the store. */
-  private buildRun(session: Session, id: string, prompt: string, settings: RunSettings, resolution: LaneResolution, restored?: RestoredRun): Run {
+  private buildRun(session: Session, id: string, prompt: string, settings: RunSettings, resolution: LaneResolution, restored?: RestoredRun, createdAt?: Date): Run {
     const adapter = adapterFor(session.provider);
     const remote = settings.executionMode === "remote_node";
     const run: Run = new Run({
@@ -371,6 +387,7 @@ export class Controller {
       },
       journal: this.journal,
       restored,
+      createdAt,
     });
     return run;
   }
@@ -433,17 +450,17 @@ export class Controller {
   }
 
   /**
-   * Shutdown with a durable store: sessions stay open for the next start. Queued runs and runs on
-   * this host end with `reason` (their CLIs go with this process); remote runs are detached, and
-   * their executors keep the CLIs for the lease, so the next start re-attaches them.
+   * Shutdown with a durable store: sessions stay open for the next start. Runs on this host end
+   * with `reason` (their CLIs go with this process); queued runs stay queued; remote runs are
+   * detached, and their executors keep the CLIs for the lease, so the next start re-attaches them.
    */
   private async stopKeepingSessions(reason: AsmError): Promise<void> {
-    for (const session of this.sessions.values()) for (const run of session.drainQueue()) run.endQueued(reason);
     const live: Run[] = [];
     for (const run of this.runs.values()) {
       if (!(run instanceof Run) || run.endedAt) continue;
       live.push(run);
-      if (run.isQueued) run.endQueued(reason);
+      // Queued runs stay queued for the next start; runs on this host stop; remote runs are let go.
+      if (run.isQueued) void run.detach();
       else if (!run.isEnded) void (run.location === "local" ? run.stop(reason) : run.detach());
     }
     // Every run is let go of or has its end kept (a run past its terminal event may still be closing its CLI).

@@ -51,7 +51,7 @@ export async function endInterruptedRun(store: ControllerStore, record: RunRecor
   };
   if (!last || !isTerminal(last)) {
     for (const approvalId of open) add(payload("approvalResolved", { approvalId, decision: ApprovalDecision.APPROVAL_DECISION_DENY, reason: "controller_restarted" }));
-    const where = record.phase === "queued" ? "while the run waited in its queue" : "while the run was running on its host (its CLI was stopped with the controller)";
+    const where = record.phase === "queued" ? "while the run waited in the queue of a session that is closed now" : "while the run was running on its host (its CLI was stopped with the controller)";
     const error = new AsmError({ reasonCode: "controller_restarted", provider: record.provider, message: `run ${record.runId}: the controller stopped ${where}` });
     add(payload("error", { error: error.toMessage() }));
   }

@@ -88,6 +88,8 @@ export interface RunInit {
   journal?: RunJournal;
   /** The state of a run restored after a controller restart (it re-attaches instead of starting). */
   restored?: RestoredRun;
+  /** When a run that waited in its queue at a restart was first admitted. */
+  createdAt?: Date;
 }
 
 interface PendingApproval {
@@ -146,7 +148,7 @@ export class Run {
     Object.freeze(metadata.capabilities);
     this.metadata = Object.freeze(metadata);
     const restored = init.restored;
-    this.createdAt = restored?.createdAt ?? new Date();
+    this.createdAt = restored?.createdAt ?? init.createdAt ?? new Date();
     this.log = new RunEventLog({
       maxEvents: init.maxEvents,
       primaryWindow: init.primaryWindow,
@@ -264,6 +266,14 @@ export class Run {
    * appended, and the stored run stays `running` for the next start. Resolves once let go.
    */
   async detach(): Promise<void> {
+    if (this.phase === "queued") {
+      // Never started: it stays queued in the store and waits again after the restart.
+      this.phase = "detached";
+      this.clearTimers();
+      this.log.releaseReaders(this.restartingError());
+      this.resolveEnded();
+      return this.ended;
+    }
     if (this.phase !== "running") return this.ended;
     this.phase = "detached";
     this.stopping.abort();
@@ -274,7 +284,11 @@ export class Run {
     await this.ended;
     // Streams of the run end now (after what is kept) with a retryable error: the client re-attaches after the restart.
     await this.log.whenDurable(this.log.lastSequence);
-    this.log.releaseReaders(new AsmError({ reasonCode: "controller_shutting_down", message: `the controller is restarting; run ${this.runId} goes on: re-attach with WatchRun after the last sequence you have` }));
+    this.log.releaseReaders(this.restartingError());
+  }
+
+  private restartingError(): AsmError {
+    return new AsmError({ reasonCode: "controller_shutting_down", message: `the controller is restarting; run ${this.runId} goes on: re-attach with WatchRun after the last sequence you have` });
   }
 
   /** Routes a decision to the CLI; throws not_found when this run does not wait on that approval. */

@@ -121,6 +121,12 @@ export class Session {
     this.admission.enter(run.runId, () => run.start(this.continuations.get(run.location)));
   }
 
+  /** A run that waited in the queue when the controller stopped: it waits again (or starts, with room). */
+  requeue(run: Run): void {
+    if (this.active.size < this.maxConcurrentRuns) this.startRun(run);
+    else this.queue.push(run);
+  }
+
   /** Takes every run out of the queue (the controller is stopping); returns them. */
   drainQueue(): Run[] {
     return this.queue.splice(0, this.queue.length);

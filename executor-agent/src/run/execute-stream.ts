@@ -96,6 +96,9 @@ export class ExecuteStream {
   private finishDone!: () => void;
   /** The controller ended its side of the current stream (it does so once it has the exit message). */
   private controllerEnded!: Promise<void>;
+  /** The current stream's controller went away (silent, cancelled, replaced). */
+  private gone!: Promise<void>;
+  private markGone!: () => void;
 
   constructor(
     call: ExecuteCall,
@@ -127,6 +130,7 @@ export class ExecuteStream {
       if (call === this.call) this.onRequest(request);
     });
     this.controllerEnded = new Promise((resolve) => call.once("end", () => resolve()));
+    this.gone = new Promise((resolve) => (this.markGone = resolve));
     const gone = (reason: string) => () => {
       if (call === this.call) this.controllerGone(reason);
     };
@@ -184,10 +188,18 @@ export class ExecuteStream {
     this.phase = "running";
     clearTimeout(this.startTimer);
     if (start.leaseTimeoutMs > 0) this.leaseMs = start.leaseTimeoutMs;
+    const held = this.deps.held.get(start.runId);
+    if (held && held.callerId === this.callerId && held.execution) {
+      // The same controller starts a run this executor already runs: it lost the run before keeping
+      // any of its events (it restarted). The run goes on; the stream gets all of it, as an attach after 0.
+      this.log.info({ runId: start.runId }, "start of a run already running: attached from its first event");
+      this.attach({ runId: start.runId, afterSequence: 0, cookie: start.cookie });
+      return;
+    }
     let request: ExecutionRequest;
     try {
       request = this.prepare(start);
-      if (this.deps.held.has(start.runId)) throw new AsmError({ reasonCode: "run_exists", message: `the executor already holds run ${start.runId}` });
+      if (held) throw new AsmError({ reasonCode: "run_exists", message: `the executor already holds run ${start.runId}` });
     } catch (err) {
       this.refuse(AsmError.from(err));
       return;
@@ -361,10 +373,10 @@ export class ExecuteStream {
     if (this.detached || call !== this.call) return; // gone meanwhile: kept for a re-attach, or the lease ends it
     this.exitDelivered = true;
     // The stream is closed once the controller has ended its side: it may still be writing (a
-    // heartbeat) until it has read the exit, and a write racing the close would fail its call.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.controllerEnded, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.deps.limits.heartbeatTimeoutMs)))]);
-    clearTimeout(timer);
+    // heartbeat) until it has read the exit, and a write racing the close would fail its call. A
+    // controller that reads slowly (its client is slow) may take long to get there; it is waited
+    // for as long as it is heard from, and one that falls silent is gone (tick, controllerGone).
+    await Promise.race([this.controllerEnded, this.gone]);
     if (call === this.call && !this.detached) call.end();
     this.cleanup();
   }
@@ -393,6 +405,7 @@ export class ExecuteStream {
   private controllerGone(reason: string): void {
     if (this.detached || this.phase === "handed_over") return;
     this.detached = true;
+    this.markGone();
     this.outbox.close();
     clearInterval(this.ticker);
     clearTimeout(this.startTimer);

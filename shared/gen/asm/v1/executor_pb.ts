@@ -2103,7 +2103,10 @@ export const RunExit: MessageFns<RunExit> = {
  * `exit`. An attach for a run the executor does not hold (lease over, the
  * executor restarted, never started, or started by another controller
  * identity) ends with `exit.error` transport_error / remote_run_lost. An attach
- * for a run still attached to another stream takes it over.
+ * for a run still attached to another stream takes it over. A `start` for a
+ * run the executor already runs for the same controller identity (a
+ * controller that restarted before it kept any of the run) is taken as an
+ * attach after 0: the CLI is not started twice.
  *
  * Flow control is end to end: the executor sends events only as fast as
  * HTTP/2 flow control lets it (batching what accumulates meanwhile), and
