@@ -48,7 +48,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
   const policy = config.ASM_POLICY_FILE ? new RunPolicy(loadPolicyFile(config.ASM_POLICY_FILE), { workspaceRoot: defaultCwd }) : RunPolicy.defaults({ workspaceRoot: defaultCwd });
   const authenticator = clientAuthenticator(config, logger);
   // Opened first: a store that cannot be opened (locked, unwritable, newer) stops the start.
-  const store = openStore({ store: config.ASM_STORE, dataDir: config.ASM_DATA_DIR, sync: config.ASM_STORE_SYNC }, hostEnv, logger);
+  const store = await openStore({ store: config.ASM_STORE, dataDir: config.ASM_DATA_DIR, sync: config.ASM_STORE_SYNC }, hostEnv, logger);
   // Even if this process is SIGKILLed, the CLIs it started locally do not outlive it.
   const reaper = startOrphanReaper(logger);
   const directory = new ExecutorDirectory(opts.executors ?? executorEntries(config));

@@ -56,7 +56,10 @@ export const ControllerConfigSchema = z
     ASM_SHUTDOWN_GRACE_MS: int(0, 600_000).default(10_000),
     ASM_DEFAULT_CWD: z.string().optional(),
     // Where sessions, runs and events are kept (see README "Durability").
-    ASM_STORE: z.enum(["sqlite", "memory"]).default("sqlite"),
+    ASM_STORE: z
+      .string()
+      .regex(/^(sqlite|memory|postgres(ql)?:\/\/.+)$/, "must be sqlite, memory or a postgres:// URL")
+      .default("sqlite"),
     ASM_DATA_DIR: z.string().min(1).optional(),
     ASM_STORE_SYNC: z.enum(["normal", "full"]).default("normal"),
     // Executor directory: comma-separated `name=host:port` or `name=host:port@certificate-name`.

@@ -159,7 +159,7 @@ class RemoteExecution implements RunExecution {
           }
           if (drafts.length > 0) yield drafts;
         } else if (reply.$case === "exit") {
-          const error = this.onExit(reply.value, call, heartbeat);
+          const error = await this.onExit(reply.value, call, heartbeat);
           if (error) throw this.fromExecutor(error);
           return;
         }
@@ -258,14 +258,38 @@ class RemoteExecution implements RunExecution {
     }
   }
 
-  /** Takes the executor's `exit`: records how the CLI ended and half-closes. Returns the run's error, if the executor reported one. */
-  private onExit(exit: RunExit, call: ClientDuplexStream<ExecuteRequest, ExecuteResponse>, heartbeat: NodeJS.Timeout): AsmError | undefined {
+  /**
+   * Takes the executor's `exit`: records how the CLI ended, waits (within the heartbeat bound) until
+   * the controller has kept every event the executor sent, acknowledges that, and half-closes. The
+   * executor forgets the run only once it is acknowledged: a controller that dies before keeping
+   * the end can re-attach and get it again. Returns the run's error, if the executor reported one.
+   */
+  private async onExit(exit: RunExit, call: ClientDuplexStream<ExecuteRequest, ExecuteResponse>, heartbeat: NodeJS.Timeout): Promise<AsmError | undefined> {
     this.exitSeen = true;
     if (exit.exitCode !== undefined || exit.signal) this.exitStatus = { code: exit.exitCode ?? null, signal: exit.signal || null };
-    // Nothing more goes to the executor; ending our side lets it close the stream.
     clearInterval(heartbeat);
+    const kept = await this.keptThrough(this.lastSequence, this.opts.heartbeatTimeoutMs);
+    // Nothing more goes to the executor; ending our side lets it close the stream.
+    call.write({ command: { $case: "heartbeat", value: { ackedSequence: kept } } });
     call.end();
     return exit.error ? AsmError.fromMessage(exit.error) : undefined;
+  }
+
+  /** Resolves with the kept source sequence once it reaches `sequence`, or after `ms`. */
+  private keptThrough(sequence: number, ms: number): Promise<number> {
+    const kept = this.request.keptSource;
+    if (!kept || kept.sequence >= sequence) return Promise.resolve(kept ? kept.sequence : this.lastSequence);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(kept.sequence);
+      };
+      const timer = setTimeout(done, ms);
+      const unsubscribe = kept.onAdvance(() => {
+        if (kept.sequence >= sequence) done();
+      });
+    });
   }
 
   /**
@@ -278,7 +302,7 @@ class RemoteExecution implements RunExecution {
         const next = await this.nextWithin(messages, this.opts.heartbeatTimeoutMs, true);
         if (next.done) return;
         if (next.value.reply?.$case === "exit") {
-          this.onExit(next.value.reply.value, call, heartbeat);
+          await this.onExit(next.value.reply.value, call, heartbeat);
           return;
         }
       }

@@ -2,11 +2,12 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { AsmError, type Logger } from "@asm/shared";
 import { MemoryStore } from "./memory-store.js";
+import { PostgresStore } from "./postgres-store.js";
 import { SqliteStore } from "./sqlite-store.js";
 import type { ControllerStore } from "./store.js";
 
 export interface StoreSettings {
-  /** ASM_STORE: `sqlite` (default) or `memory`. */
+  /** ASM_STORE: `sqlite` (default), `memory`, or a `postgres://` URL. */
   store: string;
   /** ASM_DATA_DIR; default `$XDG_STATE_HOME/asm`, else `~/.local/state/asm`. */
   dataDir: string | undefined;
@@ -21,13 +22,14 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
 }
 
 /** Opens the store the settings name; throws store_unavailable. */
-export function openStore(settings: StoreSettings, env: NodeJS.ProcessEnv, logger: Logger): ControllerStore {
+export async function openStore(settings: StoreSettings, env: NodeJS.ProcessEnv, logger: Logger): Promise<ControllerStore> {
+  if (/^postgres(ql)?:\/\//.test(settings.store)) return PostgresStore.open(settings.store, logger);
   switch (settings.store) {
     case "memory":
       return new MemoryStore();
     case "sqlite":
       return new SqliteStore({ dataDir: resolve(settings.dataDir ?? defaultDataDir(env)), logger, sync: settings.sync });
     default:
-      throw new AsmError({ reasonCode: "store_unavailable", message: `ASM_STORE "${settings.store}" is not a store this controller has (sqlite, memory)` });
+      throw new AsmError({ reasonCode: "store_unavailable", message: `ASM_STORE "${settings.store}" is not a store this controller has (sqlite, memory, postgres://…)` });
   }
 }

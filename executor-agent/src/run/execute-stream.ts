@@ -377,7 +377,17 @@ export class ExecuteStream {
     // controller that reads slowly (its client is slow) may take long to get there; it is waited
     // for as long as it is heard from, and one that falls silent is gone (tick, controllerGone).
     await Promise.race([this.controllerEnded, this.gone]);
-    if (call === this.call && !this.detached) call.end();
+    if (call !== this.call || this.detached) return; // gone before it half-closed: controllerGone decided (kept for the lease, or forgotten)
+    call.end();
+    if (this.replay.length > 0) {
+      // The controller ended its side without having kept everything (its store lagged past its
+      // bound): the run's end is kept for the lease, for a re-attach.
+      this.detached = true;
+      this.exitDelivered = false;
+      this.log.warn({ unacknowledged: this.replay.length }, "the controller left before keeping the run's last events; they are kept for its lease");
+      this.leaseTimer = setTimeout(() => this.endLease(), this.leaseMs);
+      return;
+    }
     this.cleanup();
   }
 
@@ -410,7 +420,7 @@ export class ExecuteStream {
     clearInterval(this.ticker);
     clearTimeout(this.startTimer);
     const execution = this.execution;
-    if (this.phase === "awaiting_start" || !execution || (this.phase === "finished" && this.exitDelivered)) {
+    if (this.phase === "awaiting_start" || !execution || (this.phase === "finished" && this.exitDelivered && this.replay.length === 0)) {
       // Not started yet (awaiting its start message, or waiting for a slot), or over and told: nothing to keep.
       if (this.phase !== "finished") this.phase = "finished";
       this.cleanup();

@@ -7,6 +7,7 @@ import { startControllerProcess, type ControllerProcess } from "../../helpers/co
 import { startExecutorProcess, type ExecutorProcess } from "../../helpers/executor-process.js";
 import { call, callError, collectEvents, eventsOf, waitForEvent, type Client } from "../../helpers/grpc-client.js";
 import { createTestPki } from "../../helpers/pki.js";
+import { startPostgres, type TestPostgres } from "../../helpers/postgres.js";
 import { FAST_LIVENESS, remoteIdentityEnv, remoteOptions } from "../../helpers/remote-setup.js";
 import Database from "better-sqlite3";
 import { createFakeSession, runOptions } from "../../helpers/sessions.js";
@@ -14,8 +15,9 @@ import { eventually, isAlive, readRecord, startTestController } from "../../help
 
 /**
  * Issue 15, acceptance 1: SIGKILL the controller mid-run (a local run, a remote run, and a remote
- * run waiting on an approval), restart it on the same data directory, and check every promise of
- * "restart loses nothing" by sequence and content.
+ * run waiting on an approval), restart it on the same store (a SQLite data directory, or a
+ * database on a real PostgreSQL server the suite starts), and check every promise of "restart
+ * loses nothing" by sequence and content.
  */
 
 const pidOf = (e: Event | undefined): number => (e?.payload?.$case === "runStarted" ? e.payload.value.pid : 0);
@@ -41,7 +43,8 @@ function expectContiguous(events: Event[], from = 1): void {
 /** What of an event a replay must reproduce exactly. */
 const same = (e: Event) => ({ id: e.id, sequence: e.sequence, kind: e.kind, payload: e.payload, timestamp: e.timestamp?.getTime() });
 
-describe("restart on SQLite: nothing lost", () => {
+describe.each(["sqlite", "postgres"] as const)("restart on %s: nothing lost", (kind) => {
+  let postgres: TestPostgres | undefined;
   let dataDir: string;
   let cwd: string;
   let executor: ExecutorProcess;
@@ -57,7 +60,9 @@ describe("restart on SQLite: nothing lost", () => {
     const pki = createTestPki(join(root, "pki"));
     executor = await startExecutorProcess({ pki });
     record = join(executor.workspace, "remote.jsonl");
-    env = { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ASM_DATA_DIR: dataDir, ASM_STORE: "sqlite" };
+    if (kind === "postgres") postgres = await startPostgres();
+    const store: Record<string, string> = postgres ? { ASM_STORE: postgres.createDatabase("restart") } : { ASM_STORE: "sqlite", ASM_DATA_DIR: dataDir };
+    env = { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ...store };
     controller = await startControllerProcess(env, cwd);
     fakeClaude = inject("fakeClaudePath");
   });
@@ -65,6 +70,7 @@ describe("restart on SQLite: nothing lost", () => {
   afterAll(async () => {
     await controller?.kill("SIGTERM");
     await executor?.stop();
+    await postgres?.stop();
   });
 
   it("finished runs, sessions and continuations survive; local runs end with controller_restarted; remote runs re-attach and finish", async () => {

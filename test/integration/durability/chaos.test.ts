@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, inject, it } from "vitest";
@@ -7,10 +7,11 @@ import { startControllerProcess, type ControllerProcess } from "../../helpers/co
 import { startExecutorProcess } from "../../helpers/executor-process.js";
 import { collectEvents } from "../../helpers/grpc-client.js";
 import { createTestPki } from "../../helpers/pki.js";
+import { startPostgres } from "../../helpers/postgres.js";
 import { FAST_LIVENESS, remoteIdentityEnv, remoteOptions } from "../../helpers/remote-setup.js";
 
 /**
- * Issue 15, acceptance 3 (SQLite): 200 runs of 2,000 events each, half of them on an executor,
+ * Issue 15, acceptance 3, on SQLite and on a real PostgreSQL server: 200 runs of 2,000 events each, half of them on an executor,
  * while the controller is SIGKILLed and restarted on its data directory at random moments. Every
  * run has two watchers (the run's own stream and a WatchRun) through @asm/client, which re-attach
  * across the restarts. Across all watchers: no event lost, duplicated or reordered; each equals the
@@ -47,12 +48,14 @@ function collect(stream: AsyncIterable<Event>, into: Event[]): { first: Promise<
   return { first, all };
 }
 
-describe("chaos on SQLite: controller kills and restarts under load", () => {
+describe.each(["sqlite", "postgres"] as const)("chaos on %s: controller kills and restarts under load", (kind) => {
   it(`${RUNS} runs x ${EVENTS} events, ${KILLS} SIGKILLs of the controller: every watcher sees each run's kept log exactly once, in order`, async () => {
     const root = mkdtempSync(join(tmpdir(), "asm-chaos-"));
     const pki = createTestPki(join(root, "pki"));
     const executor = await startExecutorProcess({ pki, args: ["--max-runs", "64"] });
-    const env: Record<string, string> = { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ASM_DATA_DIR: join(root, "data"), ASM_LOG_LEVEL: "warn" };
+    const postgres = kind === "postgres" ? await startPostgres() : undefined;
+    const store: Record<string, string> = postgres ? { ASM_STORE: postgres.createDatabase("chaos") } : { ASM_DATA_DIR: join(root, "data") };
+    const env: Record<string, string> = { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ...store, ASM_LOG_LEVEL: "warn" };
     let controller: ControllerProcess = await startControllerProcess(env, root);
     const port = controller.port;
     env.ASM_LISTEN = `127.0.0.1:${port}`;
@@ -60,6 +63,7 @@ describe("chaos on SQLite: controller kills and restarts under load", () => {
     const fakeClaude = inject("fakeClaudePath");
     const watched: Watched[] = [];
     let kills = 0;
+    const outputs: string[] = [];
     try {
       const sessions: { id: string; remote: boolean }[] = [];
       for (let i = 0; i < SESSIONS; i++) {
@@ -73,6 +77,7 @@ describe("chaos on SQLite: controller kills and restarts under load", () => {
           await new Promise((resolve) => setTimeout(resolve, 800 + Math.floor(Math.random() * 1200)));
           if (done) break;
           await controller.kill("SIGKILL");
+          outputs.push(controller.output());
           kills += 1;
           controller = await startControllerProcess(env, root);
         }
@@ -119,11 +124,13 @@ describe("chaos on SQLite: controller kills and restarts under load", () => {
       }
       expect(remoteComplete).toBe(RUNS / 2);
       // The report of what the kills hit (local runs cut by a kill end with controller_restarted).
-      console.info(`chaos: ${kills} kills; ${remoteComplete} remote runs complete; ${localCut} local runs cut by a kill`);
+      console.info(`chaos (${kind}): ${kills} kills; ${remoteComplete} remote runs complete; ${localCut} local runs cut by a kill`);
     } finally {
+      if (process.env.ASM_CHAOS_LOG) writeFileSync(process.env.ASM_CHAOS_LOG, executor.output() + "\n=====CONTROLLERS\n" + [...outputs, controller.output()].join("\n=====\n"));
       client.close();
       await controller.kill("SIGTERM");
       await executor.stop();
+      await postgres?.stop();
     }
   }, 240_000);
 });
