@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     ASM_REMOTE_TLS_KEY: pki.controller.key,
   });
   process.stdout.write(
-    `controller on 127.0.0.1:${controller.port}; executor sandbox-a on 127.0.0.1:${executor.port} (mTLS); Claude Code ${realApi ? "against the real API" : `against the offline scripted model on 127.0.0.1:${model!.port}`}\n`,
+    `controller on 127.0.0.1:${controller.port} (store: SQLite in ${join(home, ".local", "state", "asm")}); executor sandbox-a on 127.0.0.1:${executor.port} (mTLS); Claude Code ${realApi ? "against the real API" : `against the offline scripted model on 127.0.0.1:${model!.port}`}\n`,
   );
   const client = new AsmClient({ address: `127.0.0.1:${controller.port}` });
   const pids: number[] = [];

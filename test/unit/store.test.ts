@@ -8,6 +8,7 @@ import { AsmError, RunStatus, kindOf, payload, silentLogger, type Event, type Ev
 import { RunEventLog } from "../../controller/src/runs/run-event-log.js";
 import { GroupCommit, type StoreOp } from "../../controller/src/store/group-commit.js";
 import { SqliteStore } from "../../controller/src/store/sqlite-store.js";
+import { KeptSourceTracker } from "../../controller/src/runs/kept-source.js";
 import type { RunRecord, SessionRecord } from "../../controller/src/store/store.js";
 
 function ev(sequence: number, p: EventPayload = payload("assistantDelta", { content: `d${sequence}`, index: 0 })): Event {
@@ -161,5 +162,33 @@ describe("the SQLite store on a real file", () => {
     writeFileSync(join(dir, "a-file"), "");
     // Under a regular file nobody can make a directory, root included.
     expect(() => open(join(dir, "a-file", "data"))).toThrow(/cannot open the store .*a-file\/data\/asm\.db/);
+  });
+});
+
+describe("what a remote run acknowledges: the executor's sequences it has kept", () => {
+  it("with a deferred store, a source sequence is kept once the event made from it is committed; skipped ones once what came before is", () => {
+    const kept = new KeptSourceTracker(true, 10);
+    const seen: number[] = [];
+    kept.onAdvance(() => seen.push(kept.sequence));
+    kept.appended(1, 11);
+    kept.appended(2, 12);
+    // Two pieces of one source event.
+    kept.appended(3, 13);
+    kept.appended(4, 13);
+    kept.skipped(14, 4, 0);
+    expect(kept.sequence).toBe(10);
+    kept.committed(3);
+    expect(kept.sequence).toBe(13);
+    kept.committed(4);
+    expect(kept.sequence).toBe(14);
+    expect(seen).toEqual([13, 14]);
+  });
+
+  it("with an in-memory store, kept at once", () => {
+    const kept = new KeptSourceTracker(false);
+    kept.appended(1, 5);
+    expect(kept.sequence).toBe(5);
+    kept.skipped(6, 1, 1);
+    expect(kept.sequence).toBe(6);
   });
 });

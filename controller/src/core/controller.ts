@@ -177,7 +177,7 @@ export class Controller {
       if (session.state === "open") this.countOpen(session);
       report.sessions += 1;
     }
-    const ended: StoredRun[] = [];
+    const ended: { run: StoredRun; bytes: number }[] = [];
     const requeued: { session: Session; run: Run }[] = [];
     for (const record of state.runs.sort((a, b) => a.createdAt - b.createdAt)) {
       const session = this.sessions.get(record.sessionId);
@@ -202,18 +202,16 @@ export class Controller {
       } else report.endedRuns += 1;
       const run = new StoredRun(final, this.store);
       this.runs.set(run.runId, run);
-      ended.push(run);
+      ended.push({ run, bytes: final.bytes });
     }
     for (const { session, run } of requeued) session.requeue(run);
-    for (const run of ended.sort((a, b) => (a.endedAt?.getTime() ?? 0) - (b.endedAt?.getTime() ?? 0))) this.retention.runEnded(run.runId, run.log.durableSequence === 0 ? 0 : this.storedBytes(state.runs, run.runId), run.endedAt?.getTime());
+    // Retention as if the process had not stopped: oldest first, aged from when they ended.
+    const endedAt = (r: StoredRun): number => r.endedAt?.getTime() ?? 0;
+    for (const { run, bytes } of ended.sort((a, b) => endedAt(a.run) - endedAt(b.run))) this.retention.runEnded(run.runId, bytes, endedAt(run));
     const closed = [...this.sessions.values()].filter((s) => s.state === "closed").sort((a, b) => (a.closedAt?.getTime() ?? 0) - (b.closedAt?.getTime() ?? 0));
     for (const session of closed) this.retention.sessionClosed(session.sessionId, session.closedAt?.getTime());
     await this.store.flush();
     return report;
-  }
-
-  private storedBytes(records: readonly RunRecord[], runId: string): number {
-    return records.find((r) => r.runId === runId)?.bytes ?? 0;
   }
 
   /**

@@ -22,9 +22,10 @@ import {
   chunkPayload,
   encodeEventBody,
 } from "@asm/shared";
-import type { Backend, CliExitStatus, ExecutionRequest, KeptSource, RunExecution } from "@asm/shared";
+import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "@asm/shared";
 import { decodeEvent } from "@asm/shared";
 import type { RunRecord } from "../store/store.js";
+import { KeptSourceTracker } from "./kept-source.js";
 import { RunEventLog } from "./run-event-log.js";
 
 /** Where a run's events and states go to be kept (the controller's store). */
@@ -129,10 +130,8 @@ export class Run {
   private readonly log_: Logger;
   /** The provider session this run continues ("" when none). */
   private resumedProviderSessionId = "";
-  /** Highest executor sequence whose event is durable, and the (sequence, source) pairs waiting for the store. */
-  private keptSourceSequence = 0;
-  private readonly sourceMarks: number[] = [];
-  private readonly keptListeners = new Set<() => void>();
+  /** How far the events from an executor are kept (what the remote backend acknowledges). */
+  private readonly keptSource: KeptSourceTracker;
   /** Approvals a restored run was waiting on when the controller stopped. */
   private pendingAtRestore: string[] = [];
 
@@ -148,6 +147,7 @@ export class Run {
     Object.freeze(metadata.capabilities);
     this.metadata = Object.freeze(metadata);
     const restored = init.restored;
+    this.keptSource = new KeptSourceTracker(init.journal?.deferred ?? false, restored?.afterSourceSequence);
     this.createdAt = restored?.createdAt ?? init.createdAt ?? new Date();
     this.log = new RunEventLog({
       maxEvents: init.maxEvents,
@@ -331,7 +331,7 @@ export class Run {
           if (this.currentPhase() !== "running") {
             // Stopping: keep what the CLI says while it winds down, but the run's own error is terminal.
             if (!isTerminal(draft)) this.accept(draft);
-            else this.skipSource(draft.sourceSequence);
+            else this.keptSource.skipped(draft.sourceSequence, this.log.lastSequence, this.log.durableSequence);
             continue;
           }
           this.accept(draft);
@@ -372,7 +372,7 @@ export class Run {
       this.trackApproval(p.value.approvalId);
     } else if (p.$case === "approvalResolved") {
       // The CLI withdrew its question (e.g. after an interrupt).
-      if (!this.approvals.has(p.value.approvalId)) return this.skipSource(draft.sourceSequence);
+      if (!this.approvals.has(p.value.approvalId)) return this.keptSource.skipped(draft.sourceSequence, this.log.lastSequence, this.log.durableSequence);
       this.settleApproval(p.value.approvalId);
     }
     this.emit(p, draft.sourceSequence ?? 0);
@@ -459,63 +459,19 @@ export class Run {
   private append(event: Event, body: Uint8Array, sourceSequence: number): void {
     this.log.append(event, body);
     foldEvent(this.projection, event);
-    const journal = this.init.journal;
-    if (journal) journal.event(this, event.sequence, body, sourceSequence);
-    if (sourceSequence > 0) {
-      if (journal?.deferred) this.sourceMarks.push(event.sequence, sourceSequence);
-      else this.advanceKeptSource(sourceSequence);
-    }
-  }
-
-  /**
-   * A source event that is not kept (dropped while stopping, a withdrawn question already
-   * settled) counts as kept once what came before it is: it would be dropped again on a replay.
-   */
-  private skipSource(sourceSequence: number | undefined): void {
-    if (!sourceSequence) return;
-    if (this.init.journal?.deferred && this.log.lastSequence > this.log.durableSequence) this.sourceMarks.push(this.log.lastSequence, sourceSequence);
-    else this.advanceKeptSource(sourceSequence);
+    this.init.journal?.event(this, event.sequence, body, sourceSequence);
+    this.keptSource.appended(event.sequence, sourceSequence);
   }
 
   /** The store committed the run's events through `sequence`. */
   committed(sequence: number): void {
     this.log.markDurable(sequence);
-    const marks = this.sourceMarks;
-    let i = 0;
-    let source = 0;
-    while (i < marks.length && marks[i]! <= sequence) {
-      source = marks[i + 1]!;
-      i += 2;
-    }
-    if (i > 0) marks.splice(0, i);
-    if (source > 0) this.advanceKeptSource(source);
-  }
-
-  private advanceKeptSource(source: number): void {
-    if (source <= this.keptSourceSequence) return;
-    this.keptSourceSequence = source;
-    for (const listener of this.keptListeners) listener();
-  }
-
-  /** How far the run's events from an executor are kept (what the remote backend acknowledges). */
-  private get keptSource(): KeptSource {
-    const listeners = this.keptListeners;
-    const current = (): number => this.keptSourceSequence;
-    return {
-      get sequence() {
-        return current();
-      },
-      onAdvance(listener: () => void) {
-        listeners.add(listener);
-        return () => listeners.delete(listener);
-      },
-    };
+    this.keptSource.committed(sequence);
   }
 
   /** Takes the kept events of a restored run: its result so far, provider session and open approvals. */
   private restore(restored: RestoredRun): void {
     this.startedAt = restored.startedAt;
-    this.keptSourceSequence = restored.afterSourceSequence;
     const open = new Set<string>();
     for (let i = 0; i < restored.bodies.length; i++) {
       const event = decodeEvent(restored.bodies[i]!, this.log.runFields);
