@@ -5,8 +5,7 @@
  * time from a controller's start to serving with 10,000 finished runs retained in its SQLite store.
  * Writes .build/bench/store.{json,md}.
  */
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Provider, silentLogger } from "@asm/shared";
@@ -16,7 +15,7 @@ import { startPostgres } from "../helpers/postgres.js";
 import { runOptions } from "../helpers/sessions.js";
 import { apiThroughput, createBenchSession, type Mode } from "./api-probes.js";
 import { median } from "./bench-stats.js";
-import { buildArtifacts, ROOT, startBenchStack, systemPath, type BenchStack } from "./streaming-stack.js";
+import { buildArtifacts, ROOT, startBenchStack, startReadyProcess, systemPath, type BenchStack } from "./streaming-stack.js";
 
 const EVENTS = Number(process.env.ASM_BENCH_STORE_EVENTS ?? 50_000);
 const REPEATS = Number(process.env.ASM_BENCH_STORE_REPEATS ?? 3);
@@ -68,34 +67,26 @@ async function throughput(fakeClaude: string, executorBundle: string): Promise<R
   };
 }
 
+/** The built controller as a process on loopback (plaintext), with `env` on top of the bench's basics. */
+function startController(cwd: string, env: Record<string, string>) {
+  const base = { PATH: systemPath(), HOME: cwd, ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "warn", ASM_DEFAULT_CWD: cwd };
+  return startReadyProcess("controller", [join(ROOT, "controller", "dist", "main.js")], { ...base, ...env }, undefined);
+}
+
 /** Starts the built controller on `dataDir`; resolves with the ms to READY and to the first answered GetRun. */
 async function timeToServe(dataDir: string, cwd: string, probeRunId: string): Promise<{ readyMs: number; firstGetRunMs: number; rssMb: number }> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [join(ROOT, "controller", "dist", "main.js")], {
-    env: { PATH: systemPath(), HOME: cwd, ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "warn", ASM_DEFAULT_CWD: cwd, ASM_DATA_DIR: dataDir, ASM_RETAINED_RUNS: String(RETAINED) },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout!.on("data", (c: Buffer) => {
-      out += c.toString();
-      const m = /^READY port=(\d+)/m.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.stderr!.on("data", (c: Buffer) => (out += c.toString()));
-    proc.once("exit", (code) => reject(new Error(`controller exited ${code}: ${out}`)));
-  });
+  const controller = await startController(cwd, { ASM_DATA_DIR: dataDir, ASM_RETAINED_RUNS: String(RETAINED) });
   const readyMs = performance.now() - t0;
-  const client = connectInsecure(port);
+  const client = connectInsecure(controller.port);
   const run = (await call(client, "getRun", { runId: probeRunId })).run!;
   const firstGetRunMs = performance.now() - t0;
   if (run.lastSequence === 0) throw new Error("the probe run has no events");
   const events = await collectEvents(client.watchRun({ runId: probeRunId, afterSequence: 0, maxBatchEvents: 0 }));
   if (events.length !== run.lastSequence) throw new Error(`replayed ${events.length} of ${run.lastSequence} events`);
-  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(await import("node:fs").then((fs) => fs.readFileSync(`/proc/${proc.pid}/status`, "utf8")))?.[1] ?? 0) / 1024;
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${controller.proc.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   client.close();
-  proc.kill("SIGTERM");
-  await new Promise((resolve) => proc.once("exit", resolve));
+  await controller.stop();
   return { readyMs: Math.round(readyMs), firstGetRunMs: Math.round(firstGetRunMs), rssMb: Math.round(rssMb) };
 }
 
@@ -109,27 +100,14 @@ async function restart(fakeClaude: string): Promise<Record<string, unknown>> {
   try {
     const dataDir = join(dir, "data");
     // One real run, through a real controller, to copy.
-    const seed = spawn(process.execPath, [join(ROOT, "controller", "dist", "main.js")], {
-      env: { PATH: systemPath(), HOME: dir, ASM_LISTEN: "127.0.0.1:0", ASM_INSECURE_LOOPBACK: "1", ASM_LOG_LEVEL: "warn", ASM_DEFAULT_CWD: dir, ASM_DATA_DIR: dataDir, ASM_CLAUDE_CLI_PATH: fakeClaude },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      seed.stdout!.on("data", (c: Buffer) => {
-        out += c.toString();
-        const m = /^READY port=(\d+)/m.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-      seed.once("exit", (code) => reject(new Error(`controller exited ${code}: ${out}`)));
-    });
-    const client = connectInsecure(port);
+    const seed = await startController(dir, { ASM_DATA_DIR: dataDir, ASM_CLAUDE_CLI_PATH: fakeClaude });
+    const client = connectInsecure(seed.port);
     const options = { defaults: runOptions({ cwd: dir }), maxConcurrentRuns: 1, maxQueuedRuns: 1, keepCliWarm: false, warmIdleTimeoutMs: 60_000 };
     const sessionId = (await call(client, "createSession", { provider: Provider.PROVIDER_CLAUDE, sessionId: "bench-seed", options })).session!.sessionId;
     await collectEvents(client.streamRun({ sessionId, prompt: "[[scenario:slow]] [[n:20]] [[ms:1]]", runId: "seed", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     for (let i = 0; i < 100 && !(await call(client, "getRun", { runId: "seed" })).run!.endedAt; i++) await new Promise((r) => setTimeout(r, 20));
     client.close();
-    seed.kill("SIGTERM");
-    await new Promise((resolve) => seed.once("exit", resolve));
+    await seed.stop();
 
     const store = new SqliteStore({ dataDir, logger: silentLogger(), sync: "normal" });
     const state = await store.load();

@@ -69,7 +69,7 @@ interface Child {
 }
 
 /** Spawns a node program that prints `READY port=N` on stdout; its further output is read and dropped. */
-async function startReadyProcess(what: string, args: string[], env: Record<string, string>, cpuProfDir: string | undefined): Promise<Child> {
+export async function startReadyProcess(what: string, args: string[], env: Record<string, string>, cpuProfDir: string | undefined): Promise<Child> {
   const prof = cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${what}.${Date.now()}.cpuprofile`] : [];
   const proc = spawn(process.execPath, [...prof, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";

@@ -37,7 +37,7 @@ import { StoredRun } from "../runs/stored-run.js";
 import { Session } from "../sessions/session.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { ControllerStore, RunRecord } from "../store/store.js";
-import { endInterruptedRun } from "./recovery.js";
+import { endInterruptedRun, keptEvents } from "./recovery.js";
 import { Retention, type RetentionLimits } from "./retention.js";
 
 /** A run the controller answers for: live (this process runs or ran it) or restored from the store. */
@@ -222,12 +222,7 @@ export class Controller {
    */
   private async reattach(session: Session, record: RunRecord): Promise<Run | "ended" | "fresh"> {
     const bodies: Uint8Array[] = [];
-    for (let after = 0; ; ) {
-      const page = await this.store.readEvents(record.runId, after, 1024);
-      if (page.length === 0) break;
-      for (const e of page) bodies.push(e.body);
-      after = page.at(-1)!.sequence;
-    }
+    for await (const e of keptEvents(this.store, record.runId)) bodies.push(e.body);
     if (bodies.length > 0 && isTerminalBody(bodies.at(-1)!)) return "ended";
     const afterSourceSequence = await this.store.lastSourceSequence(record.runId);
     if (afterSourceSequence === 0 && bodies.length === 0) return "fresh";

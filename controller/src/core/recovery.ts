@@ -1,6 +1,16 @@
-import { AsmError, ApprovalDecision, decodeEvent, emptyProjection, encodeEventBody, encodeRunFields, foldEvent, isTerminal, kindOf, payload, ulid, type Event, type EventPayload } from "@asm/shared";
-import { observabilityOf } from "../runs/run.js";
-import type { ControllerStore, RunRecord } from "../store/store.js";
+import { AsmError, ApprovalDecision, decodeEvent, emptyProjection, encodeEventBody, encodeRunFields, foldEvent, isTerminal, payload, type Event, type EventPayload } from "@asm/shared";
+import { observabilityOf, stampEvent } from "../runs/run.js";
+import type { ControllerStore, RunRecord, StoredEvent } from "../store/store.js";
+
+/** Every kept event of a run, in order, read from the store a page at a time. */
+export async function* keptEvents(store: ControllerStore, runId: string): AsyncGenerator<StoredEvent> {
+  for (let after = 0; ; ) {
+    const page = await store.readEvents(runId, after, 1024);
+    if (page.length === 0) return;
+    yield* page;
+    after = page.at(-1)!.sequence;
+  }
+}
 
 /**
  * A run that was queued or running on this controller's host when the controller stopped: its CLI
@@ -15,35 +25,19 @@ export async function endInterruptedRun(store: ControllerStore, record: RunRecor
   const open = new Set<string>();
   let last: Event | undefined;
   let bytes = runFields.length;
-  for (let after = 0; ; ) {
-    const page = await store.readEvents(record.runId, after, 1024);
-    if (page.length === 0) break;
-    for (const stored of page) {
-      const event = decodeEvent(stored.body, runFields);
-      foldEvent(projection, event);
-      bytes += stored.body.length;
-      const p = event.payload;
-      if (p?.$case === "approvalRequested") open.add(p.value.approvalId);
-      else if (p?.$case === "approvalResolved") open.delete(p.value.approvalId);
-      last = event;
-    }
-    after = page.at(-1)!.sequence;
+  for await (const stored of keptEvents(store, record.runId)) {
+    const event = decodeEvent(stored.body, runFields);
+    foldEvent(projection, event);
+    bytes += stored.body.length;
+    const p = event.payload;
+    if (p?.$case === "approvalRequested") open.add(p.value.approvalId);
+    else if (p?.$case === "approvalResolved") open.delete(p.value.approvalId);
+    last = event;
   }
   let sequence = last?.sequence ?? 0;
   const add = (p: EventPayload): void => {
     sequence += 1;
-    const event: Event = {
-      id: `evt_${ulid()}`,
-      runId: record.runId,
-      sessionId: record.sessionId,
-      sequence,
-      timestamp: new Date(),
-      provider: record.provider,
-      kind: kindOf(p),
-      providerSessionId: last?.providerSessionId ?? "",
-      metadata,
-      payload: p,
-    };
+    const event = stampEvent({ ...record, metadata }, sequence, last?.providerSessionId ?? "", p);
     const body = encodeEventBody(event);
     store.appendEvent(record.runId, { sequence, body, sourceSequence: 0 });
     foldEvent(projection, event);

@@ -442,18 +442,7 @@ export class Run {
   }
 
   private stamp(p: EventPayload): Event {
-    return {
-      id: `evt_${ulid()}`,
-      runId: this.runId,
-      sessionId: this.sessionId,
-      sequence: this.log.lastSequence + 1,
-      timestamp: new Date(),
-      provider: this.provider,
-      kind: kindOf(p),
-      providerSessionId: this.providerSessionId,
-      metadata: this.metadata,
-      payload: p,
-    };
+    return stampEvent(this, this.log.lastSequence + 1, this.providerSessionId, p);
   }
 
   private append(event: Event, body: Uint8Array, sourceSequence: number): void {
@@ -600,3 +589,19 @@ export interface SurfaceShown {
 }
 
 export const LOCAL_SURFACE_SHOWN: SurfaceShown = Object.freeze({ kind: "local_subprocess", target: "" });
+
+/** An event of a run as the controller keeps it: a new id, the given sequence, the time now. */
+export function stampEvent(run: { runId: string; sessionId: string; provider: string; metadata: Observability }, sequence: number, providerSessionId: string, p: EventPayload): Event {
+  return {
+    id: `evt_${ulid()}`,
+    runId: run.runId,
+    sessionId: run.sessionId,
+    sequence,
+    timestamp: new Date(),
+    provider: run.provider,
+    kind: kindOf(p),
+    providerSessionId,
+    metadata: run.metadata,
+    payload: p,
+  };
+}

@@ -35,13 +35,7 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
   const row = db.prepare("SELECT MAX(version) AS v FROM asm_schema").get() as { v: number | null };
   const current = row.v ?? 0;
   const newest = migrations.at(-1)?.version ?? 0;
-  if (current > newest) {
-    throw new AsmError({
-      reasonCode: "store_unavailable",
-      message: `the store's schema is version ${current}, newer than this asm knows (${newest}): it was written by a newer asm`,
-      details: { schema_version: current, known_version: newest },
-    });
-  }
+  if (current > newest) throw newerSchemaError(current, newest);
   for (const m of migrations) {
     if (m.version <= current) continue;
     db.transaction(() => {
@@ -50,4 +44,13 @@ export function applyMigrations(db: Database.Database, migrations: readonly Migr
     })();
   }
   return newest;
+}
+
+/** A store whose schema is newer than this asm's: refused, never rewritten. */
+export function newerSchemaError(current: number, newest: number): AsmError {
+  return new AsmError({
+    reasonCode: "store_unavailable",
+    message: `the store's schema is version ${current}, newer than this asm knows (${newest}): it was written by a newer asm`,
+    details: { schema_version: current, known_version: newest },
+  });
 }

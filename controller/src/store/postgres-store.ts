@@ -1,13 +1,15 @@
 import pg from "pg";
 import { AsmError, Result, type Logger } from "@asm/shared";
-import { GroupCommit, type StoreOp } from "./group-commit.js";
-import type { CommitListener, ControllerStore, RunRecord, SessionRecord, StoredEvent, StoredState } from "./store.js";
+import type { StoreOp } from "./group-commit.js";
+import { newerSchemaError, type Migration } from "./migrations.js";
+import { QueuedStore } from "./queued-store.js";
+import type { RunRecord, SessionRecord, StoredEvent, StoredState } from "./store.js";
 
 /**
  * The PostgreSQL schema, by version (same shapes as SQLite's, see migrations.ts). Applied at start
  * under an advisory lock, so controllers starting together migrate once.
  */
-const POSTGRES_MIGRATIONS: readonly { version: number; sql: string }[] = [
+const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     sql: `
@@ -32,14 +34,12 @@ export const EVENTS_CHANNEL = "asm_events";
 
 /**
  * The store on PostgreSQL (ASM_STORE=postgres://…). Same seam and group commit as SQLite: the
- * events of a turn go in one multi-row INSERT inside one transaction, which also rings the
- * `asm_events` doorbell for each run it wrote. This version drives a database from one controller
+ * events of a turn go in one INSERT (one statement when the turn holds only events), and the same
+ * transaction rings the `asm_events` doorbell for each run it wrote. This version drives a database from one controller
  * at a time: a second one is refused (advisory lock) until leases let several share it.
  */
-export class PostgresStore implements ControllerStore {
+export class PostgresStore extends QueuedStore {
   readonly kind = "postgres";
-  readonly durable = true;
-  private readonly writer: GroupCommit;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -48,7 +48,7 @@ export class PostgresStore implements ControllerStore {
     readonly location: string,
     logger: Logger,
   ) {
-    this.writer = new GroupCommit({ commit: (ops) => this.commit(ops), logger });
+    super(logger);
   }
 
   static async open(url: string, logger: Logger): Promise<PostgresStore> {
@@ -73,35 +73,30 @@ export class PostgresStore implements ControllerStore {
     }
   }
 
-  private async commit(ops: readonly StoreOp[]): Promise<void> {
+  protected async commit(ops: readonly StoreOp[]): Promise<void> {
     // The common turn holds only events: one statement, its own transaction, one round trip.
-    if (ops.every((op) => op.op === "event")) return this.commitEvents(ops as Extract<StoreOp, { op: "event" }>[]);
+    if (ops.every((op) => op.op === "event")) {
+      const events = ops as Extract<StoreOp, { op: "event" }>[];
+      await this.pool.query(...eventsStatement(events, doorbells(events)));
+      return;
+    }
     const client = await this.pool.connect();
     try {
       await client.query("BEGIN");
-      const rung = new Map<string, number>();
-      let batch: { runId: string; event: StoredEvent }[] = [];
-      const flushEvents = async (): Promise<void> => {
-        if (batch.length === 0) return;
-        await client.query("INSERT INTO events (run_id, sequence, source_sequence, body) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bytea[])", [
-          batch.map((b) => b.runId),
-          batch.map((b) => b.event.sequence),
-          batch.map((b) => b.event.sourceSequence),
-          batch.map((b) => Buffer.from(b.event.body.buffer, b.event.body.byteOffset, b.event.body.byteLength)),
-        ]);
-        batch = [];
-      };
+      // Records and deletes keep their place among the events: events between them go in one INSERT.
+      const all: Extract<StoreOp, { op: "event" }>[] = [];
+      let batch: Extract<StoreOp, { op: "event" }>[] = [];
       for (const op of ops) {
         if (op.op === "event") {
-          batch.push({ runId: op.runId, event: op.event });
-          rung.set(op.runId, op.event.sequence);
+          batch.push(op);
+          all.push(op);
           continue;
         }
-        await flushEvents();
+        if (batch.length > 0) await client.query(...eventsStatement(batch, []));
+        batch = [];
         await this.write(client, op);
       }
-      await flushEvents();
-      for (const [runId, sequence] of rung) await client.query("SELECT pg_notify($1, $2)", [EVENTS_CHANNEL, `${runId}:${sequence}`]);
+      await client.query(...eventsStatement(batch, doorbells(all)));
       await client.query("COMMIT");
     } catch (err) {
       await client.query("ROLLBACK").catch(() => undefined);
@@ -109,42 +104,6 @@ export class PostgresStore implements ControllerStore {
     } finally {
       client.release();
     }
-  }
-
-  /**
-   * Events only: one INSERT of every event of the turn, their bodies sent as one bytea (split by
-   * offset in SQL, cheaper than an array of many), and the doorbells rung by the same statement
-   * (a NOTIFY is delivered when its transaction commits).
-   */
-  private async commitEvents(ops: readonly Extract<StoreOp, { op: "event" }>[]): Promise<void> {
-    const runIds: string[] = [];
-    const sequences: number[] = [];
-    const sources: number[] = [];
-    const offsets: number[] = [];
-    const lengths: number[] = [];
-    const bodies: Uint8Array[] = [];
-    const rung = new Map<string, number>();
-    let offset = 0;
-    for (const { runId, event } of ops) {
-      runIds.push(runId);
-      sequences.push(event.sequence);
-      sources.push(event.sourceSequence);
-      offsets.push(offset);
-      lengths.push(event.body.length);
-      bodies.push(event.body);
-      offset += event.body.length;
-      rung.set(runId, event.sequence);
-    }
-    await this.pool.query(
-      `WITH b AS (SELECT $4::bytea AS blob),
-       ins AS (
-         INSERT INTO events (run_id, sequence, source_sequence, body)
-         SELECT t.r, t.s, t.src, substring(b.blob FROM t.o + 1 FOR t.l)
-         FROM b, unnest($1::text[], $2::bigint[], $3::bigint[], $5::int[], $6::int[]) AS t(r, s, src, o, l)
-       )
-       SELECT pg_notify('${EVENTS_CHANNEL}', x) FROM unnest($7::text[]) AS x`,
-      [runIds, sequences, sources, Buffer.concat(bodies), offsets, lengths, [...rung].map(([runId, sequence]) => `${runId}:${sequence}`)],
-    );
   }
 
   private async write(client: pg.PoolClient, op: Exclude<StoreOp, { op: "event" }>): Promise<void> {
@@ -178,30 +137,6 @@ export class PostgresStore implements ControllerStore {
     return { sessions, runs };
   }
 
-  putSession(record: SessionRecord): void {
-    this.writer.add({ op: "session", record });
-  }
-
-  putRun(record: RunRecord): void {
-    this.writer.add({ op: "run", record });
-  }
-
-  appendEvent(runId: string, event: StoredEvent): void {
-    this.writer.add({ op: "event", runId, event });
-  }
-
-  deleteRun(runId: string): void {
-    this.writer.add({ op: "deleteRun", runId });
-  }
-
-  deleteSession(sessionId: string): void {
-    this.writer.add({ op: "deleteSession", sessionId });
-  }
-
-  onCommit(listener: CommitListener): void {
-    this.writer.onCommit(listener);
-  }
-
   async readEvents(runId: string, after: number, max: number): Promise<StoredEvent[]> {
     const { rows } = await this.pool.query<{ sequence: string; source_sequence: string; body: Buffer }>("SELECT sequence, source_sequence, body FROM events WHERE run_id = $1 AND sequence > $2 ORDER BY sequence LIMIT $3", [runId, after, max]);
     return rows.map((r) => ({ sequence: Number(r.sequence), sourceSequence: Number(r.source_sequence), body: new Uint8Array(r.body) }));
@@ -212,12 +147,7 @@ export class PostgresStore implements ControllerStore {
     return Number(rows[0]?.s ?? 0);
   }
 
-  flush(): Promise<void> {
-    return this.writer.flush();
-  }
-
-  async close(): Promise<void> {
-    await this.writer.close();
+  protected async release(): Promise<void> {
     await this.lockClient.query("SELECT pg_advisory_unlock($1)", [CONTROLLER_LOCK]).catch(() => undefined);
     this.lockClient.release();
     await this.pool.end();
@@ -231,9 +161,7 @@ async function migrate(client: pg.PoolClient): Promise<void> {
     const { rows } = await client.query<{ v: number | null }>("SELECT MAX(version) AS v FROM asm_schema");
     const current = rows[0]?.v ?? 0;
     const newest = POSTGRES_MIGRATIONS.at(-1)!.version;
-    if (current > newest) {
-      throw new AsmError({ reasonCode: "store_unavailable", message: `the store's schema is version ${current}, newer than this asm knows (${newest}): it was written by a newer asm`, details: { schema_version: current, known_version: newest } });
-    }
+    if (current > newest) throw newerSchemaError(current, newest);
     for (const m of POSTGRES_MIGRATIONS) {
       if (m.version <= current) continue;
       await client.query("BEGIN");
@@ -249,6 +177,45 @@ async function migrate(client: pg.PoolClient): Promise<void> {
   } finally {
     await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]);
   }
+}
+
+/** One doorbell per run written: `<run_id>:<its highest sequence>`. */
+function doorbells(events: readonly Extract<StoreOp, { op: "event" }>[]): string[] {
+  const rung = new Map<string, number>();
+  for (const { runId, event } of events) rung.set(runId, event.sequence);
+  return [...rung].map(([runId, sequence]) => `${runId}:${sequence}`);
+}
+
+/**
+ * One statement that inserts `events` and rings `bells` (a NOTIFY is delivered when its
+ * transaction commits). The bodies go as one bytea split by offset in SQL, which is cheaper to
+ * send than an array of many.
+ */
+function eventsStatement(events: readonly Extract<StoreOp, { op: "event" }>[], bells: string[]): [string, unknown[]] {
+  const offsets: number[] = [];
+  let offset = 0;
+  for (const { event } of events) {
+    offsets.push(offset);
+    offset += event.body.length;
+  }
+  return [
+    `WITH b AS (SELECT $4::bytea AS blob),
+     ins AS (
+       INSERT INTO events (run_id, sequence, source_sequence, body)
+       SELECT t.r, t.s, t.src, substring(b.blob FROM t.o + 1 FOR t.l)
+       FROM b, unnest($1::text[], $2::bigint[], $3::bigint[], $5::int[], $6::int[]) AS t(r, s, src, o, l)
+     )
+     SELECT pg_notify('${EVENTS_CHANNEL}', x) FROM unnest($7::text[]) AS x`,
+    [
+      events.map((e) => e.runId),
+      events.map((e) => e.event.sequence),
+      events.map((e) => e.event.sourceSequence),
+      Buffer.concat(events.map((e) => e.event.body)),
+      offsets,
+      events.map((e) => e.event.body.length),
+      bells,
+    ],
+  ];
 }
 
 /** The URL with its password hidden, for logs and errors. */

@@ -2,9 +2,10 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { AsmError, Result, type Logger } from "@asm/shared";
-import { GroupCommit, type StoreOp } from "./group-commit.js";
+import type { StoreOp } from "./group-commit.js";
 import { applyMigrations, SQLITE_MIGRATIONS } from "./migrations.js";
-import type { CommitListener, ControllerStore, RunRecord, SessionRecord, StoredEvent, StoredState } from "./store.js";
+import { QueuedStore } from "./queued-store.js";
+import type { RunRecord, SessionRecord, StoredEvent, StoredState } from "./store.js";
 
 export interface SqliteStoreOptions {
   /** The data directory (ASM_DATA_DIR); created 0700 when missing. */
@@ -26,15 +27,15 @@ type Row = Record<string, unknown>;
  * come from GroupCommit, one transaction per turn of the event loop; better-sqlite3 is
  * synchronous, so a commit is one short write on the event loop and no fsync with `normal`.
  */
-export class SqliteStore implements ControllerStore {
+export class SqliteStore extends QueuedStore {
   readonly kind = "sqlite";
-  readonly durable = true;
   readonly location: string;
   private readonly db: Database.Database;
-  private readonly writer: GroupCommit;
   private readonly statements: ReturnType<SqliteStore["prepare"]>;
+  private readonly commitTransaction: (ops: readonly StoreOp[]) => void;
 
   constructor(opts: SqliteStoreOptions) {
+    super(opts.logger);
     this.location = join(opts.dataDir, "asm.db");
     try {
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -49,10 +50,13 @@ export class SqliteStore implements ControllerStore {
       throw storeUnavailable(this.location, err);
     }
     this.statements = this.prepare();
-    const commit = this.db.transaction((ops: readonly StoreOp[]) => {
+    this.commitTransaction = this.db.transaction((ops: readonly StoreOp[]) => {
       for (const op of ops) this.write(op);
     });
-    this.writer = new GroupCommit({ commit: (ops) => commit(ops), logger: opts.logger });
+  }
+
+  protected commit(ops: readonly StoreOp[]): void {
+    this.commitTransaction(ops);
   }
 
   private prepare() {
@@ -105,30 +109,6 @@ export class SqliteStore implements ControllerStore {
     return { sessions, runs };
   }
 
-  putSession(record: SessionRecord): void {
-    this.writer.add({ op: "session", record });
-  }
-
-  putRun(record: RunRecord): void {
-    this.writer.add({ op: "run", record });
-  }
-
-  appendEvent(runId: string, event: StoredEvent): void {
-    this.writer.add({ op: "event", runId, event });
-  }
-
-  deleteRun(runId: string): void {
-    this.writer.add({ op: "deleteRun", runId });
-  }
-
-  deleteSession(sessionId: string): void {
-    this.writer.add({ op: "deleteSession", sessionId });
-  }
-
-  onCommit(listener: CommitListener): void {
-    this.writer.onCommit(listener);
-  }
-
   async readEvents(runId: string, after: number, max: number): Promise<StoredEvent[]> {
     const rows = this.statements.readEvents.all(runId, after, max) as Row[];
     return rows.map((r) => ({ sequence: Number(r.sequence), sourceSequence: Number(r.source_sequence), body: new Uint8Array(r.body as Buffer) }));
@@ -139,12 +119,7 @@ export class SqliteStore implements ControllerStore {
     return Number(row?.s ?? 0);
   }
 
-  flush(): Promise<void> {
-    return this.writer.flush();
-  }
-
-  async close(): Promise<void> {
-    await this.writer.close();
+  protected async release(): Promise<void> {
     this.db.close();
   }
 }

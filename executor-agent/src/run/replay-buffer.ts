@@ -56,11 +56,6 @@ export class ReplayBuffer {
     return out;
   }
 
-  /** The lowest sequence a re-attach can start after (it must not be below: those are gone). */
-  get oldestReplayable(): number {
-    return this.acked;
-  }
-
   get hasRoom(): boolean {
     return this.closed || this.length === 0 || (this.length < this.limits.replayBufferEvents && this.bytes < this.limits.replayBufferBytes);
   }
