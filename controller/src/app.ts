@@ -1,14 +1,18 @@
 import { realpathSync } from "node:fs";
-import { baseCliEnv, killAllCliProcesses, loadPolicyFile, loadTlsMaterial, LocalCoreBackend, RunPolicy, startOrphanReaper, type Clock, type Logger, type SdkDiscovery } from "@asm/shared";
+import { hostname } from "node:os";
+import { type AsmError, baseCliEnv, killAllCliProcesses, loadPolicyFile, loadTlsMaterial, LocalCoreBackend, RunPolicy, startOrphanReaper, type Clock, type Logger, type SdkDiscovery } from "@asm/shared";
 import { controllerService } from "./api/controller-service.js";
 
-import { clientTlsFiles, executorEntries, list, surfaceConfig, type ControllerConfig } from "./config/controller-config.js";
+import { SessionRouter } from "./cluster/session-router.js";
+import { startCluster, type Cluster } from "./cluster/start-cluster.js";
+import { clientTlsFiles, controllerIdOf, executorEntries, list, surfaceConfig, type ControllerConfig } from "./config/controller-config.js";
 import { Controller } from "./core/controller.js";
 import { ExecutorDirectory, type ExecutorEntry } from "./executors/executor-directory.js";
 import { ExecutorLinks } from "./remote/executor-links.js";
 import { RemoteCoreBackend } from "./remote/remote-core-backend.js";
 import { SdkBackend } from "./sdk-lane/sdk-backend.js";
 import { openStore } from "./store/open-store.js";
+import { PostgresStore } from "./store/postgres-store.js";
 import { clientAuthenticator } from "./server/client-auth.js";
 import { ControllerServer } from "./server/grpc-server.js";
 
@@ -24,6 +28,12 @@ export interface ControllerApp {
   stop(): Promise<void>;
   /** Skips the rest of the grace: kills what still runs now (a second SIGTERM / SIGINT). */
   forceStop(): void;
+  /**
+   * Resolves if this controller is fenced (several controllers on PostgreSQL: another one declared
+   * it dead and took its sessions over). Its CLIs are killed and its executor links dropped by
+   * then; the process should exit (asm-controller exits with 75).
+   */
+  fenced: Promise<AsmError>;
 }
 
 export interface StartOptions {
@@ -48,7 +58,7 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
   const policy = config.ASM_POLICY_FILE ? new RunPolicy(loadPolicyFile(config.ASM_POLICY_FILE), { workspaceRoot: defaultCwd }) : RunPolicy.defaults({ workspaceRoot: defaultCwd });
   const authenticator = clientAuthenticator(config, logger);
   // Opened first: a store that cannot be opened (locked, unwritable, newer) stops the start.
-  const store = await openStore({ store: config.ASM_STORE, dataDir: config.ASM_DATA_DIR, sync: config.ASM_STORE_SYNC }, hostEnv, logger);
+  const store = await openStore({ store: config.ASM_STORE, dataDir: config.ASM_DATA_DIR, sync: config.ASM_STORE_SYNC, controllerId: controllerIdOf(config, hostname()) }, hostEnv, logger);
   // Even if this process is SIGKILLed, the CLIs it started locally do not outlive it.
   const reaper = startOrphanReaper(logger);
   const directory = new ExecutorDirectory(opts.executors ?? executorEntries(config));
@@ -93,14 +103,40 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
     clock: opts.clock,
     store,
   });
-  const server = new ControllerServer(controllerService(controller, directory, logger), async (call, method) => policy.withRoles(await authenticator.authenticate(call, method)), logger);
+  let onFenced!: (err: AsmError) => void;
+  const fenced = new Promise<AsmError>((resolve) => (onFenced = resolve));
+  let cluster: Cluster | undefined;
+  try {
+    cluster =
+      store instanceof PostgresStore
+        ? await startCluster(store, controller, {
+            leaseTtlMs: config.ASM_LEASE_TTL_MS,
+            forwardTimeoutMs: config.ASM_FORWARD_TIMEOUT_MS,
+            logger,
+            onFenced: (err) => {
+              logger.fatal({ err }, "fenced: another controller took this one's sessions over; stopping its CLIs and links");
+              killAllCliProcesses();
+              links.closeAll();
+              onFenced(err);
+            },
+          })
+        : undefined;
+  } catch (err) {
+    await store.close();
+    reaper.stop();
+    throw err;
+  }
+  const router = cluster?.router ?? new SessionRouter(controller);
+  const server = new ControllerServer(controllerService(controller, router, directory, logger), async (call, method) => policy.withRoles(await authenticator.authenticate(call, method)), logger);
   let port: number;
   try {
     const recovered = await controller.recover();
     logger.info({ store: store.kind, location: store.location, ...recovered }, "store open");
+    cluster?.start();
     port = await server.listen({ address: config.ASM_LISTEN, tls: clientTlsFiles(config), insecure: config.ASM_INSECURE_LOOPBACK });
   } catch (err) {
     await controller.shutdown();
+    await cluster?.stop();
     await store.close();
     reaper.stop();
     throw err;
@@ -128,12 +164,17 @@ export async function startController(opts: StartOptions): Promise<ControllerApp
       // The runs' streams and queries end with their terminal events; the server then stops.
       await server.shutdown(config.ASM_SHUTDOWN_GRACE_MS);
       killAllCliProcesses();
+      // What this controller kept is committed; the others may take its sessions over at once.
+      await store.flush().catch(() => undefined);
+      await cluster?.leave();
+      await cluster?.stop();
       await store.close();
       reaper.stop();
     })());
   return {
     controller,
     port,
+    fenced,
     stop,
     forceStop: () => {
       forced();

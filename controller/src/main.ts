@@ -15,6 +15,9 @@ async function main(): Promise<void> {
   const logger = createRootLogger({ name: "asm-controller", level: config.ASM_LOG_LEVEL });
   const app = await startController({ config, logger });
   process.stdout.write(`READY port=${app.port}\n`);
+  // Fenced (another controller took this one's sessions over): nothing more may be written; a
+  // supervisor starts it again as a new incarnation.
+  void app.fenced.then(() => process.exit(75));
   // The first SIGTERM / SIGINT drains (see ControllerApp.stop); a second one kills what still runs.
   let signals = 0;
   const shutdown = (signal: string): void => {

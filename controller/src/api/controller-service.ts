@@ -4,11 +4,9 @@ import {
   InterruptOutcome,
   isAdmin,
   laneInfo,
-  type Principal,
   providerInfo,
   type ControllerServiceServer,
   type Logger,
-  type Result,
   type StreamRunRequest,
   type StreamRunResponse,
   type WatchRunRequest,
@@ -19,7 +17,7 @@ import {
   type ExecutionSurface,
   type SurfaceSpec,
 } from "@asm/shared";
-import type { Session } from "../sessions/session.js";
+import type { SessionRouter, SessionView } from "../cluster/session-router.js";
 import type { Controller } from "../core/controller.js";
 import type { ExecutorDirectory } from "../executors/executor-directory.js";
 import { eventStreamMessages } from "./event-stream.js";
@@ -42,50 +40,39 @@ const OUTCOME: Record<string, InterruptOutcome> = {
   already_finished: InterruptOutcome.INTERRUPT_OUTCOME_ALREADY_FINISHED,
 };
 
-/** `asm.v1.ControllerService`: translates calls to the controller and back. */
-export function controllerService(controller: Controller, executors: ExecutorDirectory, logger: Logger): ControllerServiceServer {
+/** `asm.v1.ControllerService`: translates calls to the controller (through the session router) and back. */
+export function controllerService(controller: Controller, router: SessionRouter, executors: ExecutorDirectory, logger: Logger): ControllerServiceServer {
   const log = logger.child({ component: "api" });
-
-  /** Runs a run to its end and projects the result; cancelling the call interrupts it. */
-  async function queryRun(runId: string, caller: Principal, signal: AbortSignal): Promise<Result> {
-    const run = controller.getRun(runId, caller);
-    const onAbort = (): void => void controller.interrupt(runId, caller, "client_cancelled", "the client cancelled the call").catch(() => undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await run.ended;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-    }
-    // The run's own projection: the shared reducer over its events, bounded (Result.truncated).
-    return run.result;
-  }
 
   return {
     createSession: unary(log, "CreateSession", async (req, caller) => {
       const provider = providerFromProto(req.provider);
       const options = sessionOptionsFromProto(req.options);
-      return { session: sessionToProto(controller.createSession(caller, provider, options, req.sessionId)) };
+      return { session: sessionToProto(await router.createSession(caller, provider, options, req.sessionId)) };
     }),
 
-    getSession: unary(log, "GetSession", async (req, caller) => ({ session: sessionToProto(controller.getSession(req.sessionId, caller)) })),
+    getSession: unary(log, "GetSession", async (req, caller) => ({ session: sessionToProto(await router.getSession(req.sessionId, caller)) })),
 
-    listSessions: unary(log, "ListSessions", async (req, caller) => sessionPage(controller.sessionsAfter(caller, req.includeClosed, req.pageToken), req.pageSize)),
+    listSessions: unary(log, "ListSessions", async (req, caller) => {
+      const size = Math.min(SESSION_PAGE_MAX, req.pageSize > 0 ? req.pageSize : SESSION_PAGE_DEFAULT);
+      return sessionPage(await router.sessionsAfter(caller, req.includeClosed, req.pageToken, size + 1), size);
+    }),
 
     closeSession: unary(log, "CloseSession", async (req, caller) => {
-      const { session, interrupted, dropped } = await controller.closeSession(req.sessionId, caller);
+      const { session, interrupted, dropped } = await router.closeSession(req.sessionId, caller);
       return { session: sessionToProto(session), interruptedRunIds: interrupted, droppedRunIds: dropped };
     }),
 
     streamRun: serverStream<StreamRunRequest, StreamRunResponse | Buffer>(log, "StreamRun", async function* (req, caller, signal) {
       const overrides = runOptionsFromProto(req.overrides, "overrides");
-      const run = controller.submitRun(caller, req.sessionId, req.prompt, overrides, req.runId);
+      const run = await router.submitRun(caller, req.sessionId, req.prompt, overrides, req.runId);
       let completed = false;
       try {
         yield* eventStreamMessages(run.log, 0, { signal, primary: true, maxBatchEvents: req.maxBatchEvents });
         completed = run.log.ended;
       } finally {
         if (!completed && !req.keepRunning && !run.isEnded) {
-          void controller.interrupt(run.runId, caller, "client_cancelled", "the client cancelled the stream").catch(() => undefined);
+          void router.interrupt(run.runId, caller, "client_cancelled", "the client cancelled the stream").catch(() => undefined);
         }
       }
     }),
@@ -94,37 +81,37 @@ export function controllerService(controller: Controller, executors: ExecutorDir
       const signal = callSignal(call);
       const overrides = runOptionsFromProto(req.overrides, "overrides");
       if (req.sessionId) {
-        const run = controller.submitRun(caller, req.sessionId, req.prompt, overrides, req.runId);
-        return { result: await queryRun(run.runId, caller, signal) };
+        const run = await router.submitRun(caller, req.sessionId, req.prompt, overrides, req.runId);
+        return { result: await router.resultOf(run, caller, signal) };
       }
       const provider = providerFromProto(req.provider);
-      const session = controller.createSession(caller, provider, sessionOptionsFromProto(req.sessionOptions, "session_options"));
+      const session = await router.createSession(caller, provider, sessionOptionsFromProto(req.sessionOptions, "session_options"), "");
       try {
-        const run = controller.submitRun(caller, session.sessionId, req.prompt, overrides, req.runId);
-        return { result: await queryRun(run.runId, caller, signal) };
+        const run = await router.submitRun(caller, session.sessionId, req.prompt, overrides, req.runId);
+        return { result: await router.resultOf(run, caller, signal) };
       } finally {
-        await controller.closeSession(session.sessionId, caller);
+        await router.closeSession(session.sessionId, caller);
       }
     }),
 
     watchRun: serverStream<WatchRunRequest, WatchRunResponse | Buffer>(log, "WatchRun", async function* (req, caller, signal) {
-      const run = controller.getRun(req.runId, caller);
+      const run = await router.getRun(req.runId, caller);
       yield* eventStreamMessages(run.log, req.afterSequence, { signal, maxBatchEvents: req.maxBatchEvents });
     }),
 
-    getRun: unary(log, "GetRun", async (req, caller) => ({ run: runToProto(controller.getRun(req.runId, caller)) })),
+    getRun: unary(log, "GetRun", async (req, caller) => ({ run: runToProto(await router.getRun(req.runId, caller)) })),
 
     interrupt: unary(log, "Interrupt", async (req, caller) => {
-      const outcome = await controller.interrupt(req.runId, caller);
-      return { outcome: OUTCOME[outcome]!, status: controller.getRun(req.runId, caller).status };
+      const { outcome, status } = await router.interrupt(req.runId, caller);
+      return { outcome: OUTCOME[outcome]!, status };
     }),
 
     approve: unary(log, "Approve", async (req, caller) => {
       if (req.decision !== ApprovalDecision.APPROVAL_DECISION_ALLOW && req.decision !== ApprovalDecision.APPROVAL_DECISION_DENY) {
         throw AsmError.configInvalid("decision", "decision must be ALLOW or DENY");
       }
-      const run = await controller.approve(caller, req.sessionId, req.approvalId, req.decision === ApprovalDecision.APPROVAL_DECISION_ALLOW, req.reason);
-      return { runId: run.runId };
+      const runId = await router.approve(caller, req.sessionId, req.approvalId, req.decision === ApprovalDecision.APPROVAL_DECISION_ALLOW, req.reason);
+      return { runId };
     }),
 
     getProviderInfo: unary(log, "GetProviderInfo", async (req) => {
@@ -201,11 +188,10 @@ export const SESSION_PAGE_MAX_BYTES = 2 * 1024 * 1024;
  * response past SESSION_PAGE_MAX_BYTES (a page holds at least one), so a response never passes
  * the message limits however large the sessions are.
  */
-function sessionPage(sessions: Iterable<Session>, pageSize: number): ListSessionsResponse {
-  const size = Math.min(SESSION_PAGE_MAX, pageSize > 0 ? pageSize : SESSION_PAGE_DEFAULT);
+function sessionPage(sessions: Iterable<SessionView>, size: number): ListSessionsResponse {
   const page: SessionMessage[] = [];
   let bytes = 0;
-  let last: Session | undefined;
+  let last: SessionView | undefined;
   for (const session of sessions) {
     const message = sessionToProto(session);
     const length = SessionMessage.encode(message).finish().length + 6;

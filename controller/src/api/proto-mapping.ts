@@ -1,6 +1,5 @@
 import { REDACTED, providerToProto, runOptionsToProto, SessionStatus, type Run as RunMessage, type RunOptionsInput, type Session as SessionMessage } from "@asm/shared";
-import type { AnyRun as Run } from "../core/controller.js";
-import type { Session } from "../sessions/session.js";
+import type { RunView as Run, SessionView as Session } from "../cluster/session-router.js";
 
 export {
   executionModeFromProto,

@@ -62,6 +62,10 @@ export const ControllerConfigSchema = z
       .default("sqlite"),
     ASM_DATA_DIR: z.string().min(1).optional(),
     ASM_STORE_SYNC: z.enum(["normal", "full"]).default("normal"),
+    // Several controllers on one PostgreSQL database (see README "Several controllers").
+    ASM_CONTROLLER_ID: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "must be 1 to 64 of letters, digits and . _ - (not starting with . _ -)").optional(),
+    ASM_LEASE_TTL_MS: int(500, 600_000).default(5000),
+    ASM_FORWARD_TIMEOUT_MS: int(100, 600_000).default(15_000),
     // Executor directory: comma-separated `name=host:port` or `name=host:port@certificate-name`.
     ASM_EXECUTORS: z.string().default(""),
     // The controller's client identity towards executors (mTLS); unset = remote execution disabled.
@@ -112,6 +116,13 @@ export function clientTlsFiles(config: Readonly<ControllerConfig>): { caFile: st
   return config.ASM_TLS_CA && config.ASM_TLS_CERT && config.ASM_TLS_KEY
     ? { caFile: config.ASM_TLS_CA, certFile: config.ASM_TLS_CERT, keyFile: config.ASM_TLS_KEY, requireClientCert: config.ASM_TLS_REQUIRE_CLIENT_CERT }
     : undefined;
+}
+
+/** ASM_CONTROLLER_ID, else the host's name (made a valid id): a restart on the same host takes its sessions back at once. */
+export function controllerIdOf(config: Pick<ControllerConfig, "ASM_CONTROLLER_ID">, hostname: string): string {
+  if (config.ASM_CONTROLLER_ID) return config.ASM_CONTROLLER_ID;
+  const id = hostname.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 64);
+  return id || "controller";
 }
 
 /** The items of a comma-separated setting. */

@@ -1,8 +1,6 @@
 import {
   adapterFor,
   AsmError,
-  decodeEvent,
-  isTerminal,
   checkPrompt,
   checkRunSettings,
   mergeRunOptions,
@@ -33,10 +31,10 @@ import type { Backend } from "@asm/shared";
 import { controllerSdkDiscovery } from "../sdk-lane/sdk-modules.js";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
 import { Run, type RestoredRun, type RunJournal, type SurfaceShown } from "../runs/run.js";
-import { StoredRun } from "../runs/stored-run.js";
+import { isTerminalBody, StoredRun } from "../runs/stored-run.js";
 import { Session } from "../sessions/session.js";
 import { MemoryStore } from "../store/memory-store.js";
-import type { ControllerStore, RunRecord } from "../store/store.js";
+import type { ControllerStore, RunRecord, StoredState } from "../store/store.js";
 import { endInterruptedRun, keptEvents } from "./recovery.js";
 import { Retention, type RetentionLimits } from "./retention.js";
 
@@ -167,10 +165,22 @@ export class Controller {
    * with controller_restarted; remote runs that were running re-attach to their executor.
    */
   async recover(): Promise<RecoveryReport> {
+    if (!this.store.durable) return { sessions: 0, endedRuns: 0, interruptedRuns: 0, reattachedRuns: 0, requeuedRuns: 0 };
+    return this.adopt(await this.store.load());
+  }
+
+  /**
+   * Takes sessions and their runs as the store kept them, as `recover` does at a start: also used
+   * when this controller takes the sessions of a dead one over (several controllers on one
+   * database). Sessions it holds already are left as they are.
+   */
+  async adopt(state: StoredState): Promise<RecoveryReport> {
     const report: RecoveryReport = { sessions: 0, endedRuns: 0, interruptedRuns: 0, reattachedRuns: 0, requeuedRuns: 0 };
-    if (!this.store.durable) return report;
-    const state = await this.store.load();
+    const known = new Set(this.sessions.keys());
+    const adopted = new Set<string>();
     for (const record of state.sessions) {
+      if (known.has(record.sessionId)) continue;
+      adopted.add(record.sessionId);
       const session = Session.fromRecord(record, this.admission);
       this.sessions.set(session.sessionId, session);
       this.nextOrdinal = Math.max(this.nextOrdinal, session.ordinal + 1);
@@ -180,6 +190,7 @@ export class Controller {
     const ended: { run: StoredRun; bytes: number }[] = [];
     const requeued: { session: Session; run: Run }[] = [];
     for (const record of state.runs.sort((a, b) => a.createdAt - b.createdAt)) {
+      if (!adopted.has(record.sessionId) || this.runs.has(record.runId)) continue;
       const session = this.sessions.get(record.sessionId);
       const live = record.phase === "running" && record.executor && session?.state === "open" ? await this.reattach(session, record) : undefined;
       if (live instanceof Run) {
@@ -208,7 +219,7 @@ export class Controller {
     // Retention as if the process had not stopped: oldest first, aged from when they ended.
     const endedAt = (r: StoredRun): number => r.endedAt?.getTime() ?? 0;
     for (const { run, bytes } of ended.sort((a, b) => endedAt(a.run) - endedAt(b.run))) this.retention.runEnded(run.runId, bytes, endedAt(run));
-    const closed = [...this.sessions.values()].filter((s) => s.state === "closed").sort((a, b) => (a.closedAt?.getTime() ?? 0) - (b.closedAt?.getTime() ?? 0));
+    const closed = [...adopted].map((id) => this.sessions.get(id)!).filter((s) => s.state === "closed").sort((a, b) => (a.closedAt?.getTime() ?? 0) - (b.closedAt?.getTime() ?? 0));
     for (const session of closed) this.retention.sessionClosed(session.sessionId, session.closedAt?.getTime());
     await this.store.flush();
     return report;
@@ -237,6 +248,16 @@ export class Controller {
     this.opts.logger.info({ runId: run.runId, sessionId: session.sessionId, executor: record.executor, events: bodies.length, afterSourceSequence: restored.afterSourceSequence }, "re-attaching a remote run after the restart");
     session.adoptExecuting(run);
     return run;
+  }
+
+  /** Whether this controller holds (drives) the session. */
+  hasSession(sessionId: string): boolean {
+    return this.sessions.has(sessionId);
+  }
+
+  /** Whether this controller holds the run (live, or answered from the store). */
+  hasRun(runId: string): boolean {
+    return this.runs.has(runId);
   }
 
   private countOpen(session: Session): void {
@@ -512,11 +533,6 @@ export class Controller {
     return { settings, resolution };
   }
 
-}
-
-/** Whether an encoded event body is a terminal event (its run fields do not matter for that). */
-function isTerminalBody(body: Uint8Array): boolean {
-  return isTerminal(decodeEvent(body, new Uint8Array()));
 }
 
 function relabel(err: unknown, prefix: string): AsmError {

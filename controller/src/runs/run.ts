@@ -394,6 +394,8 @@ export class Run {
     this.approvals.set(approvalId, { timer });
     this.clearIdle();
     this.init.onApprovalRequested(approvalId, this);
+    // Other controllers on the same database show it in GetRun.
+    this.init.journal?.state(this);
   }
 
   private async approvalTimedOut(approvalId: string, timeoutMs: number): Promise<void> {
@@ -414,6 +416,7 @@ export class Run {
     this.init.clock.clearTimeout(pending.timer);
     this.approvals.delete(approvalId);
     this.init.onApprovalSettled(approvalId);
+    this.init.journal?.state(this);
     if (this.approvals.size === 0 && this.phase === "running") this.touchIdle();
   }
 
@@ -496,6 +499,7 @@ export class Run {
       cliExit: ended ? this.cliExit : undefined,
       lastSequence: this.log.lastSequence,
       bytes: this.log.bytes,
+      pendingApprovalIds: this.pendingApprovalIds,
     };
   }
 

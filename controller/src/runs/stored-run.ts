@@ -1,4 +1,4 @@
-import { encodeRunFields, RunStatus, type CliExitStatus, type Observability, type ProviderName, type Result } from "@asm/shared";
+import { decodeEvent, encodeRunFields, isTerminal, RunStatus, type CliExitStatus, type Observability, type ProviderName, type Result } from "@asm/shared";
 import type { ControllerStore, RunRecord } from "../store/store.js";
 import { observabilityOf } from "./run.js";
 
@@ -87,4 +87,9 @@ export class StoredRun {
 
 function emptyStatus(record: RunRecord): Result {
   return { runId: record.runId, sessionId: record.sessionId, status: RunStatus.RUN_STATUS_UNSPECIFIED, text: "", object: undefined, cost: undefined, error: undefined, durationMs: 0, stopReason: "", providerSessionId: "", metadata: undefined, lastSequence: record.lastSequence, truncated: false };
+}
+
+/** Whether an encoded event body is a terminal event (its run fields do not matter for that). */
+export function isTerminalBody(body: Uint8Array): boolean {
+  return isTerminal(decodeEvent(body, new Uint8Array()));
 }

@@ -1,4 +1,4 @@
-import type { Logger } from "@asm/shared";
+import { AsmError, type Logger } from "@asm/shared";
 import type { CommitListener, RunRecord, SessionRecord, StoredEvent } from "./store.js";
 
 /** One queued write. */
@@ -32,13 +32,17 @@ export class GroupCommit {
   private failures = 0;
   private idle: (() => void)[] = [];
   private readonly listeners: CommitListener[] = [];
+  private readonly fatalListeners: ((err: AsmError) => void)[] = [];
   private closed = false;
+  /** Set when a commit was refused for good (controller_fenced): nothing more is written. */
+  private fatal: AsmError | undefined;
 
   constructor(private readonly opts: GroupCommitOptions) {
     this.retryMs = opts.retryMs ?? 50;
   }
 
   add(op: StoreOp): void {
+    if (this.fatal) return;
     if (this.closed) {
       // A defect (a write after the controller stopped), reported rather than crashing the process.
       this.opts.logger.error({ op: op.op }, "a write reached the store after it was closed; it was not kept");
@@ -52,14 +56,19 @@ export class GroupCommit {
     this.listeners.push(listener);
   }
 
-  /** Resolves once everything added so far is committed. */
-  flush(): Promise<void> {
-    if (this.pending.length === 0 && !this.inFlight) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+  /** Called once if a commit is refused for good (the controller was fenced): nothing is written after it. */
+  onFatal(listener: (err: AsmError) => void): void {
+    this.fatalListeners.push(listener);
+  }
+
+  /** Resolves once everything added so far is committed; rejects when the store refused it for good (controller_fenced). */
+  async flush(): Promise<void> {
+    if (this.pending.length > 0 || this.inFlight) await new Promise<void>((resolve) => this.idle.push(resolve));
+    if (this.fatal) throw this.fatal;
   }
 
   async close(): Promise<void> {
-    await this.flush();
+    await this.flush().catch(() => undefined);
     this.closed = true;
   }
 
@@ -83,6 +92,7 @@ export class GroupCommit {
       await this.opts.commit(ops);
     } catch (err) {
       this.inFlight = false;
+      if (err instanceof AsmError && err.reasonCode === "controller_fenced") return this.refuse(err, ops.length);
       this.pending = ops.concat(this.pending);
       this.failures += 1;
       const wait = Math.min(5000, this.retryMs * 2 ** Math.min(this.failures - 1, 7));
@@ -96,6 +106,15 @@ export class GroupCommit {
     this.report(ops);
     if (this.pending.length > 0) this.schedule();
     else this.settle();
+  }
+
+  /** A fenced controller: what is queued is dropped (it was never shown to a client), and flushes end. */
+  private refuse(err: AsmError, inFlight: number): void {
+    this.fatal = err;
+    this.opts.logger.fatal({ err, dropped: inFlight + this.pending.length }, "the store refused this controller's writes: another controller took its sessions over");
+    this.pending = [];
+    this.settle();
+    for (const listener of this.fatalListeners) listener(err);
   }
 
   private report(ops: readonly StoreOp[]): void {

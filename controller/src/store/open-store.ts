@@ -13,6 +13,8 @@ export interface StoreSettings {
   dataDir: string | undefined;
   /** ASM_STORE_SYNC. */
   sync: "normal" | "full";
+  /** This controller among those sharing a PostgreSQL database (ASM_CONTROLLER_ID). */
+  controllerId: string;
 }
 
 /** The data directory of the SQLite store when ASM_DATA_DIR is unset. */
@@ -23,7 +25,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv): string {
 
 /** Opens the store the settings name; throws store_unavailable. */
 export async function openStore(settings: StoreSettings, env: NodeJS.ProcessEnv, logger: Logger): Promise<ControllerStore> {
-  if (/^postgres(ql)?:\/\//.test(settings.store)) return PostgresStore.open(settings.store, logger);
+  if (/^postgres(ql)?:\/\//.test(settings.store)) return PostgresStore.open(settings.store, logger, settings.controllerId);
   switch (settings.store) {
     case "memory":
       return new MemoryStore();

@@ -1,4 +1,4 @@
-import type { Logger } from "@asm/shared";
+import type { AsmError, Logger } from "@asm/shared";
 import { GroupCommit, type StoreOp } from "./group-commit.js";
 import type { CommitListener, ControllerStore, RunRecord, SessionRecord, StoredEvent, StoredState } from "./store.js";
 
@@ -46,6 +46,10 @@ export abstract class QueuedStore implements ControllerStore {
 
   onCommit(listener: CommitListener): void {
     this.writer.onCommit(listener);
+  }
+
+  onFatal(listener: (err: AsmError) => void): void {
+    this.writer.onFatal(listener);
   }
 
   flush(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { CliExitStatus, LaneResolution, ProviderName, Result, RunSettings, SessionOptionsInput } from "@asm/shared";
+import type { AsmError, CliExitStatus, LaneResolution, ProviderName, Result, RunSettings, SessionOptionsInput } from "@asm/shared";
 import type { SurfaceShown } from "../runs/run.js";
 
 /**
@@ -50,6 +50,8 @@ export interface RunRecord {
   lastSequence: number;
   /** Bytes of the run's event bodies, once ended (for retention). */
   bytes: number;
+  /** Approvals the run waits on (written as they open and close; absent in records of older versions). */
+  pendingApprovalIds?: string[];
 }
 
 /** One event as kept: its sequence, its encoded body (event-wire.ts), and where it came from. */
@@ -97,6 +99,8 @@ export interface ControllerStore {
   deleteRun(runId: string): void;
   deleteSession(sessionId: string): void;
   onCommit(listener: CommitListener): void;
+  /** Called once if the store refuses this controller's writes for good (controller_fenced). */
+  onFatal?(listener: (err: AsmError) => void): void;
   /** Up to `max` events of a run with sequence > `after`, in order. */
   readEvents(runId: string, after: number, max: number): Promise<StoredEvent[]>;
   /** The highest source sequence kept for a run (0 when none). */

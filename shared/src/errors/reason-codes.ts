@@ -128,6 +128,8 @@ export const REASON_CODES = {
   backend_start_failed: { kind: "cli_not_found", retryable: false, summary: "the executor cannot start the provider's CLI (details.cause)" },
   executor_lost: { kind: "transport_error", retryable: true, summary: "the executor was killed, the link cut, or silent past the heartbeat bound" },
   remote_run_lost: { kind: "transport_error", retryable: true, summary: "after a controller restart, the executor no longer had the run (its lease ran out, the executor restarted, or it never got the start)" },
+  controller_fenced: { kind: "transport_error", retryable: true, summary: "several controllers on PostgreSQL: this controller was declared dead (silent past ASM_LEASE_TTL_MS) and its sessions taken over; it stops and writes nothing more" },
+  owner_unreachable: { kind: "connection_failed", retryable: true, summary: "several controllers on PostgreSQL: the controller that drives the session did not answer a forwarded call within ASM_FORWARD_TIMEOUT_MS" },
   ssh_host_unreachable: { kind: "connection_failed", retryable: true, summary: "execution_surface ssh_exec: the SSH host could not be reached (refused, timed out, no route, unknown name)" },
   ssh_auth_refused: { kind: "auth_error", retryable: false, summary: "execution_surface ssh_exec: the SSH host refused the operator's identity" },
   ssh_host_key_mismatch: { kind: "connection_failed", retryable: false, summary: "execution_surface ssh_exec: the host's key is not the one in known_hosts (changed); refused" },

@@ -26,12 +26,12 @@ describe("the PostgreSQL store", () => {
       if (rung.length === 2) bothRung();
     });
     await listener.query(`LISTEN ${EVENTS_CHANNEL}`);
-    const store = await PostgresStore.open(url, silentLogger());
+    const store = await PostgresStore.open(url, silentLogger(), "solo");
     for (let s = 1; s <= 300; s++) store.appendEvent("run-a", { sequence: s, body: new Uint8Array(1000).fill(s & 255), sourceSequence: s + 7 });
     store.appendEvent("run-b", { sequence: 1, body: new Uint8Array([9]), sourceSequence: 0 });
     await store.flush();
     await store.close();
-    const again = await PostgresStore.open(url, silentLogger());
+    const again = await PostgresStore.open(url, silentLogger(), "solo");
     const events = await again.readEvents("run-a", 0, 1000);
     expect(events.map((e) => e.sequence)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     expect([...events[41]!.body.subarray(0, 3)]).toEqual([42, 42, 42]);
@@ -43,16 +43,47 @@ describe("the PostgreSQL store", () => {
     await listener.end();
   });
 
-  it("a second controller on the same database is refused while the first drives it; a bad URL is store_unavailable", async () => {
-    const url = server.createDatabase("store_lock");
-    const first = await PostgresStore.open(url, silentLogger());
-    const refused = await PostgresStore.open(url, silentLogger()).catch((err: unknown) => err);
-    expect(refused).toBeInstanceOf(AsmError);
-    expect((refused as AsmError).reasonCode).toBe("store_unavailable");
-    expect((refused as AsmError).message).toContain("another controller drives this database");
-    await first.close();
-    await (await PostgresStore.open(url, silentLogger())).close();
-    const bad = await PostgresStore.open(`postgres://asm:secret@127.0.0.1:${server.port}/no_such_db`, silentLogger()).catch((err: unknown) => err);
+  it("several controllers register side by side; a new start of the same id fences the old one's writes; a bad URL is store_unavailable", async () => {
+    const url = server.createDatabase("store_fence");
+    const a = await PostgresStore.open(url, silentLogger(), "ctl-a");
+    const b = await PostgresStore.open(url, silentLogger(), "ctl-b");
+    expect([a.member.incarnation, b.member.incarnation]).toEqual([1, 1]);
+    const session = (id: string) => ({ sessionId: id, owner: "p", provider: "claude" as const, options: { defaults: {} }, maxConcurrentRuns: 1, maxQueuedRuns: 1, ordinal: 1, state: "open" as const, createdAt: 0, closedAt: undefined, providerSessionId: "", runCount: 0, continuations: {} });
+    a.putSession(session("ses-a"));
+    b.putSession(session("ses-b"));
+    await Promise.all([a.flush(), b.flush()]);
+    // Each one loads what it leases.
+    expect((await a.load()).sessions.map((s) => s.sessionId)).toEqual(["ses-a"]);
+    expect((await b.load()).sessions.map((s) => s.sessionId)).toEqual(["ses-b"]);
+
+    // ctl-a starts again (a restart): the new start has its sessions at once, the old one is fenced.
+    const fatal: AsmError[] = [];
+    a.onFatal((err) => fatal.push(err));
+    const a2 = await PostgresStore.open(url, silentLogger(), "ctl-a");
+    expect(a2.member.incarnation).toBe(2);
+    expect((await a2.load()).sessions.map((s) => s.sessionId)).toEqual(["ses-a"]);
+    // A turn with records (its own transaction) is refused: nothing of it is written.
+    a.putSession(session("ses-late"));
+    a.appendEvent("run-x", { sequence: 1, body: new Uint8Array([1]), sourceSequence: 0 });
+    await a.flush();
+    expect(fatal.map((e) => e.reasonCode)).toEqual(["controller_fenced"]);
+    expect(await a2.readEvents("run-x", 0, 10)).toEqual([]);
+    expect((await a2.loadSessions(["ses-late"])).sessions).toEqual([]);
+    // A turn of events only (one statement) is refused too.
+    const a3 = await PostgresStore.open(url, silentLogger(), "ctl-a");
+    a2.onFatal((err) => fatal.push(err));
+    a2.appendEvent("run-y", { sequence: 1, body: new Uint8Array([2]), sourceSequence: 0 });
+    await a2.flush();
+    expect(fatal.map((e) => e.reasonCode)).toEqual(["controller_fenced", "controller_fenced"]);
+    expect(await a3.readEvents("run-y", 0, 10)).toEqual([]);
+    // The live one writes.
+    a3.appendEvent("run-y", { sequence: 1, body: new Uint8Array([3]), sourceSequence: 0 });
+    await a3.flush();
+    expect((await a3.readEvents("run-y", 0, 10)).map((e) => [...e.body])).toEqual([[3]]);
+    await a3.close();
+    await Promise.all([a.close(), a2.close(), b.close()]);
+
+    const bad = await PostgresStore.open(`postgres://asm:secret@127.0.0.1:${server.port}/no_such_db`, silentLogger(), "solo").catch((err: unknown) => err);
     expect((bad as AsmError).reasonCode).toBe("store_unavailable");
     expect((bad as AsmError).message).not.toContain("secret");
   });
