@@ -127,10 +127,10 @@ describe("two controllers on one PostgreSQL database", () => {
     expect(errorOf((await slowAll).at(-1))?.reasonCode).toBe("user_cancelled");
 
     // StreamRun and Query into A's session, sent to B: A runs them, B streams them from the database.
-    const streamedViaB = await collectEvents(cb.streamRun({ sessionId: "on-a", prompt: "[[scenario:history]]", runId: "hist-b", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+    const streamedViaB = await collectEvents(cb.streamRun({ sessionId: "on-a", prompt: "[[scenario:history]]", runId: "hist:b", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expectContiguous(streamedViaB);
     expect(textOf(streamedViaB.at(-1))).toMatch(/^(new|resumed):/);
-    expect((await collectEvents(ca.watchRun({ runId: "hist-b", afterSequence: 0, maxBatchEvents: 0 }))).map(same)).toEqual(streamedViaB.map(same));
+    expect((await collectEvents(ca.watchRun({ runId: "hist:b", afterSequence: 0, maxBatchEvents: 0 }))).map(same)).toEqual(streamedViaB.map(same));
     const queried = await call(cb, "query", { sessionId: "on-a", prompt: "[[scenario:history]]", runId: "", overrides: undefined, provider: 0, sessionOptions: undefined });
     expect(queried.result!.status).toBe(RunStatus.RUN_STATUS_COMPLETED);
     expect(queried.result!.text).toMatch(/^resumed:/);
@@ -197,6 +197,25 @@ describe("two controllers on one PostgreSQL database", () => {
     // The session continues on B: the next run resumes the provider conversation A started.
     const next = await collectEvents(b.client.streamRun({ sessionId: "kill-local", prompt: "[[scenario:history]]", runId: "kill-local-2", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expect(textOf(next.at(-1))).toBe(textOf(first.at(-1)).replace(/^new:/, "resumed:"));
+  });
+
+  it("a graceful stop (SIGTERM) leaves the sessions to another controller at once: it adopts them and their remote run goes on", async () => {
+    const d = await startControllerProcess({ ...env, ASM_CONTROLLER_ID: "ctl-d" }, root);
+    await createSession(d.client, "on-d", { ...remoteOptions("executor-a"), cliPath: fakeClaude });
+    const remote = d.client.streamRun({ sessionId: "on-d", prompt: "[[scenario:slow]] [[n:30]] [[ms:100]]", runId: "term-d", overrides: undefined, keepRunning: true, maxBatchEvents: 0 });
+    remote.on("error", () => undefined);
+    const started = await waitForEvent(remote, (e) => e.payload?.$case === "runStarted");
+    const onB = watch(b.client, "term-d");
+    expect(await eventually(() => onB.events.length >= 5, 10_000)).toBe(true);
+    await d.kill("SIGTERM");
+    await onB.ended;
+    expect(onB.error()).toBeUndefined();
+    expectContiguous(onB.events);
+    expect(onB.events.at(-1)!.payload?.$case).toBe("result");
+    expect(onB.events.filter((e) => e.payload?.$case === "runStarted").map(pidOf)).toEqual([pidOf(started)]);
+    // B drives the session now.
+    const next = await collectEvents(b.client.streamRun({ sessionId: "on-d", prompt: "after d", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+    expect(next.at(-1)!.payload?.$case).toBe("result");
   });
 
   it("a controller declared dead while it still runs is fenced: it writes nothing more and exits 75", async () => {

@@ -65,7 +65,7 @@ describe("the PostgreSQL store", () => {
     // A turn with records (its own transaction) is refused: nothing of it is written.
     a.putSession(session("ses-late"));
     a.appendEvent("run-x", { sequence: 1, body: new Uint8Array([1]), sourceSequence: 0 });
-    await a.flush();
+    await expect(a.flush()).rejects.toMatchObject({ reasonCode: "controller_fenced" });
     expect(fatal.map((e) => e.reasonCode)).toEqual(["controller_fenced"]);
     expect(await a2.readEvents("run-x", 0, 10)).toEqual([]);
     expect((await a2.loadSessions(["ses-late"])).sessions).toEqual([]);
@@ -73,7 +73,7 @@ describe("the PostgreSQL store", () => {
     const a3 = await PostgresStore.open(url, silentLogger(), "ctl-a");
     a2.onFatal((err) => fatal.push(err));
     a2.appendEvent("run-y", { sequence: 1, body: new Uint8Array([2]), sourceSequence: 0 });
-    await a2.flush();
+    await expect(a2.flush()).rejects.toMatchObject({ reasonCode: "controller_fenced" });
     expect(fatal.map((e) => e.reasonCode)).toEqual(["controller_fenced", "controller_fenced"]);
     expect(await a3.readEvents("run-y", 0, 10)).toEqual([]);
     // The live one writes.
