@@ -155,7 +155,7 @@ async function main(): Promise<void> {
     "",
     `Restart with ${RETAINED} finished runs retained (${r.eventsPerRun} events each) in SQLite: READY after ${r.medianReadyMs} ms, first GetRun answered after ${r.medianFirstGetRunMs} ms (medians of 3), RSS ${r.medianRssMb} MB.`,
     "",
-    "PostgreSQL: one controller on a local server (several controllers on one database are not built yet).",
+    "PostgreSQL: one controller on a local server, with its cluster machinery on (fenced commits, the LISTEN connection, heartbeats).",
   ].join("\n");
   writeFileSync(join(out, "store.md"), `${md}\n`);
   log(`\n${md}\nreport: .build/bench/store.{json,md} (${report.durationSeconds} s)`);

@@ -45,6 +45,8 @@ export class SqliteStore extends QueuedStore {
       this.db.pragma(`synchronous = ${opts.sync === "full" ? "FULL" : "NORMAL"}`);
       // Held until close: another controller on this directory fails at once instead of interleaving.
       this.db.pragma("locking_mode = EXCLUSIVE");
+      // Fewer, larger checkpoints: a page the appends keep rewriting is copied to the file once per checkpoint.
+      this.db.pragma("wal_autocheckpoint = 16384");
       applyMigrations(this.db, SQLITE_MIGRATIONS);
     } catch (err) {
       throw storeUnavailable(this.location, err);

@@ -91,6 +91,19 @@ describe("two controllers on one PostgreSQL database", () => {
     expect((await call(cb, "getSession", { sessionId: "on-a" })).session).toEqual(created);
     const listed = (await call(cb, "listSessions", { includeClosed: false, pageSize: 0, pageToken: "" })).sessions.map((s) => s.sessionId);
     expect(listed).toContain("on-a");
+    // Pages across controllers: a token from B's page works on A, and the pages cover the listing once.
+    await createSession(cb, "on-b", runOptions({ cliPath: fakeClaude }));
+    const paged: string[] = [];
+    let token = "";
+    for (let i = 0; i < 10; i++) {
+      const page = await call(i % 2 === 0 ? cb : ca, "listSessions", { includeClosed: false, pageSize: 1, pageToken: token });
+      paged.push(...page.sessions.map((s) => s.sessionId));
+      token = page.nextPageToken;
+      if (!token) break;
+    }
+    expect(paged).toEqual((await call(ca, "listSessions", { includeClosed: false, pageSize: 0, pageToken: "" })).sessions.map((s) => s.sessionId));
+    expect(paged).toEqual(expect.arrayContaining(["on-a", "on-b"]));
+    expect(new Set(paged).size).toBe(paged.length);
     expect((await callError(cb, "createSession", { provider: Provider.PROVIDER_CLAUDE, options: created.options, sessionId: "on-a" })).error.reasonCode).toBe("session_exists");
 
     // A drives a run that asks twice; B watches it live and answers both approvals.
