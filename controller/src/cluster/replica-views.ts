@@ -1,7 +1,7 @@
 import type pg from "pg";
-import { AsmError, encodeRunFields, RunStatus, SESSION_DEFAULTS, type CliExitStatus, type Observability, type ProviderName, type Result, type RunOptionsInput } from "@asm/shared";
+import { AsmError, RunStatus, SESSION_DEFAULTS, type CliExitStatus, type Observability, type ProviderName, type Result, type RunOptionsInput } from "@asm/shared";
 import { observabilityOf } from "../runs/run.js";
-import { isTerminalBody, type EventSource } from "../runs/stored-run.js";
+import { batchesOf, isTerminalBody, runFieldsOf, type EventSource } from "../runs/stored-run.js";
 import { runOfRow } from "../store/postgres-store.js";
 import type { ControllerStore, RunRecord, SessionRecord } from "../store/store.js";
 import type { Doorbell } from "./doorbell.js";
@@ -64,7 +64,7 @@ export class FollowedEventLog implements EventSource {
     readonly durableSequence: number,
     fields: { sessionId: string; provider: string; metadata: Observability },
   ) {
-    this.runFields = encodeRunFields({ runId, sessionId: fields.sessionId, provider: fields.provider, metadata: fields.metadata });
+    this.runFields = runFieldsOf(runId, fields);
   }
 
   async *readBatches(after: number, opts: { signal?: AbortSignal; maxEvents: number }): AsyncGenerator<Uint8Array[]> {
@@ -76,7 +76,7 @@ export class FollowedEventLog implements EventSource {
       const events = await this.store.readEvents(this.runId, position, 512);
       if (events.length > 0) {
         armed.cancel();
-        for (let i = 0; i < events.length; i += page) yield events.slice(i, i + page).map((e) => e.body);
+        yield* batchesOf(events, page);
         const last = events.at(-1)!;
         position = last.sequence;
         if (isTerminalBody(last.body)) {
@@ -106,6 +106,8 @@ export class ReplicaRun {
   readonly isEnded: boolean;
   readonly pendingApprovalIds: string[];
   readonly log: FollowedEventLog;
+  /** The run's last event in the database when it was looked up. */
+  readonly lastSequence: number;
   private readonly record: RunRecord;
 
   constructor(record: RunRecord, lastSequence: number, follow: (run: ReplicaRun) => FollowedEventLog) {
@@ -125,8 +127,6 @@ export class ReplicaRun {
     this.lastSequence = lastSequence;
     this.log = follow(this);
   }
-
-  readonly lastSequence: number;
 
   get status(): RunStatus {
     if (this.record.phase === "queued") return RunStatus.RUN_STATUS_QUEUED;

@@ -1,5 +1,5 @@
 import { decodeEvent, encodeRunFields, isTerminal, RunStatus, type CliExitStatus, type Observability, type ProviderName, type Result } from "@asm/shared";
-import type { ControllerStore, RunRecord } from "../store/store.js";
+import type { ControllerStore, RunRecord, StoredEvent } from "../store/store.js";
 import { observabilityOf } from "./run.js";
 
 /** What StreamRun and WatchRun read a run's events from: a live log, or the store. */
@@ -23,7 +23,7 @@ export class StoredEventLog implements EventSource {
     readonly durableSequence: number,
     fields: { sessionId: string; provider: string; metadata: Observability },
   ) {
-    this.runFields = encodeRunFields({ runId, sessionId: fields.sessionId, provider: fields.provider, metadata: fields.metadata });
+    this.runFields = runFieldsOf(runId, fields);
   }
 
   async *readBatches(after: number, opts: { signal?: AbortSignal; maxEvents: number }): AsyncGenerator<Uint8Array[]> {
@@ -32,10 +32,20 @@ export class StoredEventLog implements EventSource {
     while (position < this.durableSequence && !opts.signal?.aborted) {
       const events = await this.store.readEvents(this.runId, position, Math.min(page, 512));
       if (events.length === 0) return;
-      for (let i = 0; i < events.length; i += page) yield events.slice(i, i + page).map((e) => e.body);
+      yield* batchesOf(events, page);
       position = events.at(-1)!.sequence;
     }
   }
+}
+
+/** The run fields every event of a run read from the store is sent with. */
+export function runFieldsOf(runId: string, fields: { sessionId: string; provider: string; metadata: Observability }): Uint8Array {
+  return encodeRunFields({ runId, sessionId: fields.sessionId, provider: fields.provider, metadata: fields.metadata });
+}
+
+/** A page of stored events as batches of at most `size` bodies. */
+export function* batchesOf(events: readonly StoredEvent[], size: number): Generator<Uint8Array[]> {
+  for (let i = 0; i < events.length; i += size) yield events.slice(i, i + size).map((e) => e.body);
 }
 
 /**
