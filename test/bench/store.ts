@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Provider, silentLogger } from "@asm/shared";
-import { SqliteStore } from "../../controller/src/store/sqlite-store.js";
+import { SqliteStore } from "../../controller/src/store/sqlite/sqlite-store.js";
 import { call, collectEvents, connectInsecure } from "../helpers/grpc-client.js";
 import { startPostgres } from "../helpers/postgres.js";
 import { runOptions } from "../helpers/sessions.js";
@@ -109,7 +109,7 @@ async function restart(fakeClaude: string): Promise<Record<string, unknown>> {
     client.close();
     await seed.stop();
 
-    const store = new SqliteStore({ dataDir, logger: silentLogger(), sync: "normal" });
+    const store = await SqliteStore.open({ dataDir, logger: silentLogger(), sync: "normal" });
     const state = await store.load();
     const record = state.runs.find((r) => r.runId === "seed")!;
     const events = await store.readEvents("seed", 0, 10_000);

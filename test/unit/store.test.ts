@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { AsmError, RunStatus, kindOf, payload, silentLogger, type Event, type EventPayload } from "@asm/shared";
 import { RunEventLog } from "../../controller/src/runs/run-event-log.js";
 import { GroupCommit, type StoreOp } from "../../controller/src/store/group-commit.js";
-import { SqliteStore } from "../../controller/src/store/sqlite-store.js";
+import { SqliteStore } from "../../controller/src/store/sqlite/sqlite-store.js";
 import { KeptSourceTracker } from "../../controller/src/runs/kept-source.js";
 import type { RunRecord, SessionRecord } from "../../controller/src/store/store.js";
 
@@ -20,8 +20,8 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await tick();
 }
 
-function deferredLog(uncommittedWindow?: number): RunEventLog {
-  return new RunEventLog({ maxEvents: 1000, primaryWindow: 1000, run: { runId: "run_1", sessionId: "ses_1", provider: "claude", metadata: undefined }, deferredDurability: true, uncommittedWindow });
+function deferredLog(uncommittedWindow?: number, primaryWindow = 1000): RunEventLog {
+  return new RunEventLog({ maxEvents: 1000, primaryWindow, run: { runId: "run_1", sessionId: "ses_1", provider: "claude", metadata: undefined }, deferredDurability: true, uncommittedWindow });
 }
 
 describe("the event log with a durable store: readers get only committed events", () => {
@@ -67,6 +67,38 @@ describe("the event log with a durable store: readers get only committed events"
   });
 });
 
+describe("backpressure with a durable store: the StreamRun reader is behind only on what it could read", () => {
+  it("events waiting for their commit do not count against the reader's window; once committed and unread, they do", async () => {
+    const log = deferredLog(64, 4);
+    const seen: number[] = [];
+    const reader = log.readBatches(0, { maxEvents: 100, primary: true })[Symbol.asyncIterator]();
+    const pull = async (): Promise<void> => {
+      const next = await reader.next();
+      if (!next.done) seen.push(...log.decode(next.value).map((e) => e.sequence));
+    };
+    // Twice the reader's window appended while a commit is in flight: the producer goes on.
+    const pending = pull();
+    for (let i = 1; i <= 8; i++) log.append(ev(i));
+    expect(log.hasReaderRoom).toBe(true);
+    log.markDurable(8);
+    await pending;
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(log.hasReaderRoom).toBe(true);
+    // Committed and not read: now the reader is a window behind and the producer waits for it.
+    for (let i = 9; i <= 12; i++) log.append(ev(i));
+    log.markDurable(12);
+    expect(log.hasReaderRoom).toBe(false);
+    let room = false;
+    void log.waitForRoom().then(() => (room = true));
+    await settle();
+    expect(room).toBe(false);
+    await pull();
+    await settle();
+    expect(room).toBe(true);
+    await reader.return?.(undefined);
+  });
+});
+
 describe("group commit", () => {
   it("what one turn of the event loop queues is one transaction, reported once", async () => {
     const commits: StoreOp[][] = [];
@@ -106,18 +138,18 @@ function sessionRecord(id: string, ordinal: number): SessionRecord {
 }
 
 describe("the SQLite store on a real file", () => {
-  const open = (dataDir: string): SqliteStore => new SqliteStore({ dataDir, logger: silentLogger(), sync: "normal" });
+  const open = (dataDir: string): Promise<SqliteStore> => SqliteStore.open({ dataDir, logger: silentLogger(), sync: "normal" });
 
   it("keeps sessions, runs (with their result) and events across a reopen, and reads events by sequence", async () => {
     const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
-    const store = open(dir);
+    const store = await open(dir);
     store.putSession(sessionRecord("s1", 1));
     const run = { runId: "r1", sessionId: "s1", owner: "alice", provider: "claude", phase: "ended", lastSequence: 3, bytes: 30, result: { runId: "r1", sessionId: "s1", status: RunStatus.RUN_STATUS_COMPLETED, text: "hi", object: undefined, cost: undefined, error: undefined, durationMs: 5, stopReason: "", providerSessionId: "p1", metadata: undefined, lastSequence: 3, truncated: false } } as unknown as RunRecord;
     store.putRun(run);
     for (let s = 1; s <= 3; s++) store.appendEvent("r1", { sequence: s, body: new Uint8Array([s, s]), sourceSequence: s * 10 });
     await store.close();
 
-    const again = open(dir);
+    const again = await open(dir);
     const state = await again.load();
     expect(state.sessions).toEqual([sessionRecord("s1", 1)]);
     expect(state.runs).toHaveLength(1);
@@ -131,14 +163,28 @@ describe("the SQLite store on a real file", () => {
     await again.close();
   });
 
+  it("one turn's writes keep their order through the worker: a run deleted between its events keeps only what came after", async () => {
+    const store = await open(mkdtempSync(join(tmpdir(), "asm-store-")));
+    const body = (n: number): Uint8Array => new Uint8Array(300).fill(n).subarray(n, n + 3);
+    for (let s = 1; s <= 300; s++) store.appendEvent("r1", { sequence: s, body: body(s % 200), sourceSequence: s });
+    store.deleteRun("r1");
+    store.appendEvent("r1", { sequence: 1, body: body(7), sourceSequence: 0 });
+    store.appendEvent("r2", { sequence: 1, body: body(8), sourceSequence: 5 });
+    await store.flush();
+    expect((await store.readEvents("r1", 0, 10)).map((e) => [e.sequence, [...e.body]])).toEqual([[1, [7, 7, 7]]]);
+    expect((await store.readEvents("r2", 0, 10)).map((e) => [e.sequence, [...e.body], e.sourceSequence])).toEqual([[1, [8, 8, 8], 5]]);
+    await store.close();
+    await expect(store.readEvents("r1", 0, 10)).rejects.toMatchObject({ reasonCode: "store_unavailable" });
+  });
+
   it("a second controller on the same data directory is refused while the first holds it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
-    const first = open(dir);
+    const first = await open(dir);
     first.putSession(sessionRecord("s1", 1));
     await first.flush();
     let error: unknown;
     try {
-      open(dir);
+      await open(dir);
     } catch (err) {
       error = err;
     }
@@ -146,22 +192,22 @@ describe("the SQLite store on a real file", () => {
     expect((error as AsmError).reasonCode).toBe("store_unavailable");
     expect((error as AsmError).message).toContain("in use by another controller");
     await first.close();
-    await open(dir).close();
+    await (await open(dir)).close();
   });
 
-  it("a store written by a newer asm is refused, not rewritten", () => {
+  it("a store written by a newer asm is refused, not rewritten", async () => {
     const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
     const db = new Database(join(dir, "asm.db"));
     db.exec("CREATE TABLE asm_schema (version INTEGER NOT NULL); INSERT INTO asm_schema VALUES (99);");
     db.close();
-    expect(() => open(dir)).toThrow(/schema is version 99, newer than this asm knows/);
+    await expect(open(dir)).rejects.toThrow(/schema is version 99, newer than this asm knows/);
   });
 
-  it("a data directory that cannot be made is store_unavailable, naming the path", () => {
+  it("a data directory that cannot be made is store_unavailable, naming the path", async () => {
     const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
     writeFileSync(join(dir, "a-file"), "");
     // Under a regular file nobody can make a directory, root included.
-    expect(() => open(join(dir, "a-file", "data"))).toThrow(/cannot open the store .*a-file\/data\/asm\.db/);
+    await expect(open(join(dir, "a-file", "data"))).rejects.toThrow(/cannot open the store .*a-file\/data\/asm\.db/);
   });
 });
 

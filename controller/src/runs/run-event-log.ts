@@ -126,12 +126,13 @@ export class RunEventLog {
   }
 
   /**
-   * Whether the producer may append now: no primary reader, or one within the window; and the
-   * store not more than its window behind (a slow disk holds the CLI, not the controller's memory).
+   * Whether the producer may append now: no primary reader, or one within the window of what it
+   * could have read (the durable events: a commit in flight is not the reader's lag); and the store
+   * not more than its own window behind (a slow disk holds the CLI, not the controller's memory).
    */
   get hasReaderRoom(): boolean {
     if (this.events.length - this.durable >= this.uncommittedWindow) return false;
-    return this.primaryPosition === undefined || this.events.length - this.primaryPosition < this.opts.primaryWindow;
+    return this.primaryPosition === undefined || this.durable - this.primaryPosition < this.opts.primaryWindow;
   }
 
   /**
@@ -155,7 +156,7 @@ export class RunEventLog {
    * window instead of once per event.
    */
   private readerAdvanced(position: number): void {
-    if (this.roomWaiters.length > 0 && this.events.length - position <= this.opts.primaryWindow >> 1) this.wakeRoom();
+    if (this.roomWaiters.length > 0 && this.durable - position <= this.opts.primaryWindow >> 1 && this.events.length - this.durable < this.uncommittedWindow) this.wakeRoom();
   }
 
   /** Events with sequence in (after, lastSequence], decoded, without waiting. */

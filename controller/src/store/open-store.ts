@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { AsmError, type Logger } from "@asm/shared";
 import { MemoryStore } from "./memory-store.js";
 import { PostgresStore } from "./postgres-store.js";
-import { SqliteStore } from "./sqlite-store.js";
+import { SqliteStore } from "./sqlite/sqlite-store.js";
 import type { ControllerStore } from "./store.js";
 
 export interface StoreSettings {
@@ -30,7 +30,7 @@ export async function openStore(settings: StoreSettings, env: NodeJS.ProcessEnv,
     case "memory":
       return new MemoryStore();
     case "sqlite":
-      return new SqliteStore({ dataDir: resolve(settings.dataDir ?? defaultDataDir(env)), logger, sync: settings.sync });
+      return SqliteStore.open({ dataDir: resolve(settings.dataDir ?? defaultDataDir(env)), logger, sync: settings.sync });
     default:
       throw new AsmError({ reasonCode: "store_unavailable", message: `ASM_STORE "${settings.store}" is not a store this controller has (sqlite, memory, postgres://…)` });
   }

@@ -81,7 +81,8 @@ export type CommitListener = (committed: ReadonlyMap<string, number>) => void;
  * saw can be lost by a crash of the controller.
  *
  * Implementations: MemoryStore (nothing survives the process; commits at once), SqliteStore (one
- * controller, a file in ASM_DATA_DIR).
+ * controller, a file in ASM_DATA_DIR, written on a worker thread), PostgresStore (several
+ * controllers on one database).
  */
 export interface ControllerStore {
   /** "memory", "sqlite", ... (what the logs and the benchmark report). */

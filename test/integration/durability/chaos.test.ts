@@ -114,7 +114,7 @@ describe.each(["sqlite", "postgres"] as const)("chaos on %s: controller kills an
         expect(deltas, w.runId).toEqual(deltas.map((_, i) => `t${i} `));
         const error = kept.at(-1)!.payload?.$case === "error" ? kept.at(-1)!.payload : undefined;
         if (w.remote) {
-          expect(error?.$case === "error" ? error.value.error : undefined, w.runId).toBeUndefined();
+          expect(error?.$case === "error" ? `${error.value.error?.reasonCode}: ${error.value.error?.message}` : undefined, w.runId).toBeUndefined();
           expect(deltas.length, w.runId).toBe(EVENTS);
           remoteComplete += 1;
         } else if (error) {
@@ -126,7 +126,7 @@ describe.each(["sqlite", "postgres"] as const)("chaos on %s: controller kills an
       // The report of what the kills hit (local runs cut by a kill end with controller_restarted).
       console.info(`chaos (${kind}): ${kills} kills; ${remoteComplete} remote runs complete; ${localCut} local runs cut by a kill`);
     } finally {
-      if (process.env.ASM_CHAOS_LOG) writeFileSync(process.env.ASM_CHAOS_LOG, executor.output() + "\n=====CONTROLLERS\n" + [...outputs, controller.output()].join("\n=====\n"));
+      if (process.env.ASM_CHAOS_LOG) writeFileSync(`${process.env.ASM_CHAOS_LOG}.${kind}`, executor.output() + "\n=====CONTROLLERS\n" + [...outputs, controller.output()].join("\n=====\n"));
       client.close();
       await controller.kill("SIGTERM");
       await executor.stop();
