@@ -103,7 +103,12 @@ export class SqliteStore extends QueuedStore {
     if (this.pending.size === 0) this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+      try {
+        this.worker.postMessage({ ...request, id } as WorkerRequest, transfer);
+      } catch (err) {
+        // Something that cannot be posted (a defect): this request fails, the store goes on.
+        this.settle({ id, error: { message: err instanceof Error ? err.message : String(err), code: "" } });
+      }
     });
   }
 
