@@ -21,6 +21,7 @@ import type { ExecutorLink } from "./executor-link.js";
 import { requireCapabilities } from "./executor-link.js";
 import type { ExecutorLinks } from "./executor-links.js";
 import { extraFields, resolveRemoteConfig, type RemoteConfig } from "./remote-config.js";
+import { nextWithin } from "./next-within.js";
 
 export interface RemoteCoreBackendOptions {
   links: ExecutorLinks;
@@ -317,23 +318,13 @@ class RemoteExecution implements RunExecution {
   }
 
   /** Next stream message, or a typed error when the executor stays silent past `ms`. */
-  private async nextWithin(messages: AsyncIterator<ExecuteResponse>, ms: number, started: boolean): Promise<IteratorResult<ExecuteResponse>> {
-    let timer: NodeJS.Timeout | undefined;
-    const silence = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const node = this.config.remote_node;
-        reject(
-          started
-            ? lost(node, `no message for ${ms} ms (heartbeat bound); the executor or the link is gone`, { silence_ms: ms })
-            : new AsmError({ domain: "transport", reasonCode: "rpc_timeout", message: `executor ${node}: the run was not started within remote_rpc_timeout_ms (${ms} ms)`, details: { executor: node, timeout_ms: ms } }),
-        );
-      }, ms);
-    });
-    try {
-      return await Promise.race([messages.next(), silence]);
-    } finally {
-      clearTimeout(timer);
-    }
+  private nextWithin(messages: AsyncIterator<ExecuteResponse>, ms: number, started: boolean): Promise<IteratorResult<ExecuteResponse>> {
+    const node = this.config.remote_node;
+    return nextWithin(messages, ms, () =>
+      started
+        ? lost(node, `no message for ${ms} ms (heartbeat bound); the executor or the link is gone`, { silence_ms: ms })
+        : new AsmError({ domain: "transport", reasonCode: "rpc_timeout", message: `executor ${node}: the run was not started within remote_rpc_timeout_ms (${ms} ms)`, details: { executor: node, timeout_ms: ms } }),
+    );
   }
 
   private classify(err: unknown): AsmError {

@@ -395,7 +395,12 @@ export class ExecuteStream {
     const now = Date.now();
     if (this.phase === "handed_over") return;
     if (!this.detached && now - this.lastHeardAt > this.deps.limits.heartbeatTimeoutMs) {
-      this.controllerGone(`no message from the controller for ${now - this.lastHeardAt} ms`);
+      // Judged once the loop has read what arrived: after a stall of this process the tick is due
+      // with the controller's messages still unread (timers run before sockets are polled).
+      const heard = this.lastHeardAt;
+      setImmediate(() => {
+        if (!this.detached && this.phase !== "handed_over" && this.lastHeardAt === heard) this.controllerGone(`no message from the controller for ${Date.now() - heard} ms`);
+      });
       return;
     }
     if (!this.detached && this.phase !== "finished" && !this.outbox.isBlocked && now - this.outbox.lastWriteAt >= this.deps.limits.heartbeatIntervalMs) {

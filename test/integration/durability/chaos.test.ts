@@ -55,7 +55,10 @@ describe.each(["sqlite", "postgres"] as const)("chaos on %s: controller kills an
     const executor = await startExecutorProcess({ pki, args: ["--max-runs", "64"] });
     const postgres = kind === "postgres" ? await startPostgres() : undefined;
     const store: Record<string, string> = postgres ? { ASM_STORE: postgres.createDatabase("chaos") } : { ASM_DATA_DIR: join(root, "data") };
-    const env: Record<string, string> = { ...remoteIdentityEnv(pki), ...FAST_LIVENESS, ASM_EXECUTORS: `executor-a=${executor.address}`, ...store, ASM_LOG_LEVEL: "warn" };
+    // Fast heartbeats, but grpc-js keepalive at its usual scale: a keepalive timeout of 1 s measures the
+    // loaded test machine (a starved process misses a ping answer), not the controller's kills.
+    const liveness = { ...FAST_LIVENESS, ASM_REMOTE_KEEPALIVE_TIME_MS: "10000", ASM_REMOTE_KEEPALIVE_TIMEOUT_MS: "10000" };
+    const env: Record<string, string> = { ...remoteIdentityEnv(pki), ...liveness, ASM_EXECUTORS: `executor-a=${executor.address}`, ...store, ASM_LOG_LEVEL: "warn" };
     let controller: ControllerProcess = await startControllerProcess(env, root);
     const port = controller.port;
     env.ASM_LISTEN = `127.0.0.1:${port}`;
