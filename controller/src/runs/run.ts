@@ -133,7 +133,8 @@ export class Run {
   /** How far the events from an executor are kept (what the remote backend acknowledges). */
   private readonly keptSource: KeptSourceTracker;
   /** Approvals a restored run was waiting on when the controller stopped. */
-  private pendingAtRestore: string[] = [];
+  /** Approvals a restored run still waits on, with when they were asked (wall clock, ms). */
+  private pendingAtRestore: { approvalId: string; askedAt: number }[] = [];
 
   constructor(private readonly init: RunInit) {
     this.runId = init.runId;
@@ -223,8 +224,9 @@ export class Run {
     );
     this.touchIdle();
     this.init.journal?.state(this);
-    // Approvals the restored run still waits on are asked again of the session (and time out afresh).
-    if (this.init.restored) for (const approvalId of this.pendingAtRestore) this.trackApproval(approvalId);
+    // Approvals the restored run still waits on are asked again of the session; each keeps its
+    // deadline (approval_timeout_ms from when the CLI asked), however long the controller was away.
+    if (this.init.restored) for (const { approvalId, askedAt } of this.pendingAtRestore) this.trackApproval(approvalId, askedAt);
     void this.pump(this.resumedProviderSessionId || undefined);
   }
 
@@ -388,9 +390,12 @@ export class Run {
     this.stopping.abort();
   }
 
-  private trackApproval(approvalId: string): void {
+  /** `askedAt` (wall clock): when a restored run's CLI asked; the timeout counts from then. */
+  private trackApproval(approvalId: string, askedAt?: number): void {
     const timeoutMs = this.init.settings.approvalTimeoutMs;
-    const timer = this.init.clock.setTimeout(() => void this.approvalTimedOut(approvalId, timeoutMs), timeoutMs);
+    const remainingMs = askedAt === undefined ? timeoutMs : Math.max(0, Math.min(timeoutMs, timeoutMs - (Date.now() - askedAt)));
+    if (askedAt !== undefined) this.log_.info({ approvalId, timeoutMs, remainingMs }, "approval pending across the restart keeps its deadline");
+    const timer = this.init.clock.setTimeout(() => void this.approvalTimedOut(approvalId, timeoutMs), remainingMs);
     this.approvals.set(approvalId, { timer });
     this.clearIdle();
     this.init.onApprovalRequested(approvalId, this);
@@ -464,16 +469,16 @@ export class Run {
   /** Takes the kept events of a restored run: its result so far, provider session and open approvals. */
   private restore(restored: RestoredRun): void {
     this.startedAt = restored.startedAt;
-    const open = new Set<string>();
+    const open = new Map<string, number>();
     for (let i = 0; i < restored.bodies.length; i++) {
       const event = decodeEvent(restored.bodies[i]!, this.log.runFields);
       foldEvent(this.projection, event);
       if (event.providerSessionId) this.providerSessionId = event.providerSessionId;
       const p = event.payload;
-      if (p?.$case === "approvalRequested") open.add(p.value.approvalId);
+      if (p?.$case === "approvalRequested") open.set(p.value.approvalId, event.timestamp?.getTime() ?? Date.now());
       else if (p?.$case === "approvalResolved") open.delete(p.value.approvalId);
     }
-    this.pendingAtRestore = [...open];
+    this.pendingAtRestore = [...open].map(([approvalId, askedAt]) => ({ approvalId, askedAt }));
   }
 
   /** What the store keeps of the run besides its events. */

@@ -156,6 +156,30 @@ describe.each(["sqlite", "postgres"] as const)("restart on %s: nothing lost", (k
     const next = await collectEvents(c2.streamRun({ sessionId: local, prompt: "[[scenario:history]]", runId: "after-1", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
     expect(textOf(next.at(-1))).toBe(firstText.replace(/^new:/, "resumed:"));
   });
+
+  it("an approval pending at the crash keeps its deadline: approval_timeout_ms counts from when the CLI asked, not from the restart", async () => {
+    const c = controller.client;
+    const timeoutMs = 4000;
+    const defaults = { ...remoteOptions("executor-a"), cliPath: fakeClaude, interactiveApprovals: true, approvalTimeoutMs: timeoutMs };
+    const sessionId = (await call(c, "createSession", { provider: Provider.PROVIDER_CLAUDE, options: { defaults, maxConcurrentRuns: 1, maxQueuedRuns: 1, keepCliWarm: false, warmIdleTimeoutMs: 60_000 }, sessionId: "" })).session!.sessionId;
+    const run = c.streamRun({ sessionId, prompt: "[[scenario:approvals]] [[n:1]]", runId: "appr-deadline", overrides: undefined, keepRunning: true, maxBatchEvents: 0 });
+    const asked = await waitForEvent(run, (e) => e.payload?.$case === "approvalRequested");
+    const approvalId = asked.payload?.$case === "approvalRequested" ? asked.payload.value.approvalId : "";
+    const killedAt = Date.now();
+    await controller.kill("SIGKILL");
+    run.cancel();
+    controller = await startControllerProcess({ ...env, ASM_LISTEN: `127.0.0.1:${controller.port}` }, cwd);
+
+    // The restarted controller arms what was left of the approval's time, never a whole new timeout.
+    const line = controller.output().split("\n").find((l) => l.includes("keeps its deadline") && l.includes(approvalId));
+    expect(line, "the restored approval's deadline is logged").toBeDefined();
+    const { remainingMs } = JSON.parse(line!) as { remainingMs: number };
+    expect(remainingMs).toBeLessThanOrEqual(timeoutMs - (killedAt - asked.timestamp!.getTime()));
+    // No decision comes: it times out, denied, and the run ends with approval_timeout.
+    const events = await collectEvents(controller.client.watchRun({ runId: "appr-deadline", afterSequence: 0, maxBatchEvents: 0 }));
+    expect(events.some((e) => e.payload?.$case === "approvalResolved" && e.payload.value.approvalId === approvalId && e.payload.value.reason === "timeout")).toBe(true);
+    expect(errorOf(events.at(-1))?.reasonCode).toBe("approval_timeout");
+  });
 });
 
 describe("graceful restart (SIGTERM) on SQLite", () => {
