@@ -3,7 +3,8 @@ export { loadControllerConfig, ControllerConfigSchema, type ControllerConfig } f
 export { Controller } from "./core/controller.js";
 export { Run } from "./runs/run.js";
 export { StoredRun } from "./runs/stored-run.js";
-export type { AnyRun, RecoveryReport } from "./core/controller.js";
+export type { AnyRun } from "./core/controller.js";
+export type { ControllerOptions, RecoveryReport } from "./core/controller-options.js";
 export { SqliteStore } from "./store/sqlite/sqlite-store.js";
 export { MemoryStore } from "./store/memory-store.js";
 export type { ControllerStore, RunRecord, SessionRecord, StoredEvent } from "./store/store.js";

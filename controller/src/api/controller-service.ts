@@ -22,7 +22,7 @@ import type { Controller } from "../core/controller.js";
 import type { ExecutorDirectory } from "../executors/executor-directory.js";
 import { eventStreamMessages } from "./event-stream.js";
 import { serverStream, unary } from "../server/handler-adapter.js";
-import { observabilityOf } from "../runs/run.js";
+import { observabilityOf } from "../runs/run-metadata.js";
 import {
   executionModeFromProto,
   laneFromProto,

@@ -1,6 +1,6 @@
 import type pg from "pg";
 import { AsmError, RunStatus, SESSION_DEFAULTS, type CliExitStatus, type Observability, type ProviderName, type Result, type RunOptionsInput } from "@asm/shared";
-import { observabilityOf } from "../runs/run.js";
+import { observabilityOf } from "../runs/run-metadata.js";
 import { batchesOf, isTerminalBody, runFieldsOf, type EventSource } from "../runs/stored-run.js";
 import { runOfRow } from "../store/postgres-store.js";
 import type { ControllerStore, RunRecord, SessionRecord } from "../store/store.js";

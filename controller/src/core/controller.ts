@@ -10,107 +10,38 @@ import {
   runNeeds,
   SESSION_DEFAULTS,
   type LaneResolution,
-  type Logger,
   type ProviderName,
   type RunOptionsInput,
   type RunSettings,
   type SdkDiscovery,
   type SessionOptionsInput,
-  type Clock,
   realClock,
   RunAdmission,
-  type RunAdmissionLimits,
   mayAccess,
   SYSTEM_PRINCIPAL,
   type Principal,
-  type RunPolicy,
   surfaceDriver,
-  type SurfaceOperatorConfig,
 } from "@asm/shared";
-import type { Backend } from "@asm/shared";
 import { controllerSdkDiscovery } from "../sdk-lane/sdk-modules.js";
 import { resolveRemoteConfig } from "../remote/remote-config.js";
-import { Run, type RestoredRun, type RunJournal, type SurfaceShown } from "../runs/run.js";
+import { Run } from "../runs/run.js";
+import type { RestoredRun, RunJournal } from "../runs/run-init.js";
+import type { SurfaceShown } from "../runs/run-metadata.js";
 import { isTerminalBody, StoredRun } from "../runs/stored-run.js";
 import { Session } from "../sessions/session.js";
 import { MemoryStore } from "../store/memory-store.js";
 import type { ControllerStore, RunRecord, StoredState } from "../store/store.js";
 import { endInterruptedRun, keptEvents } from "./recovery.js";
-import { Retention, type RetentionLimits } from "./retention.js";
+import { checkClientId } from "./client-ids.js";
+import type { ControllerOptions, RecoveryReport } from "./controller-options.js";
+import { OpenSessions } from "./open-sessions.js";
+import { Retention } from "./retention.js";
 
 /** A run the controller answers for: live (this process runs or ran it) or restored from the store. */
 export type AnyRun = Run | StoredRun;
 
-/** What a start found in the store. */
-export interface RecoveryReport {
-  sessions: number;
-  /** Finished runs kept (answered from the store). */
-  endedRuns: number;
-  /** Runs that were running on this host (or queued in a closed session): ended with controller_restarted. */
-  interruptedRuns: number;
-  /** Runs that were waiting in their session's queue: they wait again. */
-  requeuedRuns: number;
-  /** Remote runs re-attached to their executor. */
-  reattachedRuns: number;
-}
-
-export interface ControllerOptions {
-  logger: Logger;
-  /** The core lane on this host. */
-  localBackend: Backend;
-  /** The core lane on executor agents (`execution_mode: remote_node`). */
-  remoteBackend: Backend;
-  /** The sdk lane on this host (runs whose lane resolves to `sdk`). */
-  sdkBackend: Backend;
-  /** The operator's settings of execution surfaces (for the targets shown in metadata). */
-  surfaces?: SurfaceOperatorConfig;
-  /** Resolves `driver_opts.remote_node` (directory name or host:port); throws config_invalid. */
-  resolveExecutor: (node: string, field: string) => { node: string };
-  /** SDK discovery, injectable so every lane branch can be tested. */
-  sdkDiscovery?: SdkDiscovery;
-  /** Environment a CLI may see besides its run's allowlist (PATH, HOME of the host). */
-  baseEnv: Record<string, string>;
-  /** Working directory for runs that set none. */
-  defaultCwd: string;
-  /** Events one run may hold. */
-  maxEventsPerRun: number;
-  /** Largest encoded event (larger payloads go in pieces). */
-  maxEventBytes: number;
-  /** Most bytes of text a run's Result keeps. */
-  maxResultTextBytes: number;
-  /** Events the producer may run ahead of a StreamRun caller. */
-  streamWindow: number;
-  /** What is kept of finished runs and closed sessions, and for how long. */
-  retention: RetentionLimits;
-  /** Controller-wide caps on runs (live CLIs, starts, waiting). */
-  admission: RunAdmissionLimits;
-  /** Open sessions at most (ASM_MAX_SESSIONS). */
-  maxSessions: number;
-  /** The clock of the runs' timeouts and of retention. Default: the real one. */
-  clock?: Clock;
-  /** The operator's policy: what each principal may run (checked at CreateSession and at every run). */
-  policy: RunPolicy;
-  /** Where sessions, runs and events are kept (default: memory only). */
-  store?: ControllerStore;
-}
-
-
 export type InterruptOutcome = "removed_from_queue" | "interrupted" | "already_finished";
 
-/** What a client-chosen session or run id may be: 1 to 128 of letters, digits and `._:-`, not starting with `.`. */
-const CLIENT_ID = /^[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,127}$/;
-
-function checkClientId(id: string, field: string): void {
-  if (!CLIENT_ID.test(id)) {
-    throw new AsmError({
-      field,
-      reasonCode: "invalid_id",
-      message: `must be 1 to 128 characters of letters, digits and . _ : - (not starting with "."); got ${JSON.stringify(id.slice(0, 40))}${id.length > 40 ? "…" : ""}`,
-    });
-  }
-}
-
-const NONE: ReadonlySet<Session> = new Set();
 
 /**
  * The aggregate root: sessions, runs, admission, approvals routing, interrupts. Transport-free:
@@ -119,12 +50,10 @@ const NONE: ReadonlySet<Session> = new Set();
 export class Controller {
   private readonly sessions = new Map<string, Session>();
   private readonly runs = new Map<string, AnyRun>();
-  /** Open sessions by owner, for the per-principal quotas. */
-  private readonly openByOwner = new Map<string, Set<Session>>();
   private readonly discovery: SdkDiscovery;
   private readonly admission: RunAdmission;
   private readonly retention: Retention;
-  private openSessions = 0;
+  private readonly open = new OpenSessions();
   private nextOrdinal = 1;
   private readonly store: ControllerStore;
   /** How runs write to the store (undefined when the store keeps nothing). */
@@ -184,7 +113,7 @@ export class Controller {
       const session = Session.fromRecord(record, this.admission);
       this.sessions.set(session.sessionId, session);
       this.nextOrdinal = Math.max(this.nextOrdinal, session.ordinal + 1);
-      if (session.state === "open") this.countOpen(session);
+      if (session.state === "open") this.open.add(session);
       report.sessions += 1;
     }
     const ended: { run: StoredRun; bytes: number }[] = [];
@@ -260,17 +189,10 @@ export class Controller {
     return this.runs.has(runId);
   }
 
-  private countOpen(session: Session): void {
-    this.openSessions += 1;
-    const owned = this.openByOwner.get(session.owner);
-    if (owned) owned.add(session);
-    else this.openByOwner.set(session.owner, new Set([session]));
-  }
-
   /** What the controller holds now (for the memory benchmark and operators). */
   get footprint(): { openSessions: number; sessions: number; runs: number; retainedRunBytes: number; activeRuns: number; waitingRuns: number } {
     return {
-      openSessions: this.openSessions,
+      openSessions: this.open.count,
       sessions: this.sessions.size,
       runs: this.runs.size,
       retainedRunBytes: this.retention.runBytes,
@@ -288,11 +210,11 @@ export class Controller {
     const id = sessionId || newId("ses");
     if (this.sessions.has(id)) throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${id} already exists` });
     this.validateRunOptions(caller, provider, options.defaults, {}, "options.defaults", options.keepCliWarm ?? SESSION_DEFAULTS.keepCliWarm);
-    this.opts.policy.checkLiveSessions(caller, this.openSessionsOf(caller).size);
-    if (this.openSessions >= this.opts.maxSessions) {
+    this.opts.policy.checkLiveSessions(caller, this.open.of(caller.id).size);
+    if (this.open.count >= this.opts.maxSessions) {
       throw new AsmError({
         reasonCode: "too_many_sessions",
-        message: `the controller has ${this.openSessions} open sessions (ASM_MAX_SESSIONS ${this.opts.maxSessions}); close one first`,
+        message: `the controller has ${this.open.count} open sessions (ASM_MAX_SESSIONS ${this.opts.maxSessions}); close one first`,
       });
     }
     const session = new Session(
@@ -306,7 +228,7 @@ export class Controller {
       this.nextOrdinal++,
     );
     this.sessions.set(id, session);
-    this.countOpen(session);
+    this.open.add(session);
     this.store.putSession(session.toRecord());
     this.opts.logger.info({ sessionId: id, provider, owner: caller.id }, "session created");
     return session;
@@ -349,7 +271,7 @@ export class Controller {
     checkPrompt(adapter, prompt);
     const { settings, resolution } = this.validateRunOptions(caller, session.provider, session.defaults, overrides, "overrides", session.keepCliWarm);
     let liveRuns = 0;
-    for (const s of this.openSessionsOf(caller)) liveRuns += s.liveRunCount;
+    for (const s of this.open.of(caller.id)) liveRuns += s.liveRunCount;
     this.opts.policy.checkConcurrentRuns(caller, liveRuns);
     session.checkAdmission();
     this.admission.check();
@@ -438,12 +360,11 @@ export class Controller {
     const error = (): AsmError => reason ?? AsmError.cancelled(`session ${sessionId} closed`, "session_closed");
     const wasOpen = session.state === "open";
     const { active, queued } = session.close();
-    if (wasOpen) this.forgetOpen(session);
+    if (wasOpen) this.open.remove(session);
     for (const run of queued) run.endQueued(error());
     await Promise.all(active.map((run) => run.stop(error())));
     await Promise.all([this.opts.localBackend.releaseSession(sessionId), this.opts.remoteBackend.releaseSession(sessionId), this.opts.sdkBackend.releaseSession(sessionId)]);
     if (wasOpen) {
-      this.openSessions -= 1;
       this.store.putSession(session.toRecord());
       this.retention.sessionClosed(sessionId);
     }
@@ -479,17 +400,6 @@ export class Controller {
     }
     // Every run is let go of or has its end kept (a run past its terminal event may still be closing its CLI).
     await Promise.all(live.map((run) => run.ended));
-  }
-
-  /** The open sessions `principal` owns: its quotas count them and their runs. */
-  private openSessionsOf(principal: Principal): ReadonlySet<Session> {
-    return this.openByOwner.get(principal.id) ?? NONE;
-  }
-
-  private forgetOpen(session: Session): void {
-    const owned = this.openByOwner.get(session.owner);
-    owned?.delete(session);
-    if (owned?.size === 0) this.openByOwner.delete(session.owner);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { AsmError, ApprovalDecision, decodeEvent, emptyProjection, encodeEventBody, encodeRunFields, foldEvent, isTerminal, payload, type Event, type EventPayload } from "@asm/shared";
-import { observabilityOf, stampEvent } from "../runs/run.js";
+import { observabilityOf, stampEvent } from "../runs/run-metadata.js";
 import type { ControllerStore, RunRecord, StoredEvent } from "../store/store.js";
 
 /** Every kept event of a run, in order, read from the store a page at a time. */

@@ -3,95 +3,28 @@ import {
   AsmError,
   emptyProjection,
   isTerminal,
-  kindOf,
   payload,
   foldEvent,
   RunStatus,
-  ulid,
   type Event,
   type EventDraft,
   type EventPayload,
-  type LaneResolution,
   type Logger,
   type Observability,
   type Projection,
   type ProviderName,
   type Result,
-  type RunSettings,
-  type Clock,
   chunkPayload,
   encodeEventBody,
 } from "@asm/shared";
-import type { Backend, CliExitStatus, ExecutionRequest, RunExecution } from "@asm/shared";
+import type { CliExitStatus, RunExecution } from "@asm/shared";
 import { decodeEvent } from "@asm/shared";
 import type { RunRecord } from "../store/store.js";
 import { KeptSourceTracker } from "./kept-source.js";
 import { RunEventLog } from "./run-event-log.js";
-
-/** Where a run's events and states go to be kept (the controller's store). */
-export interface RunJournal {
-  /** Whether events wait for the store's commit before readers get them. */
-  readonly deferred: boolean;
-  event(run: Run, sequence: number, body: Uint8Array, sourceSequence: number): void;
-  /** The run changed phase (admitted, started, ended). */
-  state(run: Run): void;
-}
-
-/** A run that was executing on an executor when the controller stopped, as the store kept it. */
-export interface RestoredRun {
-  bodies: readonly Uint8Array[];
-  createdAt: Date;
-  startedAt: Date | undefined;
-  /** The highest executor sequence among the kept events. */
-  afterSourceSequence: number;
-  /** The provider session the run continued. */
-  resumedProviderSessionId: string;
-}
-
-/** `detached`: the controller is stopping and leaves the run to its executor (a durable store re-attaches it at the next start). */
-export type RunPhase = "queued" | "running" | "stopping" | "ended" | "detached";
-
-export interface RunInit {
-  runId: string;
-  sessionId: string;
-  /** The principal that owns the run's session (who may see and act on the run). */
-  owner: string;
-  provider: ProviderName;
-  prompt: string;
-  settings: RunSettings;
-  resolution: LaneResolution;
-  request: Omit<ExecutionRequest, "runId" | "sessionId" | "resolution">;
-  backend: Backend;
-  /** Executor the run executes on (remote runs), for the observability metadata. */
-  executor?: string;
-  /** Where the CLI runs (execution_surface), as the metadata shows it. */
-  surface?: SurfaceShown;
-  logger: Logger;
-  /** The clock of the run's timeouts (queue, stream, deadline, approvals). */
-  clock: Clock;
-  maxEvents: number;
-  /** Largest encoded event; a larger payload is sent in pieces (events.proto, PayloadChunk). */
-  maxEventBytes: number;
-  /** Most bytes of text the run's Result keeps (GetRun, Query); past it the result says `truncated`. */
-  maxResultTextBytes: number;
-  primaryWindow: number;
-  /** Called once per approval the CLI asks for, so the session can index it. */
-  onApprovalRequested: (approvalId: string, run: Run) => void;
-  /** Called once the approval is settled, so the session drops it from its index. */
-  onApprovalSettled: (approvalId: string) => void;
-  /** Called once when the run is terminal and its process is gone. */
-  onEnded: (run: Run) => void;
-  /** Called with the provider's session id whenever a run reveals it. */
-  onProviderSessionId: (id: string) => void;
-  /** Called once, at the first event from the backend (the CLI is up). */
-  onStarted: () => void;
-  /** Where the run's events and states are kept (default: nowhere beyond memory). */
-  journal?: RunJournal;
-  /** The state of a run restored after a controller restart (it re-attaches instead of starting). */
-  restored?: RestoredRun;
-  /** When a run that waited in its queue at a restart was first admitted. */
-  createdAt?: Date;
-}
+import type { RunInit, RunPhase, RestoredRun } from "./run-init.js";
+import { observabilityOf, stampEvent } from "./run-metadata.js";
+import { RunTimers } from "./run-timers.js";
 
 interface PendingApproval {
   timer: unknown;
@@ -119,10 +52,7 @@ export class Run {
   private providerSessionId = "";
   private heardFromBackend = false;
   private readonly approvals = new Map<string, PendingApproval>();
-  private readonly timers = new Set<unknown>();
-  private idleTimer: unknown;
-  /** clock.now() of the run's last activity, for the stream timeout. */
-  private lastActivityAt = 0;
+  private readonly timers: RunTimers;
   /** Aborted when the run starts stopping, so nothing waits on a slow reader any more. */
   private readonly stopping = new AbortController();
   private readonly endedPromise: Promise<void>;
@@ -132,7 +62,6 @@ export class Run {
   private resumedProviderSessionId = "";
   /** How far the events from an executor are kept (what the remote backend acknowledges). */
   private readonly keptSource: KeptSourceTracker;
-  /** Approvals a restored run was waiting on when the controller stopped. */
   /** Approvals a restored run still waits on, with when they were asked (wall clock, ms). */
   private pendingAtRestore: { approvalId: string; askedAt: number }[] = [];
 
@@ -143,6 +72,7 @@ export class Run {
     this.provider = init.provider;
     this.projection = emptyProjection(init.maxResultTextBytes);
     this.log_ = init.logger.child({ runId: init.runId, sessionId: init.sessionId });
+    this.timers = new RunTimers(init.clock, init.settings.streamTimeoutMs, (ms) => void this.stop(AsmError.timeout("stream_timeout", `run ${this.runId} produced no event for stream_timeout_ms (${ms} ms)`)));
     // Frozen: every event shares it, and the log encodes it once (shared/src/events/event-wire.ts).
     const metadata = observabilityOf(init.resolution, init.provider, init.executor, init.surface);
     Object.freeze(metadata.capabilities);
@@ -160,7 +90,7 @@ export class Run {
     if (restored) this.restore(restored);
     this.endedPromise = new Promise((resolve) => (this.resolveEnded = resolve));
     if (init.settings.queueTimeoutMs !== undefined) {
-      this.arm(init.settings.queueTimeoutMs, () => {
+      this.timers.arm(init.settings.queueTimeoutMs, () => {
         if (this.phase === "queued") this.endQueued(AsmError.timeout("queue_timeout", `run ${this.runId} waited longer than queue_timeout_ms (${init.settings.queueTimeoutMs} ms) in the queue`));
       });
     }
@@ -217,9 +147,9 @@ export class Run {
     this.phase = "running";
     this.startedAt ??= new Date();
     this.resumedProviderSessionId = this.init.restored?.resumedProviderSessionId ?? resumeProviderSessionId ?? "";
-    this.clearTimers();
+    this.timers.clear();
     const { settings } = this.init;
-    this.arm(settings.runDeadlineMs, () =>
+    this.timers.arm(settings.runDeadlineMs, () =>
       this.stop(AsmError.timeout("run_deadline", `run ${this.runId} exceeded its total run deadline of ${settings.runDeadlineMs} ms`)),
     );
     this.touchIdle();
@@ -271,7 +201,7 @@ export class Run {
     if (this.phase === "queued") {
       // Never started: it stays queued in the store and waits again after the restart.
       this.phase = "detached";
-      this.clearTimers();
+      this.timers.clear();
       this.log.releaseReaders(this.restartingError());
       this.resolveEnded();
       return this.ended;
@@ -279,7 +209,7 @@ export class Run {
     if (this.phase !== "running") return this.ended;
     this.phase = "detached";
     this.stopping.abort();
-    this.clearTimers();
+    this.timers.clear();
     this.clearIdle();
     for (const pending of this.approvals.values()) this.init.clock.clearTimeout(pending.timer);
     await this.execution?.close();
@@ -520,7 +450,7 @@ export class Run {
     this.projection.result.text = Buffer.from(this.projection.result.text, "utf8").toString("utf8");
     this.phase = "ended";
     this.endedAt = new Date();
-    this.clearTimers();
+    this.timers.clear();
     this.clearIdle();
     this.init.journal?.state(this);
     this.init.onEnded(this);
@@ -528,89 +458,13 @@ export class Run {
     void this.log.whenDurable(this.log.lastSequence).then(() => this.resolveEnded());
   }
 
-  /**
-   * Restarts the stream timeout. Runs for every event, so it only notes the time: one timer stays
-   * armed, and when it fires with activity since it was armed it re-arms for the remainder.
-   */
+  /** Restarts the stream timeout (not while an approval is pending: waiting on a person is not CLI silence). */
   private touchIdle(): void {
-    if (this.approvals.size > 0) {
-      this.clearIdle();
-      return;
-    }
-    this.lastActivityAt = this.init.clock.now();
-    if (this.idleTimer === undefined) this.armIdle(this.init.settings.streamTimeoutMs);
-  }
-
-  private armIdle(delayMs: number): void {
-    this.idleTimer = this.init.clock.setTimeout(() => {
-      this.idleTimer = undefined;
-      const ms = this.init.settings.streamTimeoutMs;
-      const quietMs = this.init.clock.now() - this.lastActivityAt;
-      if (quietMs < ms) this.armIdle(ms - quietMs);
-      else void this.stop(AsmError.timeout("stream_timeout", `run ${this.runId} produced no event for stream_timeout_ms (${ms} ms)`));
-    }, delayMs);
+    if (this.approvals.size > 0) this.timers.clearIdle();
+    else this.timers.touchIdle();
   }
 
   private clearIdle(): void {
-    if (this.idleTimer !== undefined) this.init.clock.clearTimeout(this.idleTimer);
-    this.idleTimer = undefined;
+    this.timers.clearIdle();
   }
-
-  private arm(ms: number, fn: () => void): void {
-    const timer = this.init.clock.setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  private clearTimers(): void {
-    for (const t of this.timers) this.init.clock.clearTimeout(t);
-    this.timers.clear();
-  }
-}
-
-/** The authoritative observability metadata of a run, from its lane resolution. */
-export function observabilityOf(r: LaneResolution, provider: string, executor = "", surface: SurfaceShown = LOCAL_SURFACE_SHOWN): Observability {
-  return {
-    requestedLane: r.requestedLane,
-    preferredLane: r.preferredLane,
-    lane: r.lane,
-    backend: r.backend,
-    executionMode: r.executionMode,
-    laneReason: r.laneReason,
-    laneFallbackReason: r.laneFallbackReason,
-    sdkRuntime: r.sdkRuntime,
-    sdkAvailable: r.sdkAvailable,
-    capabilities: [...r.capabilities],
-    executor,
-    provider,
-    sdkVersion: r.sdkVersion,
-    executionSurface: surface.kind,
-    surfaceTarget: surface.target,
-  };
-}
-
-/** How a run's execution surface shows in its metadata. */
-export interface SurfaceShown {
-  kind: string;
-  target: string;
-}
-
-export const LOCAL_SURFACE_SHOWN: SurfaceShown = Object.freeze({ kind: "local_subprocess", target: "" });
-
-/** An event of a run as the controller keeps it: a new id, the given sequence, the time now. */
-export function stampEvent(run: { runId: string; sessionId: string; provider: string; metadata: Observability }, sequence: number, providerSessionId: string, p: EventPayload): Event {
-  return {
-    id: `evt_${ulid()}`,
-    runId: run.runId,
-    sessionId: run.sessionId,
-    sequence,
-    timestamp: new Date(),
-    provider: run.provider,
-    kind: kindOf(p),
-    providerSessionId,
-    metadata: run.metadata,
-    payload: p,
-  };
 }

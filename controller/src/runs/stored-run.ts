@@ -1,6 +1,6 @@
 import { decodeEvent, encodeRunFields, isTerminal, RunStatus, type CliExitStatus, type Observability, type ProviderName, type Result } from "@asm/shared";
 import type { ControllerStore, RunRecord, StoredEvent } from "../store/store.js";
-import { observabilityOf } from "./run.js";
+import { observabilityOf } from "./run-metadata.js";
 
 /** What StreamRun and WatchRun read a run's events from: a live log, or the store. */
 export interface EventSource {

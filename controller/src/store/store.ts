@@ -1,5 +1,5 @@
 import type { AsmError, CliExitStatus, LaneResolution, ProviderName, Result, RunSettings, SessionOptionsInput } from "@asm/shared";
-import type { SurfaceShown } from "../runs/run.js";
+import type { SurfaceShown } from "../runs/run-metadata.js";
 
 /**
  * What the controller keeps of a session. Written when it is created, when a run reveals the
