@@ -5,6 +5,7 @@ import type { Session } from "../sessions/session.js";
 import type { ControllerStore, StoredState } from "../store/store.js";
 import type { CommandChannel, ForwardedCall, ForwardedPrincipal } from "./commands.js";
 import type { Doorbell } from "./doorbell.js";
+import type { SessionClaims } from "./session-claims.js";
 import { FollowedEventLog, ReplicaRun, type ReplicaReads, ReplicaSession } from "./replica-views.js";
 
 /** A session as a call sees it: driven here, or by another controller on the same database. */
@@ -16,6 +17,7 @@ export type RunView = AnyRun | ReplicaRun;
 export interface ClusterParts {
   controllerId: string;
   reads: ReplicaReads;
+  claims: SessionClaims;
   commands: CommandChannel;
   doorbell: Doorbell;
   store: ControllerStore;
@@ -45,8 +47,17 @@ export class SessionRouter {
 
   async createSession(caller: Principal, provider: ProviderName, options: SessionOptionsInput, sessionId: string): Promise<Session> {
     const cluster = this.cluster;
-    if (cluster && sessionId && (await cluster.reads.leaseOwner(sessionId)) !== undefined) throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${sessionId} already exists` });
-    const session = this.controller.createSession(caller, provider, options, sessionId);
+    // A client-chosen id is claimed in the database first: of two controllers asked for it at once, one creates it.
+    if (cluster && sessionId && !this.controller.hasSession(sessionId) && !(await cluster.claims.claim(sessionId))) {
+      throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${sessionId} already exists` });
+    }
+    let session: Session;
+    try {
+      session = this.controller.createSession(caller, provider, options, sessionId);
+    } catch (err) {
+      if (cluster && sessionId && !this.controller.hasSession(sessionId)) await cluster.claims.release(sessionId);
+      throw err;
+    }
     // Committed before the answer: any controller then answers for it.
     await cluster?.store.flush();
     return session;

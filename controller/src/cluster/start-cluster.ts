@@ -5,6 +5,7 @@ import { CommandChannel } from "./commands.js";
 import { Doorbell } from "./doorbell.js";
 import { Liveness } from "./liveness.js";
 import { ReplicaReads } from "./replica-views.js";
+import { SessionClaims } from "./session-claims.js";
 import { SessionRouter } from "./session-router.js";
 
 export interface ClusterSettings {
@@ -36,6 +37,7 @@ export async function startCluster(store: PostgresStore, controller: Controller,
   const router = new SessionRouter(controller, {
     controllerId: member.controllerId,
     reads: new ReplicaReads(pool),
+    claims: new SessionClaims(pool, member.controllerId),
     commands,
     doorbell,
     store,

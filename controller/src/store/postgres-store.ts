@@ -177,7 +177,11 @@ export class PostgresStore extends QueuedStore {
         return;
       }
       case "session":
-        await client.query("INSERT INTO sessions (session_id, ordinal, record) VALUES ($1, $2, $3) ON CONFLICT (session_id) DO UPDATE SET record = excluded.record", [op.record.sessionId, op.record.ordinal, JSON.stringify(op.record)]);
+        // Only the lease holder rewrites a session: another controller's record is never overwritten.
+        await client.query(
+          "INSERT INTO sessions (session_id, ordinal, record) VALUES ($1, $2, $3) ON CONFLICT (session_id) DO UPDATE SET record = excluded.record WHERE EXISTS (SELECT 1 FROM session_leases l WHERE l.session_id = excluded.session_id AND l.controller_id = $4)",
+          [op.record.sessionId, op.record.ordinal, JSON.stringify(op.record), this.member.controllerId],
+        );
         // A new session is driven by the controller that created it.
         await client.query("INSERT INTO session_leases (session_id, controller_id, epoch, acquired_at) VALUES ($1, $2, 1, now()) ON CONFLICT (session_id) DO NOTHING", [op.record.sessionId, this.member.controllerId]);
         return;

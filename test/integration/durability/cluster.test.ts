@@ -158,6 +158,32 @@ describe("two controllers on one PostgreSQL database", () => {
     expect((await call(ca, "getSession", { sessionId: "on-a" })).session!.status).toBe(2);
   });
 
+  it("a client-chosen session id asked of A and B at once is created once: the other is session_exists, and the record is the winner's", async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `same-id-${i}`);
+    const attempt = async (c: Client, sessionId: string, maxQueuedRuns: number): Promise<number | "exists"> => {
+      try {
+        const options = { defaults: runOptions({ cliPath: fakeClaude }), maxConcurrentRuns: 1, maxQueuedRuns, keepCliWarm: false, warmIdleTimeoutMs: 60_000 };
+        return (await call(c, "createSession", { provider: Provider.PROVIDER_CLAUDE, options, sessionId })).session!.options!.maxQueuedRuns!;
+      } catch (err) {
+        expect(String(err)).toMatch(/already exists/);
+        return "exists";
+      }
+    };
+    for (const sessionId of ids) {
+      // A asks for 3 queued runs, B for 5: the session has exactly the one winner's.
+      const [onA, onB] = await Promise.all([attempt(a.client, sessionId, 3), attempt(b.client, sessionId, 5)]);
+      expect([onA, onB].filter((r) => r === "exists"), sessionId).toHaveLength(1);
+      const won = onA === "exists" ? onB : onA;
+      expect([3, 5]).toContain(won);
+      for (const c of [a.client, b.client]) expect((await call(c, "getSession", { sessionId })).session!.options!.maxQueuedRuns, sessionId).toBe(won);
+    }
+    for (const sessionId of ids) await call(a.client, "closeSession", { sessionId });
+    // A claim whose options are refused is given back: the id is free for the next caller, on any controller.
+    const refused = { defaults: { ...remoteOptions("no-such-executor"), cliPath: fakeClaude }, maxConcurrentRuns: 1, maxQueuedRuns: 1, keepCliWarm: false, warmIdleTimeoutMs: 60_000 };
+    expect((await callError(b.client, "createSession", { provider: Provider.PROVIDER_CLAUDE, options: refused, sessionId: "claimed-then-refused" })).error.reasonCode).not.toBe("session_exists");
+    expect((await createSession(a.client, "claimed-then-refused", runOptions({ cliPath: fakeClaude }))).sessionId).toBe("claimed-then-refused");
+  });
+
   it("SIGKILL A mid-run: B takes its session over within the bound, the remote run goes on with the same CLI, B's watcher sees no gap", async () => {
     await createSession(a.client, "kill-remote", { ...remoteOptions("executor-a"), cliPath: fakeClaude, env: { FAKE_CLI_RECORD: record } });
     await createSession(a.client, "kill-local", runOptions({ cliPath: fakeClaude }));
