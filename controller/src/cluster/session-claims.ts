@@ -1,10 +1,10 @@
 import type pg from "pg";
 
 /**
- * Client-chosen session ids among several controllers: the first controller to claim an id
- * (its lease row, inserted at once, not with the next group commit) creates the session; any
- * other is answered session_exists. Without it two controllers could both create `my-session`
- * for two callers, the second record overwriting the first.
+ * Client-chosen session and run ids among several controllers: the first controller to claim an
+ * id (a row inserted at once, not with the next group commit) creates the session or run; any
+ * other is answered session_exists / run_exists. Without it two controllers could both create
+ * `my-session` (or `my-run`) for two callers, the second record overwriting the first.
  */
 export class SessionClaims {
   constructor(
@@ -21,5 +21,16 @@ export class SessionClaims {
   /** Gives back a claim whose session was never created (its options were refused). */
   async release(sessionId: string): Promise<void> {
     await this.pool.query("DELETE FROM session_leases l WHERE l.session_id = $1 AND l.controller_id = $2 AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.session_id = $1)", [sessionId, this.controllerId]);
+  }
+
+  /** Whether this controller now holds the run id (false: a run has it already, on any controller). */
+  async claimRun(runId: string, sessionId: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query("INSERT INTO run_claims (run_id, session_id) SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM runs WHERE run_id = $1) ON CONFLICT (run_id) DO NOTHING", [runId, sessionId]);
+    return rowCount === 1;
+  }
+
+  /** Gives back a run claim whose run was never created (refused at submit). */
+  async releaseRun(runId: string): Promise<void> {
+    await this.pool.query("DELETE FROM run_claims c WHERE c.run_id = $1 AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = $1)", [runId]);
   }
 }

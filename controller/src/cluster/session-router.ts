@@ -96,9 +96,19 @@ export class SessionRouter {
   async submitRun(caller: Principal, sessionId: string, prompt: string, overrides: RunOptionsInput, runId: string): Promise<RunView> {
     const owner = await this.route(sessionId, caller);
     if (owner === "here") {
-      if (this.cluster && runId && (await this.cluster.reads.runExists(runId))) throw new AsmError({ reasonCode: "run_exists", field: "run_id", message: `run ${runId} already exists` });
-      const run = this.controller.submitRun(caller, sessionId, prompt, overrides, runId);
-      await this.cluster?.store.flush();
+      const cluster = this.cluster;
+      // A client-chosen run id is claimed in the database first, as a session id is.
+      if (cluster && runId && !this.controller.hasRun(runId) && !(await cluster.claims.claimRun(runId, sessionId))) {
+        throw new AsmError({ reasonCode: "run_exists", field: "run_id", message: `run ${runId} already exists` });
+      }
+      let run: RunView;
+      try {
+        run = this.controller.submitRun(caller, sessionId, prompt, overrides, runId);
+      } catch (err) {
+        if (cluster && runId && !this.controller.hasRun(runId)) await cluster.claims.releaseRun(runId);
+        throw err;
+      }
+      await cluster?.store.flush();
       return run;
     }
     const id = runId || newId("run");

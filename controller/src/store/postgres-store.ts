@@ -56,6 +56,11 @@ const POSTGRES_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_session ON runs (session_id);
     `,
   },
+  {
+    // Client-chosen run ids among several controllers (cluster/session-claims.ts).
+    version: 3,
+    sql: `CREATE TABLE run_claims (run_id TEXT PRIMARY KEY, session_id TEXT NOT NULL);`,
+  },
 ];
 
 /** Advisory lock key (arbitrary, fixed) under which migrations run. */
@@ -168,7 +173,8 @@ export class PostgresStore extends QueuedStore {
     switch (op.op) {
       case "run": {
         const { result, ...rest } = op.record;
-        await client.query("INSERT INTO runs (run_id, session_id, record, result) VALUES ($1, $2, $3, $4) ON CONFLICT (run_id) DO UPDATE SET record = excluded.record, result = excluded.result", [
+        // A run id is one run: a record for the same id in another session never overwrites it.
+        await client.query("INSERT INTO runs (run_id, session_id, record, result) VALUES ($1, $2, $3, $4) ON CONFLICT (run_id) DO UPDATE SET record = excluded.record, result = excluded.result WHERE runs.session_id = excluded.session_id", [
           rest.runId,
           rest.sessionId,
           JSON.stringify(rest),
@@ -188,6 +194,7 @@ export class PostgresStore extends QueuedStore {
       case "deleteRun":
         await client.query("DELETE FROM events WHERE run_id = $1", [op.runId]);
         await client.query("DELETE FROM runs WHERE run_id = $1", [op.runId]);
+        await client.query("DELETE FROM run_claims WHERE run_id = $1", [op.runId]);
         return;
       case "deleteSession":
         await client.query("DELETE FROM sessions WHERE session_id = $1", [op.sessionId]);

@@ -184,6 +184,38 @@ describe("two controllers on one PostgreSQL database", () => {
     expect((await createSession(a.client, "claimed-then-refused", runOptions({ cliPath: fakeClaude }))).sessionId).toBe("claimed-then-refused");
   });
 
+  it("a client-chosen run id submitted at once to a session on A and one on B is one run: the other is run_exists, and both controllers go on committing", async () => {
+    const onA = await createSession(a.client, "runs-on-a", runOptions({ cliPath: fakeClaude }));
+    const onB = await createSession(b.client, "runs-on-b", runOptions({ cliPath: fakeClaude }));
+    const submit = async (c: Client, sessionId: string, runId: string): Promise<string> => {
+      try {
+        await collectEvents(c.streamRun({ sessionId, prompt: "[[scenario:history]]", runId, overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+        return sessionId;
+      } catch (err) {
+        expect(String(err)).toMatch(/run .* already exists/);
+        return "exists";
+      }
+    };
+    for (let i = 0; i < 10; i++) {
+      const runId = `same-run-${i}`;
+      const results = await Promise.all([submit(a.client, onA.sessionId, runId), submit(b.client, onB.sessionId, runId)]);
+      expect(results.filter((r) => r === "exists"), runId).toHaveLength(1);
+      const winner = results.find((r) => r !== "exists");
+      for (const c of [a.client, b.client]) {
+        const run = (await call(c, "getRun", { runId })).run!;
+        expect(run.sessionId, runId).toBe(winner);
+        const events = await collectEvents(c.watchRun({ runId, afterSequence: 0, maxBatchEvents: 0 }));
+        expectContiguous(events);
+        expect(events.at(-1)!.payload?.$case, runId).toBe("result");
+      }
+    }
+    // Neither store is stuck on a refused write: both still create and run.
+    for (const [c, sessionId] of [[a.client, onA.sessionId], [b.client, onB.sessionId]] as const) {
+      const events = await collectEvents(c.streamRun({ sessionId, prompt: "[[scenario:history]]", runId: "", overrides: undefined, keepRunning: false, maxBatchEvents: 0 }));
+      expect(events.at(-1)!.payload?.$case).toBe("result");
+    }
+  });
+
   it("SIGKILL A mid-run: B takes its session over within the bound, the remote run goes on with the same CLI, B's watcher sees no gap", async () => {
     await createSession(a.client, "kill-remote", { ...remoteOptions("executor-a"), cliPath: fakeClaude, env: { FAKE_CLI_RECORD: record } });
     await createSession(a.client, "kill-local", runOptions({ cliPath: fakeClaude }));
