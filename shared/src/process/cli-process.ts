@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { AsmError } from "../errors/asm-error.js";
 import { realClock, type Clock } from "../clock/clock.js";
+import { cliExitError, decodeTail } from "./cli-exit.js";
 import { LineFramer, type FramedLine } from "./line-framer.js";
+import { releaseGroup, superviseGroup, type SupervisedGroup } from "./process-groups.js";
+import { errnoCode, resolveCommand } from "./resolve-command.js";
 
 export interface CliProcessOptions {
   command: string;
@@ -66,137 +68,7 @@ const QUEUE_HIGH_WATER = 256;
 /** ... and at which it is resumed. */
 const QUEUE_LOW_WATER = 64;
 
-const live = new Set<CliProcess>();
-
-/** Told when a CLI's process group starts and when it is gone (e.g. the orphan reaper). */
-export interface ProcessGroupObserver {
-  added(pgid: number): void;
-  removed(pgid: number): void;
-}
-const groupObservers = new Set<ProcessGroupObserver>();
-
-/** Registers an observer of CLI process groups; returns the function that removes it. */
-export function observeProcessGroups(observer: ProcessGroupObserver): () => void {
-  groupObservers.add(observer);
-  for (const p of live) observer.added(p.pid);
-  for (const pgid of adopted.keys()) observer.added(pgid);
-  return () => groupObservers.delete(observer);
-}
-
-/**
- * A CLI's process group that was started outside CliProcess (by a vendor SDK's own spawn, see the
- * controller's sdk lane) and that asm owns all the same: the orphan reaper lists it, and
- * `killAllCliProcesses` kills it. Its owner calls `release()` once the group is gone.
- */
-export interface AdoptedProcessGroup {
-  readonly pgid: number;
-  /** Sends `sig` to the whole group; false when it is gone (or released). */
-  signal(sig: NodeJS.Signals): boolean;
-  /** SIGKILLs what is left of the group and stops owning it (idempotent). */
-  release(): void;
-}
-
-const adopted = new Map<number, AdoptedProcessGroup>();
-
-/** Takes ownership of the process group `pgid` (a positive pid that leads its own group). */
-export function adoptProcessGroup(pgid: number): AdoptedProcessGroup {
-  if (!Number.isInteger(pgid) || pgid <= 1) throw new Error(`adoptProcessGroup: not a process group id: ${pgid}`);
-  let released = false;
-  const signal = (sig: NodeJS.Signals): boolean => {
-    if (released) return false;
-    try {
-      process.kill(-pgid, sig);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  const group: AdoptedProcessGroup = {
-    pgid,
-    signal,
-    release: () => {
-      if (released) return;
-      signal("SIGKILL");
-      released = true;
-      if (adopted.get(pgid) === group) {
-        adopted.delete(pgid);
-        for (const o of groupObservers) o.removed(pgid);
-      }
-    },
-  };
-  adopted.set(pgid, group);
-  for (const o of groupObservers) o.added(pgid);
-  return group;
-}
-
-/** Pids of every CliProcess whose `exited` has not resolved yet, and of every adopted group (for tests and diagnostics). */
-export function liveCliProcesses(): number[] {
-  return [...[...live].map((p) => p.pid), ...adopted.keys()];
-}
-
-/**
- * The error of a CLI that exited nonzero or was ended by a signal (`cli_exit_nonzero` /
- * `cli_signalled`), for every process asm supervises (CliProcess, and the CLIs an SDK starts);
- * undefined for a clean exit.
- */
-export function cliExitError(command: string, exit: { code: number | null; signal: string | null; stderrTail: string; killedByUs: boolean }): AsmError | undefined {
-  const { code, signal, stderrTail, killedByUs } = exit;
-  if (signal !== null) {
-    return new AsmError({ reasonCode: "cli_signalled", message: `${command} was terminated by signal ${signal}${killedByUs ? " (sent by asm)" : ""}`, signal, stderrTail, details: { command, killedByUs } });
-  }
-  if (code !== 0) {
-    return new AsmError({ reasonCode: "cli_exit_nonzero", message: `${command} exited with code ${code}`, exitCode: code ?? undefined, stderrTail, details: { command, killedByUs } });
-  }
-  return undefined;
-}
-
-/** SIGKILLs the process group of every live CliProcess and adopted group right away (for shutdown); marks them killedByUs. */
-export function killAllCliProcesses(): void {
-  for (const p of live) {
-    // Marks killedByUs (and signals synchronously) unless a terminate() is already under way ...
-    void p.terminate({ firstSignal: "SIGKILL" });
-    // ... in which case its escalation may still be waiting: kill now regardless.
-    p.signalGroup("SIGKILL");
-  }
-  for (const group of adopted.values()) group.signal("SIGKILL");
-}
-
-function errnoCode(err: unknown): string | undefined {
-  return typeof err === "object" && err !== null && "code" in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-function isExecutableFile(file: string): boolean {
-  try {
-    if (!fs.statSync(file).isFile()) return false;
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Resolves `command` the way the child would see it (relative paths against `cwd`), or undefined. */
-function resolveCommand(command: string, cwd: string, envPath: string | undefined): string | undefined {
-  if (command.length === 0) return undefined;
-  if (command.includes("/")) {
-    const file = path.resolve(cwd, command);
-    return isExecutableFile(file) ? file : undefined;
-  }
-  if (envPath === undefined) return undefined;
-  for (const dir of envPath.split(path.delimiter)) {
-    // An empty PATH entry means the current directory (POSIX).
-    const file = path.resolve(cwd, dir === "" ? "." : dir, command);
-    if (isExecutableFile(file)) return file;
-  }
-  return undefined;
-}
-
-/** Decodes a byte tail, skipping UTF-8 continuation bytes cut off at its start. */
-function decodeTail(buf: Buffer): string {
-  let start = 0;
-  while (start < buf.length && start < 3 && ((buf[start] ?? 0) & 0xc0) === 0x80) start++;
-  return buf.subarray(start).toString("utf8");
-}
+const HAS_PROC = fs.existsSync("/proc/self/stat");
 
 /**
  * A coding-agent CLI running as a supervised child in its own process group. Output is line-framed
@@ -206,9 +78,7 @@ function decodeTail(buf: Buffer): string {
  * lot of output needs a consumer of {@link output} (or one that breaks out of it, which discards the
  * rest) before `exited`/`terminate()` can resolve.
  */
-const HAS_PROC = fs.existsSync("/proc/self/stat");
-
-export class CliProcess {
+export class CliProcess implements SupervisedGroup {
   /** Pid of the leader (and id of its process group); 0 if the spawn failed asynchronously. */
   readonly pid: number;
   /** Resolves (never rejects) once the leader has exited and stdout/stderr have been fully read. */
@@ -313,10 +183,7 @@ export class CliProcess {
       this.stderr.destroy();
     });
 
-    if (this.pid > 0) {
-      live.add(this);
-      for (const o of groupObservers) o.added(this.pid);
-    }
+    if (this.pid > 0) superviseGroup(this);
   }
 
   /** Validates `cwd` and `command` synchronously, then starts the child in its own process group. */
@@ -686,7 +553,7 @@ export class CliProcess {
     if (this.finalized || !this.leaderExited || !this.stdoutDone || !this.stderrDone) return;
     this.finalized = true;
     if (this.orphanTimer !== undefined) this.clock.clearTimeout(this.orphanTimer);
-    if (live.delete(this)) for (const o of groupObservers) o.removed(this.pid);
+    releaseGroup(this);
     this.resolveExited(this.buildExit());
   }
 

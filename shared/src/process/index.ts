@@ -1,13 +1,8 @@
 export { LineFramer, type FramedLine, type LineFramerOptions } from "./line-framer.js";
+export { liveCliProcesses, killAllCliProcesses, observeProcessGroups, adoptProcessGroup, type AdoptedProcessGroup, type ProcessGroupObserver } from "./process-groups.js";
+export { cliExitError } from "./cli-exit.js";
 export {
   CliProcess,
-  liveCliProcesses,
-  killAllCliProcesses,
-  observeProcessGroups,
-  adoptProcessGroup,
-  cliExitError,
-  type AdoptedProcessGroup,
-  type ProcessGroupObserver,
   type CliProcessOptions,
   type CliOutput,
   type CliExit,

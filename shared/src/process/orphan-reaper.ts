@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { Logger } from "../logging/logger.js";
-import { observeProcessGroups } from "./cli-process.js";
+import { observeProcessGroups } from "./process-groups.js";
 
 /**
  * The reaper keeps the list of live CLI process groups on its stdin ("+pgid" / "-pgid" lines).
