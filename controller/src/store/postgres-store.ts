@@ -59,7 +59,7 @@ const POSTGRES_MIGRATIONS: readonly Migration[] = [
   {
     // Client-chosen run ids among several controllers (cluster/session-claims.ts).
     version: 3,
-    sql: `CREATE TABLE run_claims (run_id TEXT PRIMARY KEY, session_id TEXT NOT NULL);`,
+    sql: `CREATE TABLE run_claims (run_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, controller_id TEXT NOT NULL);`,
   },
 ];
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AsmError, silentLogger } from "@asm/shared";
 import pg from "pg";
+import { SessionClaims } from "../../../controller/src/cluster/session-claims.js";
 import { PostgresStore, EVENTS_CHANNEL } from "../../../controller/src/store/postgres-store.js";
 import { startPostgres, type TestPostgres } from "../../helpers/postgres.js";
 
@@ -86,5 +87,31 @@ describe("the PostgreSQL store", () => {
     const bad = await PostgresStore.open(`postgres://asm:secret@127.0.0.1:${server.port}/no_such_db`, silentLogger(), "solo").catch((err: unknown) => err);
     expect((bad as AsmError).reasonCode).toBe("store_unavailable");
     expect((bad as AsmError).message).not.toContain("secret");
+  });
+
+  it("an id claimed by a controller that crashed before making it is not lost: its restart, or anyone once it is not live, claims it again", async () => {
+    const url = server.createDatabase("store_claims");
+    const one = await PostgresStore.open(url, silentLogger(), "ctl-1");
+    const two = await PostgresStore.open(url, silentLogger(), "ctl-2");
+    const claims1 = new SessionClaims(one.database.pool, "ctl-1");
+    const claims2 = new SessionClaims(two.database.pool, "ctl-2");
+    // ctl-1 claims and "crashes" before its session or run is committed.
+    expect(await claims1.claim("ses-x")).toBe(true);
+    expect(await claims1.claimRun("run-x", "ses-x")).toBe(true);
+    // While ctl-1 is live, the ids are its own: ctl-2 is refused, ctl-1 (restarted, the caller retrying) gets them again.
+    expect(await claims2.claim("ses-x")).toBe(false);
+    expect(await claims2.claimRun("run-x", "ses-y")).toBe(false);
+    expect(await claims1.claim("ses-x")).toBe(true);
+    expect(await claims1.claimRun("run-x", "ses-x")).toBe(true);
+    // Once ctl-1 is not live, ctl-2 may take them.
+    await two.database.pool.query("UPDATE controllers SET state = 'dead' WHERE controller_id = 'ctl-1'");
+    expect(await claims2.claim("ses-x")).toBe(true);
+    expect(await claims2.claimRun("run-x", "ses-y")).toBe(true);
+    // An id whose session or run exists is never claimed again, by anyone.
+    two.putSession({ sessionId: "ses-made", owner: "alice", provider: "claude", options: { defaults: {} }, maxConcurrentRuns: 1, maxQueuedRuns: 1, ordinal: 1, state: "open", createdAt: 1, closedAt: undefined, providerSessionId: "", runCount: 0, continuations: {} });
+    await two.flush();
+    expect(await claims2.claim("ses-made")).toBe(false);
+    await one.close().catch(() => undefined);
+    await two.close();
   });
 });
