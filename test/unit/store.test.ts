@@ -177,6 +177,23 @@ describe("the SQLite store on a real file", () => {
     await expect(store.readEvents("r1", 0, 10)).rejects.toMatchObject({ reasonCode: "store_unavailable" });
   });
 
+  it("a write the database refuses for good (a duplicate event, a defect) is dropped alone: the writes around it are kept and later commits go on", async () => {
+    const store = await open(mkdtempSync(join(tmpdir(), "asm-store-")));
+    store.appendEvent("r1", { sequence: 1, body: new Uint8Array([1]), sourceSequence: 0 });
+    await store.flush();
+    // One turn: an event, the duplicate of sequence 1, another event, and another run's event.
+    store.appendEvent("r1", { sequence: 2, body: new Uint8Array([2]), sourceSequence: 0 });
+    store.appendEvent("r1", { sequence: 1, body: new Uint8Array([99]), sourceSequence: 0 });
+    store.appendEvent("r1", { sequence: 3, body: new Uint8Array([3]), sourceSequence: 0 });
+    store.appendEvent("r2", { sequence: 1, body: new Uint8Array([4]), sourceSequence: 0 });
+    await store.flush();
+    store.appendEvent("r2", { sequence: 2, body: new Uint8Array([5]), sourceSequence: 0 });
+    await store.flush();
+    expect((await store.readEvents("r1", 0, 10)).map((e) => [e.sequence, [...e.body]])).toEqual([[1, [1]], [2, [2]], [3, [3]]]);
+    expect((await store.readEvents("r2", 0, 10)).map((e) => [e.sequence, [...e.body]])).toEqual([[1, [4]], [2, [5]]]);
+    await store.close();
+  });
+
   it("a second controller on the same data directory is refused while the first holds it", async () => {
     const dir = mkdtempSync(join(tmpdir(), "asm-store-"));
     const first = await open(dir);

@@ -15,6 +15,12 @@ export interface GroupCommitOptions {
   logger: Logger;
   /** First wait before a failed commit is tried again (doubling up to 5 s). */
   retryMs?: number;
+  /**
+   * Whether a commit error means the database refuses these ops for good (a constraint: a defect,
+   * never a full disk). Then the turn is written op by op and only the refused op is dropped
+   * (logged), instead of retrying forever with every later write of every run waiting behind it.
+   */
+  refused?: (err: unknown) => boolean;
 }
 
 /**
@@ -88,24 +94,55 @@ export class GroupCommit {
     const ops = this.pending;
     this.pending = [];
     this.inFlight = true;
+    let committed: readonly StoreOp[] = ops;
     try {
       await this.opts.commit(ops);
     } catch (err) {
-      this.inFlight = false;
-      if (err instanceof AsmError && err.reasonCode === "controller_fenced") return this.refuse(err, ops.length);
-      this.pending = ops.concat(this.pending);
-      this.failures += 1;
-      const wait = Math.min(5000, this.retryMs * 2 ** Math.min(this.failures - 1, 7));
-      this.opts.logger.error({ err, ops: ops.length, retryInMs: wait, failures: this.failures }, "store commit failed; retrying (nothing after it is shown to clients meanwhile)");
-      this.schedule(wait);
-      return;
+      if (!this.opts.refused?.(err)) return this.failed(ops, err);
+      const isolated = await this.isolate(ops);
+      committed = isolated.committed;
+      if (isolated.failure) {
+        this.report(committed);
+        return this.failed(isolated.remainder, isolated.failure.err);
+      }
     }
     this.inFlight = false;
     if (this.failures > 0) this.opts.logger.warn({ failures: this.failures }, "store commit succeeded again");
     this.failures = 0;
-    this.report(ops);
+    this.report(committed);
     if (this.pending.length > 0) this.schedule();
     else this.settle();
+  }
+
+  /** A commit that failed: fenced for good, or kept (in order, before what came since) and retried with backoff. */
+  private failed(ops: readonly StoreOp[], err: unknown): void {
+    this.inFlight = false;
+    if (err instanceof AsmError && err.reasonCode === "controller_fenced") return this.refuse(err, ops.length);
+    this.pending = ops.concat(this.pending);
+    this.failures += 1;
+    const wait = Math.min(5000, this.retryMs * 2 ** Math.min(this.failures - 1, 7));
+    this.opts.logger.error({ err, ops: ops.length, retryInMs: wait, failures: this.failures }, "store commit failed; retrying (nothing after it is shown to clients meanwhile)");
+    this.schedule(wait);
+  }
+
+  /**
+   * The database refused a turn for good: its ops are written one at a time, in order, and those it
+   * refuses again are dropped with an error in the log. Stops at the first other failure, with what
+   * is left to retry.
+   */
+  private async isolate(ops: readonly StoreOp[]): Promise<{ committed: StoreOp[]; remainder: readonly StoreOp[]; failure?: { err: unknown } }> {
+    const committed: StoreOp[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      try {
+        await this.opts.commit([op]);
+        committed.push(op);
+      } catch (err) {
+        if (!this.opts.refused?.(err)) return { committed, remainder: ops.slice(i), failure: { err } };
+        this.opts.logger.error({ err, op: describeOp(op) }, "the database refused a write for good (a defect); it was dropped so that the writes after it are kept");
+      }
+    }
+    return { committed, remainder: [] };
   }
 
   /** A fenced controller: what is queued is dropped (it was never shown to a client), and flushes end. */
@@ -129,5 +166,21 @@ export class GroupCommit {
     const idle = this.idle;
     this.idle = [];
     for (const resolve of idle) resolve();
+  }
+}
+
+/** What the log says of a dropped op (never its payload). */
+function describeOp(op: StoreOp): Record<string, unknown> {
+  switch (op.op) {
+    case "event":
+      return { op: op.op, runId: op.runId, sequence: op.event.sequence };
+    case "run":
+      return { op: op.op, runId: op.record.runId };
+    case "session":
+      return { op: op.op, sessionId: op.record.sessionId };
+    case "deleteRun":
+      return { op: op.op, runId: op.runId };
+    case "deleteSession":
+      return { op: op.op, sessionId: op.sessionId };
   }
 }

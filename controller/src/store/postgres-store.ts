@@ -169,6 +169,12 @@ export class PostgresStore extends QueuedStore {
     }
   }
 
+  /** SQLSTATE class 23: integrity constraint violations. */
+  protected isRefusal(err: unknown): boolean {
+    const code = (err as { code?: unknown })?.code;
+    return typeof code === "string" && code.startsWith("23");
+  }
+
   private async write(client: pg.PoolClient, op: Exclude<StoreOp, { op: "event" }>): Promise<void> {
     switch (op.op) {
       case "run": {

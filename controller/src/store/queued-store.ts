@@ -13,8 +13,11 @@ export abstract class QueuedStore implements ControllerStore {
   private readonly writer: GroupCommit;
 
   protected constructor(logger: Logger) {
-    this.writer = new GroupCommit({ commit: (ops) => this.commit(ops), logger });
+    this.writer = new GroupCommit({ commit: (ops) => this.commit(ops), logger, refused: (err) => this.isRefusal(err) });
   }
+
+  /** Whether `err` from commit is the database refusing the ops for good (a constraint), not a passing failure. */
+  protected abstract isRefusal(err: unknown): boolean;
 
   /** Writes a turn's ops in one transaction, in order; throws when nothing of them was committed. */
   protected abstract commit(ops: readonly StoreOp[]): void | Promise<void>;

@@ -89,6 +89,20 @@ describe("the PostgreSQL store", () => {
     expect((bad as AsmError).message).not.toContain("secret");
   });
 
+  it("a write the database refuses for good (a duplicate event, a defect) is dropped alone: the writes around it are kept and later commits go on", async () => {
+    const store = await PostgresStore.open(server.createDatabase("store_refused"), silentLogger(), "solo");
+    store.appendEvent("r1", { sequence: 1, body: new Uint8Array([1]), sourceSequence: 0 });
+    await store.flush();
+    store.appendEvent("r1", { sequence: 2, body: new Uint8Array([2]), sourceSequence: 0 });
+    store.appendEvent("r1", { sequence: 1, body: new Uint8Array([99]), sourceSequence: 0 });
+    store.appendEvent("r1", { sequence: 3, body: new Uint8Array([3]), sourceSequence: 0 });
+    await store.flush();
+    store.appendEvent("r1", { sequence: 4, body: new Uint8Array([4]), sourceSequence: 0 });
+    await store.flush();
+    expect((await store.readEvents("r1", 0, 10)).map((e) => [e.sequence, [...e.body]])).toEqual([[1, [1]], [2, [2]], [3, [3]], [4, [4]]]);
+    await store.close();
+  });
+
   it("an id claimed by a controller that crashed before making it is not lost: its restart, or anyone once it is not live, claims it again", async () => {
     const url = server.createDatabase("store_claims");
     const one = await PostgresStore.open(url, silentLogger(), "ctl-1");

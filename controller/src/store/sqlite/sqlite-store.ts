@@ -70,6 +70,10 @@ export class SqliteStore extends QueuedStore {
     await this.request({ call: "commit", batch }, transfer);
   }
 
+  protected isRefusal(err: unknown): boolean {
+    return err instanceof AsmError && String(err.details?.code ?? "").startsWith("SQLITE_CONSTRAINT");
+  }
+
   async load(): Promise<StoredState> {
     const rows = (await this.request({ call: "load" })) as StoredRows;
     const sessions = rows.sessions.map((r) => JSON.parse(r) as SessionRecord);
