@@ -47,20 +47,30 @@ export class SessionRouter {
 
   async createSession(caller: Principal, provider: ProviderName, options: SessionOptionsInput, sessionId: string): Promise<Session> {
     const cluster = this.cluster;
-    // A client-chosen id is claimed in the database first: of two controllers asked for it at once, one creates it.
-    if (cluster && sessionId && !this.controller.hasSession(sessionId) && !(await cluster.claims.claim(sessionId))) {
-      throw new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${sessionId} already exists` });
-    }
-    let session: Session;
-    try {
-      session = this.controller.createSession(caller, provider, options, sessionId);
-    } catch (err) {
-      if (cluster && sessionId && !this.controller.hasSession(sessionId)) await cluster.claims.release(sessionId);
-      throw err;
-    }
+    const session = await this.claimed(
+      cluster && sessionId && !this.controller.hasSession(sessionId) ? { claim: () => cluster.claims.claim(sessionId), release: async () => (this.controller.hasSession(sessionId) ? undefined : cluster.claims.release(sessionId)) } : undefined,
+      () => new AsmError({ reasonCode: "session_exists", field: "session_id", message: `session ${sessionId} already exists` }),
+      () => this.controller.createSession(caller, provider, options, sessionId),
+    );
     // Committed before the answer: any controller then answers for it.
     await cluster?.store.flush();
     return session;
+  }
+
+  /**
+   * Makes a session or run under its client-chosen id, claimed in the database first (`claim`
+   * undefined: nothing to claim): of two controllers asked for the id at once, one makes it and
+   * the other answers `taken()`; a claim whose making is refused is given back (`release` leaves it
+   * when a concurrent call made the id here meanwhile).
+   */
+  private async claimed<T>(claim: { claim(): Promise<boolean>; release(): Promise<void> } | undefined, taken: () => AsmError, make: () => T): Promise<T> {
+    if (claim && !(await claim.claim())) throw taken();
+    try {
+      return make();
+    } catch (err) {
+      await claim?.release();
+      throw err;
+    }
   }
 
   async getSession(sessionId: string, caller: Principal): Promise<SessionView> {
@@ -97,17 +107,11 @@ export class SessionRouter {
     const owner = await this.route(sessionId, caller);
     if (owner === "here") {
       const cluster = this.cluster;
-      // A client-chosen run id is claimed in the database first, as a session id is.
-      if (cluster && runId && !this.controller.hasRun(runId) && !(await cluster.claims.claimRun(runId, sessionId))) {
-        throw new AsmError({ reasonCode: "run_exists", field: "run_id", message: `run ${runId} already exists` });
-      }
-      let run: RunView;
-      try {
-        run = this.controller.submitRun(caller, sessionId, prompt, overrides, runId);
-      } catch (err) {
-        if (cluster && runId && !this.controller.hasRun(runId)) await cluster.claims.releaseRun(runId);
-        throw err;
-      }
+      const run = await this.claimed(
+        cluster && runId && !this.controller.hasRun(runId) ? { claim: () => cluster.claims.claimRun(runId, sessionId), release: async () => (this.controller.hasRun(runId) ? undefined : cluster.claims.releaseRun(runId)) } : undefined,
+        () => new AsmError({ reasonCode: "run_exists", field: "run_id", message: `run ${runId} already exists` }),
+        () => this.controller.submitRun(caller, sessionId, prompt, overrides, runId),
+      );
       await cluster?.store.flush();
       return run;
     }

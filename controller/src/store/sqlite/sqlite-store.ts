@@ -20,7 +20,9 @@ export interface SqliteStoreOptions {
   sync: "normal" | "full";
 }
 
-type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+type WithoutId<T> = T extends unknown ? Omit<T, "id"> : never;
+/** A request as the store writes it; `request()` gives it its id. */
+type Request = WithoutId<WorkerRequest>;
 
 /**
  * The embedded store of one controller: one SQLite file (`asm.db`) in WAL mode in the data
@@ -54,9 +56,13 @@ export class SqliteStore extends QueuedStore {
     const location = join(opts.dataDir, "asm.db");
     const worker = startWorker({ dataDir: opts.dataDir, sync: opts.sync });
     const opened = await new Promise<WorkerReply>((resolve) => {
-      worker.once("message", resolve);
-      worker.once("error", (err) => resolve({ id: 0, error: { message: err.message, code: "" } }));
-      worker.once("exit", (code) => resolve({ id: 0, error: { message: `its worker thread exited (code ${code})`, code: "" } }));
+      const onError = (err: Error): void => resolve({ id: 0, error: { message: err.message, code: "" } });
+      const onExit = (code: number): void => resolve({ id: 0, error: { message: `its worker thread exited (code ${code})`, code: "" } });
+      worker.once("message", (reply: WorkerReply) => {
+        worker.off("error", onError).off("exit", onExit);
+        resolve(reply);
+      });
+      worker.once("error", onError).once("exit", onExit);
     });
     if ("error" in opened) {
       await worker.terminate();
@@ -87,7 +93,7 @@ export class SqliteStore extends QueuedStore {
 
   async readEvents(runId: string, after: number, max: number): Promise<StoredEvent[]> {
     const events = (await this.request({ call: "readEvents", runId, after, max })) as PackedEvents;
-    return unpackEvents(events).map((e) => ({ sequence: e.sequence, sourceSequence: e.sourceSequence, body: e.body }));
+    return unpackEvents(events);
   }
 
   async lastSourceSequence(runId: string): Promise<number> {
